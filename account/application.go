@@ -1,0 +1,127 @@
+package account
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"regexp"
+	"strings"
+
+	"github.com/example/dunning/money"
+)
+
+// Application is the JSON a customer's lifecycle starts with.
+type Application struct {
+	CustomerID        string            `json:"customer_id"`
+	Name              string            `json:"name"`
+	Email             string            `json:"email"`
+	Phone             string            `json:"phone"`
+	Country           string            `json:"country"`
+	Currency          string            `json:"currency"`
+	Locale            string            `json:"locale"`
+	Policy            string            `json:"policy"`
+	Plan              Plan              `json:"plan"`
+	PaymentInstrument PaymentInstrument `json:"payment_instrument"`
+	SignupIP          string            `json:"signup_ip"`
+}
+
+// Plan is what the customer subscribes to.
+type Plan struct {
+	MonthlyFeeMinor int64 `json:"monthly_fee_minor"`
+}
+
+// PaymentInstrument is how the customer intends to pay.
+type PaymentInstrument struct {
+	Type    string `json:"type"`               // card, prepaid_card, stored_value, bank_transfer
+	CardBIN string `json:"card_bin,omitempty"` // first 6 to 8 digits of a card number
+}
+
+// Instrument types accepted in an application (screening may still refuse some).
+var instrumentTypes = map[string]bool{"card": true, "prepaid_card": true, "stored_value": true, "bank_transfer": true}
+
+// Locales with translated emails; others are refused rather than silently
+// getting English.
+var locales = map[string]bool{"en": true, "ko": true}
+
+var (
+	idPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	binPattern   = regexp.MustCompile(`^[0-9]{6,8}$`)
+)
+
+// ValidateCustomerID checks the customer ID format. IDs become part of the
+// workflow ID (customer-<id>), invoice numbers and email keys.
+func ValidateCustomerID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("customer_id %q must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// Normalize trims whitespace and fills defaults (locale "en", policy "standard").
+func (a *Application) Normalize() {
+	for _, s := range []*string{&a.CustomerID, &a.Name, &a.Email, &a.Phone, &a.Country, &a.Currency,
+		&a.Locale, &a.Policy, &a.PaymentInstrument.Type, &a.PaymentInstrument.CardBIN, &a.SignupIP} {
+		*s = strings.TrimSpace(*s)
+	}
+	a.Country = strings.ToUpper(a.Country)
+	a.Currency = strings.ToUpper(a.Currency)
+	a.Locale = strings.ToLower(a.Locale)
+	if i := strings.IndexAny(a.Locale, "-_"); i > 0 { // "ko-KR" -> "ko"
+		a.Locale = a.Locale[:i]
+	}
+	if a.Locale == "" {
+		a.Locale = "en"
+	}
+	if a.Policy == "" {
+		a.Policy = "standard"
+	}
+}
+
+// Validate checks every field and reports all problems at once.
+func (a Application) Validate() error {
+	var errs []string
+	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if err := ValidateCustomerID(a.CustomerID); err != nil {
+		add("%v", err)
+	}
+	if a.Name == "" || len(a.Name) > 200 {
+		add("name is required (at most 200 characters)")
+	}
+	if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Address != a.Email {
+		add("email %q is not a plain email address like billing@example.com", a.Email)
+	}
+	if !phonePattern.MatchString(a.Phone) {
+		add("phone %q must be in E.164 form, e.g. +14155550100", a.Phone)
+	}
+	if !IsCountry(a.Country) {
+		add("country %q is not an ISO 3166 alpha-2 code", a.Country)
+	}
+	if _, err := money.LookupCurrency(a.Currency); err != nil {
+		add("%v", err)
+	}
+	if !locales[a.Locale] {
+		add("locale %q is not supported (en, ko)", a.Locale)
+	}
+	if err := money.ValidatePositive("plan.monthly_fee_minor", a.Plan.MonthlyFeeMinor); err != nil {
+		add("%v", err)
+	}
+	pi := a.PaymentInstrument
+	switch {
+	case !instrumentTypes[pi.Type]:
+		add("payment_instrument.type %q must be one of card, prepaid_card, stored_value, bank_transfer", pi.Type)
+	case pi.Type == "card" || pi.Type == "prepaid_card":
+		if !binPattern.MatchString(pi.CardBIN) {
+			add("payment_instrument.card_bin %q must be the card's first 6 to 8 digits", pi.CardBIN)
+		}
+	case pi.CardBIN != "":
+		add("payment_instrument.card_bin is only for cards")
+	}
+	if ip := net.ParseIP(a.SignupIP); ip == nil {
+		add("signup_ip %q is not an IP address", a.SignupIP)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid application: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+// Package account is the customer's state machine: statuses and access
+// levels, invoices and their dunning ladders, payments, promises, disputes,
+// suspension and termination. It is pure Go with no I/O and no clock of its
+// own: every method takes the current time, and every change it makes comes
+// back as Events that the workflow records and acts on.
+package account
+
+import (
+	"time"
+
+	"github.com/example/dunning/policy"
+)
+
+// Status is where the customer is in its lifecycle.
+type Status string
+
+// Statuses, as in the public contract.
+const (
+	StatusScreening          Status = "screening"
+	StatusManualReview       Status = "manual_review"
+	StatusAwaitingPrepayment Status = "awaiting_prepayment"
+	StatusActive             Status = "active"
+	StatusPastDue            Status = "past_due"
+	StatusSuspended          Status = "suspended"
+	StatusTerminated         Status = "terminated"
+)
+
+// Access is how much of the service the customer may use.
+type Access string
+
+// Access levels.
+const (
+	AccessNone    Access = "none"
+	AccessLimited Access = "limited"
+	AccessFull    Access = "full"
+)
+
+// InvoiceKind separates the reserve asked for before service from the
+// periodic invoices that run the dunning ladder.
+type InvoiceKind string
+
+// Invoice kinds.
+const (
+	KindPrepayment   InvoiceKind = "prepayment"
+	KindSubscription InvoiceKind = "subscription"
+)
+
+// InvoiceStatus is an invoice's settlement state.
+type InvoiceStatus string
+
+// Invoice statuses.
+const (
+	InvoiceOpen       InvoiceStatus = "open"
+	InvoicePaid       InvoiceStatus = "paid"
+	InvoiceVoid       InvoiceStatus = "void"
+	InvoiceWrittenOff InvoiceStatus = "written_off"
+)
+
+// Suspension reasons. An account stays suspended while any reason holds.
+const (
+	ReasonNonPayment = "non_payment"
+	ReasonManual     = "manual"
+	ReasonMisuse     = "misuse"
+	ReasonFraud      = "fraud"
+	ReasonBudget     = "budget"
+)
+
+// StageIssued is the dunning stage of an invoice before any ladder step.
+const StageIssued = "issued"
+
+// SystemActor is the actor recorded for what the policy does on its own.
+const SystemActor = "system"
+
+// Invoice is one bill and its own dunning ladder.
+type Invoice struct {
+	ID          string        `json:"id"`
+	Kind        InvoiceKind   `json:"kind"`
+	Status      InvoiceStatus `json:"status"`
+	PeriodStart time.Time     `json:"period_start"`
+	PeriodEnd   time.Time     `json:"period_end"`
+	IssuedAt    time.Time     `json:"issued_at"`
+	DueAt       time.Time     `json:"due_at"`
+	AmountMinor int64         `json:"amount_minor"`
+	PaidMinor   int64         `json:"paid_minor"`
+	Currency    string        `json:"currency"`
+	ClosedAt    time.Time     `json:"closed_at,omitzero"`
+
+	// Ladder position: Stage is the last step taken, NextStep the index of
+	// the next one. Shift is how long the ladder has been paused in total;
+	// every step's time moves by it.
+	Stage    string        `json:"stage"`
+	NextStep int           `json:"next_step"`
+	Shift    time.Duration `json:"shift"`
+
+	// A pause is a promise to pay (until PromiseUntil) or a dispute.
+	PausedAt      time.Time `json:"paused_at,omitzero"`
+	PromiseUntil  time.Time `json:"promise_until,omitzero"`
+	PastDue       bool      `json:"past_due,omitempty"` // the due date has passed unpaid
+	Disputed      bool      `json:"disputed,omitempty"`
+	DisputeReason string    `json:"dispute_reason,omitempty"`
+	ReminderSent  bool      `json:"reminder_sent,omitempty"` // prepayment reminder
+}
+
+// Outstanding is what is still owed on the invoice.
+func (inv *Invoice) Outstanding() int64 { return inv.AmountMinor - inv.PaidMinor }
+
+// Paused reports whether the ladder is on hold.
+func (inv *Invoice) Paused() bool { return !inv.PausedAt.IsZero() }
+
+// Suspension is one reason the account is suspended.
+type Suspension struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	Actor  string    `json:"actor"`
+	Note   string    `json:"note,omitempty"`
+}
+
+// PaymentRef remembers a recorded payment so that a retried RecordPayment is
+// recognised.
+type PaymentRef struct {
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency"`
+}
+
+// Account is the whole state of one customer. It is what the workflow carries
+// across continue-as-new, so every field is exported and JSON-friendly.
+type Account struct {
+	Customer Application   `json:"customer"`
+	Policy   policy.Policy `json:"policy"`
+	RiskTier string        `json:"risk_tier"`
+	Status   Status        `json:"status"`
+	Access   Access        `json:"access"`
+
+	StartedAt     time.Time             `json:"started_at"`
+	ActivatedAt   time.Time             `json:"activated_at,omitzero"`
+	NextBillingAt time.Time             `json:"next_billing_at,omitzero"`
+	TerminatedAt  time.Time             `json:"terminated_at,omitzero"`
+	Suspensions   map[string]Suspension `json:"suspensions,omitempty"`
+
+	Invoices    []*Invoice            `json:"invoices"` // open invoices only, oldest first
+	InvoiceSeq  int                   `json:"invoice_seq"`
+	CreditMinor int64                 `json:"credit_minor"`
+	Payments    map[string]PaymentRef `json:"payments"`
+
+	OnTimeInvoices int  `json:"on_time_invoices"`
+	PhoneVerified  bool `json:"phone_verified"`
+
+	// EventSeq numbers events so that every audit record has a stable
+	// idempotency key across retries and continue-as-new.
+	EventSeq int `json:"event_seq"`
+}
+
+// Event is one recorded change, and what must happen because of it.
+type Event struct {
+	Key       string            `json:"key"` // "<customer_id>/<seq>", unique per change
+	At        time.Time         `json:"at"`
+	Type      string            `json:"type"` // e.g. "invoice.issued", "dunning.overdue_1"
+	Actor     string            `json:"actor"`
+	Reason    string            `json:"reason,omitempty"`
+	InvoiceID string            `json:"invoice_id,omitempty"`
+	Invoice   *Invoice          `json:"invoice,omitempty"` // the invoice's state after the change
+	Detail    map[string]string `json:"detail,omitempty"`
+
+	Notice    *Notice          `json:"notice,omitempty"`    // an email to the customer
+	Provision string           `json:"provision,omitempty"` // ProvisionSuspend, ...
+	Payment   *RecordedPayment `json:"payment,omitempty"`
+	WriteOff  *WriteOff        `json:"write_off,omitempty"`
+}
+
+// Provisioning actions on the customer's subscriptions.
+const (
+	ProvisionActivate  = "activate"
+	ProvisionSuspend   = "suspend"
+	ProvisionReinstate = "reinstate"
+	ProvisionTerminate = "terminate"
+)
+
+// Notice is an email to send. Key is the dunning_key: one message per key,
+// ever. The data is a snapshot so that every retry renders the same mail.
+type Notice struct {
+	Key          string    `json:"key"`
+	Template     string    `json:"template"`
+	Stage        string    `json:"stage"`
+	InvoiceID    string    `json:"invoice_id,omitempty"`
+	AmountMinor  int64     `json:"amount_minor"` // outstanding on the invoice, or the balance
+	Currency     string    `json:"currency"`
+	DueAt        time.Time `json:"due_at,omitzero"`
+	DaysOverdue  int       `json:"days_overdue"`
+	DeadlineAt   time.Time `json:"deadline_at,omitzero"` // suspension, termination or cancellation date
+	BalanceMinor int64     `json:"balance_minor"`
+	Reference    string    `json:"reference"` // what to quote with the payment
+}
+
+// RecordedPayment is a payment and where its money went.
+type RecordedPayment struct {
+	PaymentID   string       `json:"payment_id"`
+	AmountMinor int64        `json:"amount_minor"`
+	Currency    string       `json:"currency"`
+	Method      string       `json:"method"`
+	Reference   string       `json:"reference,omitempty"`
+	Allocations []Allocation `json:"allocations"`
+	CreditMinor int64        `json:"credit_minor"` // part of the payment kept as credit
+}
+
+// Allocation is the part of a payment applied to one invoice.
+type Allocation struct {
+	InvoiceID   string `json:"invoice_id"`
+	AmountMinor int64  `json:"amount_minor"`
+}
+
+// WriteOff is unpaid money given up on and handed to collections.
+type WriteOff struct {
+	InvoiceIDs  []string `json:"invoice_ids"`
+	AmountMinor int64    `json:"amount_minor"`
+	Currency    string   `json:"currency"`
+	Collections bool     `json:"collections"` // exported to the collections agency
+}

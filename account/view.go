@@ -1,0 +1,116 @@
+package account
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// StatusView is the GetStatus query's answer.
+type StatusView struct {
+	CustomerID    string        `json:"customer_id"`
+	Name          string        `json:"name"`
+	Email         string        `json:"email"`
+	Status        Status        `json:"status"`
+	Access        Access        `json:"access"`
+	RiskTier      string        `json:"risk_tier"`
+	Policy        string        `json:"policy"`
+	Currency      string        `json:"currency"`
+	BalanceMinor  int64         `json:"balance_minor"` // owed now, less credit
+	CreditMinor   int64         `json:"credit_minor"`
+	OverdueMinor  int64         `json:"overdue_minor"`
+	DaysPastDue   int           `json:"days_past_due"`
+	DunningStage  string        `json:"dunning_stage"`
+	Suspensions   []Suspension  `json:"suspensions"`
+	Invoices      []InvoiceView `json:"invoices"`
+	NextBillingAt time.Time     `json:"next_billing_at,omitzero"`
+	NextActionAt  time.Time     `json:"next_action_at,omitzero"`
+	NextAction    string        `json:"next_action,omitempty"`
+	Trusted       bool          `json:"trusted"`
+	AsOf          time.Time     `json:"as_of"`
+}
+
+// InvoiceView is one open invoice in the status.
+type InvoiceView struct {
+	ID               string      `json:"id"`
+	Kind             InvoiceKind `json:"kind"`
+	AmountMinor      int64       `json:"amount_minor"`
+	PaidMinor        int64       `json:"paid_minor"`
+	OutstandingMinor int64       `json:"outstanding_minor"`
+	IssuedAt         time.Time   `json:"issued_at"`
+	DueAt            time.Time   `json:"due_at"`
+	DaysPastDue      int         `json:"days_past_due"`
+	Stage            string      `json:"stage"`
+	NextStage        string      `json:"next_stage,omitempty"`
+	NextActionAt     time.Time   `json:"next_action_at,omitzero"`
+	PromiseUntil     time.Time   `json:"promise_until,omitzero"`
+	Disputed         bool        `json:"disputed"`
+}
+
+// View builds the status as of now.
+func (a *Account) View(now time.Time) StatusView {
+	v := StatusView{
+		CustomerID:    a.Customer.CustomerID,
+		Name:          a.Customer.Name,
+		Email:         a.Customer.Email,
+		Status:        a.Status,
+		Access:        a.Access,
+		RiskTier:      a.RiskTier,
+		Policy:        a.Policy.ID(),
+		Currency:      a.Customer.Currency,
+		BalanceMinor:  a.Balance(),
+		CreditMinor:   a.CreditMinor,
+		OverdueMinor:  a.overdue(now),
+		DaysPastDue:   a.daysPastDue(now),
+		DunningStage:  a.DunningStage(),
+		Suspensions:   []Suspension{},
+		Invoices:      []InvoiceView{},
+		NextBillingAt: a.NextBillingAt,
+		Trusted:       a.Trusted(),
+		AsOf:          now,
+	}
+	for _, r := range slices.Sorted(maps.Keys(a.Suspensions)) {
+		v.Suspensions = append(v.Suspensions, a.Suspensions[r])
+	}
+	if at, what, ok := a.NextWake(); ok {
+		v.NextActionAt, v.NextAction = at, what
+	}
+	for _, inv := range a.Invoices {
+		iv := InvoiceView{
+			ID: inv.ID, Kind: inv.Kind, AmountMinor: inv.AmountMinor, PaidMinor: inv.PaidMinor,
+			OutstandingMinor: inv.Outstanding(), IssuedAt: inv.IssuedAt, DueAt: inv.DueAt, Stage: inv.Stage,
+			PromiseUntil: inv.PromiseUntil, Disputed: inv.Disputed,
+		}
+		if now.After(inv.DueAt) {
+			iv.DaysPastDue = a.Policy.Days(now.Sub(inv.DueAt))
+		}
+		switch {
+		case inv.Kind == KindPrepayment:
+			iv.NextStage, iv.NextActionAt = "cancel_application", inv.DueAt
+		case inv.Paused():
+			iv.NextActionAt = inv.PromiseUntil
+		case inv.NextStep < len(a.Policy.Ladder):
+			iv.NextStage, iv.NextActionAt = a.Policy.Ladder[inv.NextStep].Stage, a.stepAt(inv, inv.NextStep)
+		}
+		v.Invoices = append(v.Invoices, iv)
+	}
+	return v
+}
+
+// DunningStage is the furthest ladder stage among open invoices: "none" when
+// nothing is open.
+func (a *Account) DunningStage() string {
+	stage, best := "none", -1
+	for _, inv := range a.Invoices {
+		if inv.NextStep > best {
+			stage, best = inv.Stage, inv.NextStep
+		}
+	}
+	return stage
+}
+
+// OverdueMinor is the unpaid amount past its due date (disputes excluded).
+func (a *Account) OverdueMinor(now time.Time) int64 { return a.overdue(now) }
+
+// DaysPastDue is the age in policy days of the oldest overdue invoice.
+func (a *Account) DaysPastDue(now time.Time) int { return a.daysPastDue(now) }

@@ -1,0 +1,3 @@
+module github.com/example/dunning
+
+go 1.26.8

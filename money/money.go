@@ -1,0 +1,85 @@
+package money
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MaxMinor bounds any single amount so that sums over many invoices cannot
+// overflow int64 (10^15 minor units is ten trillion dollars).
+const MaxMinor int64 = 1_000_000_000_000_000
+
+// Amount is a sum of money in minor units (cents for USD, won for KRW).
+type Amount struct {
+	Minor    int64  `json:"amount_minor"`
+	Currency string `json:"currency"`
+}
+
+// ValidatePositive checks that minor is a positive amount that fits the bounds.
+func ValidatePositive(field string, minor int64) error {
+	switch {
+	case minor <= 0:
+		return fmt.Errorf("%s must be a positive amount in minor units, got %d", field, minor)
+	case minor > MaxMinor:
+		return fmt.Errorf("%s %d is larger than the maximum %d", field, minor, MaxMinor)
+	}
+	return nil
+}
+
+// Decimal renders minor units in the currency's major unit with a dot, e.g.
+// 123456 USD -> "1234.56", 1000 KRW -> "1000". It is for machine-readable output.
+func Decimal(minor int64, currency string) string {
+	c, err := LookupCurrency(currency)
+	if err != nil {
+		return strconv.FormatInt(minor, 10)
+	}
+	return decimal(minor, c.Exponent, "")
+}
+
+// Format renders an amount for people: currency symbol, thousands grouping and
+// the currency's minor digits, e.g. "$1,234.56" or "₩12,345". Locales that use
+// the same conventions for these currencies (English and Korean do) share it.
+func Format(minor int64, currency string) string {
+	c, err := LookupCurrency(currency)
+	if err != nil {
+		return fmt.Sprintf("%d %s", minor, currency)
+	}
+	sign := ""
+	if minor < 0 {
+		sign = "-"
+		minor = -minor
+	}
+	body := decimal(minor, c.Exponent, ",")
+	if c.Symbol == c.Code {
+		return sign + c.Code + " " + body
+	}
+	return sign + c.Symbol + body
+}
+
+func decimal(minor int64, exponent int, group string) string {
+	sign := ""
+	if minor < 0 {
+		sign = "-"
+		minor = -minor
+	}
+	digits := strconv.FormatInt(minor, 10)
+	if len(digits) <= exponent {
+		digits = strings.Repeat("0", exponent-len(digits)+1) + digits
+	}
+	whole, frac := digits[:len(digits)-exponent], digits[len(digits)-exponent:]
+	if group != "" {
+		var b strings.Builder
+		for i, r := range whole {
+			if i > 0 && (len(whole)-i)%3 == 0 {
+				b.WriteString(group)
+			}
+			b.WriteRune(r)
+		}
+		whole = b.String()
+	}
+	if exponent == 0 {
+		return sign + whole
+	}
+	return sign + whole + "." + frac
+}

@@ -1,0 +1,348 @@
+// Package policy holds the dunning and billing policies as data: the reminder
+// ladder, billing interval, prepayment and trust rules. Policies are versioned
+// JSON files embedded in the binary; a customer keeps the version it started
+// with, so publishing a new version never changes a running customer.
+package policy
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Action is what a ladder step does besides being recorded.
+type Action string
+
+const (
+	ActionNotice    Action = "notice"    // email the customer
+	ActionSuspend   Action = "suspend"   // suspend subscriptions for non-payment, and notify
+	ActionTerminate Action = "terminate" // terminate, write off, hand off to collections, and notify
+)
+
+// Policy is a compiled, validated policy.
+type Policy struct {
+	Name        string        `json:"name"`
+	Version     int           `json:"version"`
+	Description string        `json:"description"`
+	Day         time.Duration `json:"day"` // length of a day for days-past-due and aging
+	Billing     Billing       `json:"billing"`
+	Prepayment  Prepayment    `json:"prepayment"`
+	Trust       Trust         `json:"trust"`
+	Promise     Promise       `json:"promise"`
+	Ladder      []Step        `json:"ladder"`
+}
+
+// Billing says how often invoices are issued and when they fall due.
+type Billing struct {
+	Interval Interval      `json:"interval"`
+	Terms    time.Duration `json:"terms"` // due date = issue time + terms
+}
+
+// Prepayment is the reserve asked for before any service is provisioned.
+type Prepayment struct {
+	Periods       int           `json:"periods"`        // how many billing periods' fees
+	ReminderAfter time.Duration `json:"reminder_after"` // one reminder if still unpaid
+	Deadline      time.Duration `json:"deadline"`       // application cancelled when unpaid by then
+}
+
+// Trust is the rule that lifts a new account from limited to full access.
+type Trust struct {
+	OnTimeInvoices       int  `json:"on_time_invoices"`
+	RequirePhoneVerified bool `json:"require_phone_verified"`
+}
+
+// Promise bounds promise-to-pay arrangements.
+type Promise struct {
+	MaxLength time.Duration `json:"max_length"`
+}
+
+// Step is one rung of the dunning ladder, relative to the invoice due date.
+type Step struct {
+	Stage    string        `json:"stage"`
+	Offset   time.Duration `json:"offset"`
+	Action   Action        `json:"action"`
+	Template string        `json:"template"`
+}
+
+// ID names the policy and version, e.g. "standard.v1".
+func (p Policy) ID() string { return fmt.Sprintf("%s.v%d", p.Name, p.Version) }
+
+// StepIndex returns the index of the first step with the action, or -1.
+func (p Policy) StepIndex(a Action) int {
+	for i, s := range p.Ladder {
+		if s.Action == a {
+			return i
+		}
+	}
+	return -1
+}
+
+// Days converts a duration to whole policy days (rounded down).
+func (p Policy) Days(d time.Duration) int {
+	if p.Day <= 0 || d <= 0 {
+		return 0
+	}
+	return int(d / p.Day)
+}
+
+// file is the JSON form, with durations as strings so that errors can name
+// the field that is wrong.
+type file struct {
+	Name        string `json:"name"`
+	Version     int    `json:"version"`
+	Description string `json:"description"`
+	Day         string `json:"day"`
+	Billing     struct {
+		Interval string `json:"interval"`
+		Terms    string `json:"terms"`
+	} `json:"billing"`
+	Prepayment struct {
+		Periods       int    `json:"periods"`
+		ReminderAfter string `json:"reminder_after"`
+		Deadline      string `json:"deadline"`
+	} `json:"prepayment"`
+	Trust struct {
+		OnTimeInvoices       int  `json:"on_time_invoices"`
+		RequirePhoneVerified bool `json:"require_phone_verified"`
+	} `json:"trust"`
+	Promise struct {
+		MaxLength string `json:"max_length"`
+	} `json:"promise"`
+	Ladder []struct {
+		Stage    string `json:"stage"`
+		Offset   string `json:"offset"`
+		Action   string `json:"action"`
+		Template string `json:"template"`
+	} `json:"ladder"`
+}
+
+var (
+	namePattern  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
+	stagePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	filePattern  = regexp.MustCompile(`^([a-z][a-z0-9_-]*)\.v([0-9]+)\.json$`)
+)
+
+// FieldError names the policy file and field that failed validation.
+type FieldError struct {
+	File, Field, Problem string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("policy file %s: %s", e.File, e.Problem)
+	}
+	return fmt.Sprintf("policy file %s: field %s: %s", e.File, e.Field, e.Problem)
+}
+
+// Parse validates one policy file's contents. The file name must be
+// "<name>.v<version>.json" and agree with the name and version inside.
+func Parse(fileName string, data []byte) (Policy, error) {
+	fail := func(field, format string, args ...any) (Policy, error) {
+		return Policy{}, &FieldError{File: fileName, Field: field, Problem: fmt.Sprintf(format, args...)}
+	}
+	var f file
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fail(te.Field, "has type %s, want %s", te.Value, te.Type)
+		}
+		return fail("", "not valid policy JSON: %v", err)
+	}
+	m := filePattern.FindStringSubmatch(path.Base(fileName))
+	if m == nil {
+		return fail("", "file name must look like <name>.v<version>.json")
+	}
+	if !namePattern.MatchString(f.Name) {
+		return fail("name", "%q must be lower-case letters, digits, '-' or '_'", f.Name)
+	}
+	if f.Name != m[1] {
+		return fail("name", "%q does not match the file name %q", f.Name, m[1])
+	}
+	if v, _ := strconv.Atoi(m[2]); f.Version < 1 || f.Version != v {
+		return fail("version", "%d does not match the file name's version %s (versions start at 1)", f.Version, m[2])
+	}
+	p := Policy{Name: f.Name, Version: f.Version, Description: strings.TrimSpace(f.Description)}
+
+	positive := func(field, s string) (time.Duration, error) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return 0, &FieldError{File: fileName, Field: field, Problem: err.Error()}
+		}
+		if d <= 0 {
+			return 0, &FieldError{File: fileName, Field: field, Problem: fmt.Sprintf("%q must be positive", s)}
+		}
+		return d, nil
+	}
+	var err error
+	if p.Day, err = positive("day", f.Day); err != nil {
+		return Policy{}, err
+	}
+	if p.Billing.Interval, err = ParseInterval(f.Billing.Interval); err != nil {
+		return fail("billing.interval", "%v", err)
+	}
+	if p.Billing.Terms, err = positive("billing.terms", f.Billing.Terms); err != nil {
+		return Policy{}, err
+	}
+	if f.Prepayment.Periods < 1 || f.Prepayment.Periods > 12 {
+		return fail("prepayment.periods", "%d must be between 1 and 12", f.Prepayment.Periods)
+	}
+	p.Prepayment.Periods = f.Prepayment.Periods
+	if p.Prepayment.ReminderAfter, err = positive("prepayment.reminder_after", f.Prepayment.ReminderAfter); err != nil {
+		return Policy{}, err
+	}
+	if p.Prepayment.Deadline, err = positive("prepayment.deadline", f.Prepayment.Deadline); err != nil {
+		return Policy{}, err
+	}
+	if p.Prepayment.ReminderAfter >= p.Prepayment.Deadline {
+		return fail("prepayment.reminder_after", "must come before prepayment.deadline")
+	}
+	if f.Trust.OnTimeInvoices < 0 || f.Trust.OnTimeInvoices > 24 {
+		return fail("trust.on_time_invoices", "%d must be between 0 and 24", f.Trust.OnTimeInvoices)
+	}
+	p.Trust = Trust{OnTimeInvoices: f.Trust.OnTimeInvoices, RequirePhoneVerified: f.Trust.RequirePhoneVerified}
+	if p.Promise.MaxLength, err = positive("promise.max_length", f.Promise.MaxLength); err != nil {
+		return Policy{}, err
+	}
+
+	if len(f.Ladder) == 0 {
+		return fail("ladder", "must have at least one step")
+	}
+	seen := map[string]bool{}
+	for i, s := range f.Ladder {
+		field := fmt.Sprintf("ladder[%d]", i)
+		if !stagePattern.MatchString(s.Stage) {
+			return fail(field+".stage", "%q must be lower-case letters, digits or '_'", s.Stage)
+		}
+		if seen[s.Stage] {
+			return fail(field+".stage", "%q appears twice", s.Stage)
+		}
+		seen[s.Stage] = true
+		off, err := ParseDuration(s.Offset)
+		if err != nil {
+			return fail(field+".offset", "%v", err)
+		}
+		if i > 0 && off <= p.Ladder[i-1].Offset {
+			return fail(field+".offset", "%q must come after the previous step's offset", s.Offset)
+		}
+		if off < -p.Billing.Terms {
+			return fail(field+".offset", "%q is before the invoice is issued (terms are %s)", s.Offset, f.Billing.Terms)
+		}
+		act := Action(s.Action)
+		switch act {
+		case ActionNotice, ActionSuspend, ActionTerminate:
+		default:
+			return fail(field+".action", "%q must be one of notice, suspend, terminate", s.Action)
+		}
+		if (act == ActionSuspend || act == ActionTerminate) && off <= 0 {
+			return fail(field+".offset", "a %s step must come after the due date", act)
+		}
+		if act == ActionTerminate && i != len(f.Ladder)-1 {
+			return fail(field+".action", "terminate must be the last step")
+		}
+		if act == ActionSuspend && p.StepIndex(ActionSuspend) >= 0 {
+			return fail(field+".action", "only one suspend step is allowed")
+		}
+		tmpl := s.Template
+		if tmpl == "" {
+			tmpl = s.Stage
+		}
+		if !stagePattern.MatchString(tmpl) {
+			return fail(field+".template", "%q must be lower-case letters, digits or '_'", tmpl)
+		}
+		p.Ladder = append(p.Ladder, Step{Stage: s.Stage, Offset: off, Action: act, Template: tmpl})
+	}
+	return p, nil
+}
+
+// Registry holds every known version of every policy.
+type Registry struct {
+	byID   map[string]Policy // "standard.v1"
+	latest map[string]Policy // "standard" -> highest version
+}
+
+// LoadFS reads every *.json file at the root of fsys.
+func LoadFS(fsys fs.FS) (*Registry, error) {
+	r := &Registry{byID: map[string]Policy{}, latest: map[string]Policy{}}
+	return r, r.add(fsys)
+}
+
+func (r *Registry) add(fsys fs.FS) error {
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		data, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return fmt.Errorf("policy file %s: %w", n, err)
+		}
+		p, err := Parse(n, data)
+		if err != nil {
+			return err
+		}
+		r.byID[p.ID()] = p
+		if cur, ok := r.latest[p.Name]; !ok || p.Version > cur.Version {
+			r.latest[p.Name] = p
+		}
+	}
+	return nil
+}
+
+// AddFS adds the policies in fsys, replacing any of the same name and version.
+func (r *Registry) AddFS(fsys fs.FS) error { return r.add(fsys) }
+
+// Get returns a policy by name ("standard", the latest version) or by
+// versioned ID ("standard.v1").
+func (r *Registry) Get(name string) (Policy, error) {
+	if p, ok := r.byID[name]; ok {
+		return p, nil
+	}
+	if p, ok := r.latest[name]; ok {
+		return p, nil
+	}
+	return Policy{}, fmt.Errorf("unknown policy %q (known: %s)", name, strings.Join(r.Names(), ", "))
+}
+
+// Names lists the policy names, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.latest))
+	for n := range r.latest {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+//go:embed policies/*.json
+var embedded embed.FS
+
+var (
+	defaultOnce sync.Once
+	defaultReg  *Registry
+	defaultErr  error
+)
+
+// Embedded returns the policies shipped in the binary.
+func Embedded() (*Registry, error) {
+	defaultOnce.Do(func() {
+		sub, err := fs.Sub(embedded, "policies")
+		if err != nil {
+			defaultErr = err
+			return
+		}
+		defaultReg, defaultErr = LoadFS(sub)
+	})
+	return defaultReg, defaultErr
+}
