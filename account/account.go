@@ -335,3 +335,22 @@ func (a *Account) finish(events []Event, now time.Time, actor, reason string) []
 	}
 	return events
 }
+
+// Open records the new account, before any decision about it.
+func (a *Account) Open(now time.Time) []Event {
+	ev := a.newEvent(now, "account.opened", SystemActor, "application received")
+	ev.Detail = map[string]string{
+		"policy": a.Policy.ID(), "country": a.Customer.Country, "currency": a.Customer.Currency,
+		"instrument": a.Customer.PaymentInstrument.Type, "signup_ip": a.Customer.SignupIP,
+	}
+	return []Event{ev}
+}
+
+// EmailFailed records that a customer email could not be delivered, so that
+// staff see it in the audit log instead of it failing silently.
+func (a *Account) EmailFailed(n Notice, kind, problem string, now time.Time) []Event {
+	ev := a.newEvent(now, "email.failed", SystemActor, problem)
+	ev.InvoiceID = n.InvoiceID
+	ev.Detail = map[string]string{"dunning_key": n.Key, "stage": n.Stage, "kind": kind}
+	return []Event{ev}
+}

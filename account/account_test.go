@@ -701,7 +701,9 @@ func TestApplicationValidation(t *testing.T) {
 		{func(a *Application) { a.Plan.MonthlyFeeMinor = 0 }, "plan.monthly_fee_minor"},
 		{func(a *Application) { a.PaymentInstrument = PaymentInstrument{Type: "cash"} }, "payment_instrument.type"},
 		{func(a *Application) { a.PaymentInstrument.CardBIN = "12" }, "card_bin"},
-		{func(a *Application) { a.PaymentInstrument = PaymentInstrument{Type: "bank_transfer", CardBIN: "424242"} }, "only for cards"},
+		{func(a *Application) {
+			a.PaymentInstrument = PaymentInstrument{Type: "bank_transfer", CardBIN: "424242"}
+		}, "only for cards"},
 		{func(a *Application) { a.SignupIP = "localhost" }, "signup_ip"},
 		{func(a *Application) { a.Name = "" }, "name is required"},
 	} {

@@ -1,0 +1,205 @@
+// Package activities does the customer workflow's I/O: recording changes in
+// PostgreSQL, sending emails, and provisioning subscriptions. Each activity
+// is idempotent, so Temporal may retry or replay it freely.
+package activities
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/mail"
+	"github.com/example/dunning/store"
+)
+
+// Activities holds the dependencies. Its methods are registered with the
+// worker; the workflow calls them by method name.
+type Activities struct {
+	Store       *store.Store
+	Mailer      mail.Sender
+	Provisioner Provisioner
+	Logger      *slog.Logger
+}
+
+// RecordInput is one batch of changes to one customer.
+type RecordInput struct {
+	Customer store.Customer
+	Events   []account.Event
+}
+
+// Record writes a batch of events and the customer's current figures in one
+// transaction. Events already recorded are skipped.
+func (a *Activities) Record(ctx context.Context, in RecordInput) (int, error) {
+	n, err := a.Store.Record(ctx, in.Customer, in.Events)
+	if err != nil {
+		return 0, fmt.Errorf("record %d events for %s: %w", len(in.Events), in.Customer.CustomerID, err)
+	}
+	return n, nil
+}
+
+// NoticeInput is one email to a customer.
+type NoticeInput struct {
+	Recipient mail.Recipient
+	Notice    account.Notice
+}
+
+// NoticeResult says what became of the email.
+type NoticeResult struct {
+	Key               string `json:"key"`
+	Status            string `json:"status"`
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	Attempts          int    `json:"attempts"`
+}
+
+// Error types the workflow tells apart.
+const (
+	ErrEmailRefused     = "EmailRefused"     // SendGrid refused the message for good
+	ErrEmailUnconfirmed = "EmailUnconfirmed" // a send was cut off; not retried
+	ErrEmailTemplate    = "EmailTemplate"    // the message could not be rendered
+)
+
+// sentDetail is heartbeat detail saying the message was handed over, so an
+// attempt that failed to record it does not send it again.
+type sentDetail struct {
+	Key        string `json:"key"`
+	ProviderID string `json:"provider_id"`
+}
+
+// SendNotice renders the email, writes it to the outbox under its dunning
+// key, and sends it once. The outbox row is written before sending; a key
+// already sent is never sent again, and a send cut off mid-way (worker
+// crash) is marked unconfirmed for staff rather than risked twice.
+func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResult, error) {
+	msg, err := mail.Render(in.Notice, in.Recipient)
+	if err != nil {
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrEmailTemplate, err)
+	}
+	row := store.OutboxMessage{
+		MessageKey: msg.Key, CustomerID: msg.CustomerID, InvoiceID: sql.NullString{String: msg.InvoiceID, Valid: msg.InvoiceID != ""},
+		Stage: msg.Stage, Template: msg.Template, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML,
+	}
+	// An earlier attempt may have sent it and then failed to record that.
+	if activity.HasHeartbeatDetails(ctx) {
+		var d sentDetail
+		if err := activity.GetHeartbeatDetails(ctx, &d); err == nil && d.Key == msg.Key {
+			return a.finishSent(ctx, msg.Key, d.ProviderID, 0)
+		}
+	}
+	cur, claimed, err := a.Store.ClaimOutbox(ctx, row)
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	res := NoticeResult{Key: msg.Key, Status: cur.Status, ProviderMessageID: cur.ProviderMessageID.String, Attempts: cur.Attempts}
+	if !claimed {
+		switch cur.Status {
+		case store.OutboxSent, store.OutboxLogged:
+			return res, nil // sent before: never twice
+		case store.OutboxSending:
+			// An attempt handed the message over and died before recording
+			// the outcome. SendGrid may have it; sending again could
+			// duplicate it, so staff decide.
+			if err := a.Store.FinishOutbox(ctx, msg.Key, store.OutboxUnconfirmed, "", "send interrupted; delivery unknown"); err != nil {
+				return res, err
+			}
+			return res, temporal.NewNonRetryableApplicationError("delivery of "+msg.Key+" is unconfirmed", ErrEmailUnconfirmed, nil)
+		case store.OutboxUnconfirmed:
+			return res, temporal.NewNonRetryableApplicationError("delivery of "+msg.Key+" is unconfirmed", ErrEmailUnconfirmed, nil)
+		default: // failed
+			return res, temporal.NewNonRetryableApplicationError("email "+msg.Key+" was refused: "+cur.LastError.String, ErrEmailRefused, nil)
+		}
+	}
+	providerID, err := a.Mailer.Send(ctx, msg)
+	if err != nil {
+		return res, a.sendFailed(ctx, msg.Key, err)
+	}
+	activity.RecordHeartbeat(ctx, sentDetail{Key: msg.Key, ProviderID: providerID})
+	return a.finishSent(ctx, msg.Key, providerID, cur.Attempts)
+}
+
+func (a *Activities) finishSent(ctx context.Context, key, providerID string, attempts int) (NoticeResult, error) {
+	status := store.OutboxSent
+	if a.Mailer.Name() == "log" {
+		status = store.OutboxLogged
+	}
+	if err := a.Store.FinishOutbox(ctx, key, status, providerID, ""); err != nil {
+		return NoticeResult{}, fmt.Errorf("email %s was sent but not recorded: %w", key, err)
+	}
+	return NoticeResult{Key: key, Status: status, ProviderMessageID: providerID, Attempts: attempts}, nil
+}
+
+// sendFailed records a failed send and tells Temporal whether and when to
+// try again.
+func (a *Activities) sendFailed(ctx context.Context, key string, err error) error {
+	var se *mail.SendError
+	switch {
+	case errors.As(err, &se) && !se.Retryable:
+		_ = a.Store.FinishOutbox(ctx, key, store.OutboxFailed, "", se.Error())
+		return temporal.NewNonRetryableApplicationError(se.Error(), ErrEmailRefused, err)
+	case errors.As(err, &se):
+		if ferr := a.Store.FinishOutbox(ctx, key, store.OutboxPending, "", se.Error()); ferr != nil {
+			return ferr
+		}
+		opts := temporal.ApplicationErrorOptions{Cause: err}
+		if se.RetryAfter > 0 {
+			opts.NextRetryDelay = se.RetryAfter // wait for the rate limit to reset
+		}
+		return temporal.NewApplicationErrorWithOptions(se.Error(), "EmailRetry", opts)
+	case notSent(err):
+		// The request never left: safe to try again.
+		if ferr := a.Store.FinishOutbox(ctx, key, store.OutboxPending, "", err.Error()); ferr != nil {
+			return ferr
+		}
+		return err
+	default:
+		// The request may have reached SendGrid (a timeout while waiting for
+		// the answer): do not risk a second mail.
+		_ = a.Store.FinishOutbox(ctx, key, store.OutboxUnconfirmed, "", err.Error())
+		return temporal.NewNonRetryableApplicationError("delivery of "+key+" is unconfirmed: "+err.Error(), ErrEmailUnconfirmed, err)
+	}
+}
+
+// notSent reports whether a transport error happened before the request was
+// written (the connection could not be made).
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// ProvisionInput asks for a change to the customer's subscriptions.
+type ProvisionInput struct {
+	CustomerID string    `json:"customer_id"`
+	Action     string    `json:"action"` // account.Provision*
+	Reason     string    `json:"reason"`
+	Key        string    `json:"key"` // idempotency key: the event's key
+	At         time.Time `json:"at"`
+}
+
+// Provisioner suspends and reinstates a customer's subscriptions.
+type Provisioner interface {
+	Provision(ctx context.Context, in ProvisionInput) error
+}
+
+// Provision changes the customer's subscriptions.
+func (a *Activities) Provision(ctx context.Context, in ProvisionInput) error {
+	if err := a.Provisioner.Provision(ctx, in); err != nil {
+		return fmt.Errorf("provision %s for %s: %w", in.Action, in.CustomerID, err)
+	}
+	return nil
+}
+
+// DBProvisioner keeps subscription status in PostgreSQL, for installations
+// whose service reads it from there.
+type DBProvisioner struct{ Store *store.Store }
+
+// Provision implements Provisioner.
+func (p DBProvisioner) Provision(ctx context.Context, in ProvisionInput) error {
+	return p.Store.ApplyProvision(ctx, in.CustomerID, in.Action, in.Reason, in.Key, in.At)
+}

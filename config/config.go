@@ -1,0 +1,124 @@
+// Package config reads the settings every process shares from the
+// environment. Every setting has a working default for local development,
+// except secrets.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Config is the public configuration contract.
+type Config struct {
+	TemporalAddress   string // TEMPORAL_ADDRESS
+	TemporalNamespace string // TEMPORAL_NAMESPACE
+	TaskQueue         string // DUNNING_TASK_QUEUE
+	DatabaseURL       string // DATABASE_URL
+	SendGridAPIKey    string // SENDGRID_API_KEY (secret; empty: mail stays in the outbox)
+	SendGridAPIHost   string // SENDGRID_API_HOST
+	FromEmail         string // DUNNING_FROM_EMAIL
+	FromName          string // DUNNING_FROM_NAME
+	ReplyTo           string // DUNNING_REPLY_TO
+	ProvisioningURL   string // DUNNING_PROVISIONING_URL (empty: the subscriptions table)
+	PolicyDir         string // DUNNING_POLICY_DIR: extra policy files beside the embedded ones
+	LogLevel          string // LOG_LEVEL: debug, info, warn, error
+}
+
+// DefaultDatabaseURL is the local development database.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/dunning?sslmode=disable"
+
+// FromEnv reads the configuration and checks it.
+func FromEnv() (Config, error) {
+	c := Config{
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:         env("DUNNING_TASK_QUEUE", "dunning"),
+		DatabaseURL:       env("DATABASE_URL", DefaultDatabaseURL),
+		SendGridAPIKey:    os.Getenv("SENDGRID_API_KEY"),
+		SendGridAPIHost:   env("SENDGRID_API_HOST", "https://api.sendgrid.com"),
+		FromEmail:         env("DUNNING_FROM_EMAIL", "billing@example.com"),
+		FromName:          env("DUNNING_FROM_NAME", "Billing"),
+		ReplyTo:           os.Getenv("DUNNING_REPLY_TO"),
+		ProvisioningURL:   os.Getenv("DUNNING_PROVISIONING_URL"),
+		PolicyDir:         os.Getenv("DUNNING_POLICY_DIR"),
+		LogLevel:          env("LOG_LEVEL", "info"),
+	}
+	return c, c.Validate()
+}
+
+func env(key, def string) string {
+	if v := strings.TrimSpace(os.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// Validate checks the settings that can be checked without connecting.
+func (c Config) Validate() error {
+	if u, err := url.Parse(c.SendGridAPIHost); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("SENDGRID_API_HOST %q must be a base URL with scheme, e.g. https://api.sendgrid.com", c.SendGridAPIHost)
+	}
+	if !strings.Contains(c.FromEmail, "@") {
+		return fmt.Errorf("DUNNING_FROM_EMAIL %q is not an email address", c.FromEmail)
+	}
+	if c.ProvisioningURL != "" {
+		if u, err := url.Parse(c.ProvisioningURL); err != nil || u.Host == "" {
+			return fmt.Errorf("DUNNING_PROVISIONING_URL %q is not a URL", c.ProvisioningURL)
+		}
+	}
+	if _, err := c.Level(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Level is the slog level for LOG_LEVEL.
+func (c Config) Level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+// LogValue keeps secrets out of logs: the API key and any database password
+// are never printed.
+func (c Config) LogValue() slog.Value {
+	key := "unset (mail stays in the outbox)"
+	if c.SendGridAPIKey != "" {
+		key = "set"
+	}
+	return slog.GroupValue(
+		slog.String("temporal", c.TemporalAddress),
+		slog.String("namespace", c.TemporalNamespace),
+		slog.String("task_queue", c.TaskQueue),
+		slog.String("database", Redact(c.DatabaseURL)),
+		slog.String("sendgrid_host", c.SendGridAPIHost),
+		slog.String("sendgrid_key", key),
+		slog.String("from", c.FromEmail),
+	)
+}
+
+// Redact hides the password in a connection string (URL or key=value
+// form) for logs and errors.
+func Redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
+	}
+	return passwordKV.ReplaceAllString(dsn, "password=xxxxx")
+}
+
+var passwordKV = regexp.MustCompile(`password=('[^']*'|\S*)`)
+
+// Logger builds the process logger at the configured level.
+func (c Config) Logger() *slog.Logger {
+	level, _ := c.Level()
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,57 @@
+package config
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	for _, k := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DUNNING_TASK_QUEUE", "DATABASE_URL",
+		"SENDGRID_API_KEY", "SENDGRID_API_HOST", "DUNNING_FROM_EMAIL", "LOG_LEVEL"} {
+		t.Setenv(k, "")
+	}
+	c, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TaskQueue != "dunning" || c.TemporalNamespace != "default" || c.TemporalAddress != "127.0.0.1:7233" ||
+		c.SendGridAPIHost != "https://api.sendgrid.com" || c.DatabaseURL != DefaultDatabaseURL {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestBadSettingsAreRefused(t *testing.T) {
+	for k, v := range map[string]string{
+		"SENDGRID_API_HOST":        "api.sendgrid.com",
+		"DUNNING_FROM_EMAIL":       "billing",
+		"LOG_LEVEL":                "loud",
+		"DUNNING_PROVISIONING_URL": "not a url",
+	} {
+		t.Run(k, func(t *testing.T) {
+			t.Setenv(k, v)
+			if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), k) {
+				t.Errorf("%s=%q: err = %v", k, v, err)
+			}
+		})
+	}
+}
+
+func TestSecretsStayOutOfLogs(t *testing.T) {
+	t.Setenv("SENDGRID_API_KEY", "SG.supersecret")
+	t.Setenv("DATABASE_URL", "postgres://app:hunter2@db:5432/dunning")
+	c, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("config", "config", c)
+	out := buf.String()
+	if strings.Contains(out, "supersecret") || strings.Contains(out, "hunter2") {
+		t.Errorf("secret in log: %s", out)
+	}
+	if !strings.Contains(out, "sendgrid_key=set") || !strings.Contains(out, "app:xxxxx@db") {
+		t.Errorf("log = %s", out)
+	}
+}

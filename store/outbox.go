@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Outbox statuses.
+const (
+	OutboxPending     = "pending"     // written, not yet handed to SendGrid
+	OutboxSending     = "sending"     // handed over; the outcome is not yet recorded
+	OutboxSent        = "sent"        // SendGrid accepted it (202)
+	OutboxLogged      = "logged"      // no API key: kept here and in the log only
+	OutboxFailed      = "failed"      // refused for good (400/401/403/413)
+	OutboxUnconfirmed = "unconfirmed" // a send was cut off; not retried, staff check
+)
+
+// OutboxMessage is one email row.
+type OutboxMessage struct {
+	ID                int64          `db:"id" json:"id"`
+	MessageKey        string         `db:"message_key" json:"message_key"`
+	CustomerID        string         `db:"customer_id" json:"customer_id"`
+	InvoiceID         sql.NullString `db:"invoice_id" json:"-"`
+	Stage             string         `db:"stage" json:"stage"`
+	Template          string         `db:"template" json:"template"`
+	ToEmail           string         `db:"to_email" json:"to_email"`
+	Subject           string         `db:"subject" json:"subject"`
+	BodyText          string         `db:"body_text" json:"body_text"`
+	BodyHTML          string         `db:"body_html" json:"body_html"`
+	Status            string         `db:"status" json:"status"`
+	Attempts          int            `db:"attempts" json:"attempts"`
+	ProviderMessageID sql.NullString `db:"provider_message_id" json:"-"`
+	LastError         sql.NullString `db:"last_error" json:"-"`
+	CreatedAt         time.Time      `db:"created_at" json:"created_at"`
+	UpdatedAt         time.Time      `db:"updated_at" json:"updated_at"`
+	SentAt            sql.NullTime   `db:"sent_at" json:"-"`
+}
+
+// ClaimOutbox writes the message if it is new, and takes it for sending if
+// nothing has been sent for its key yet. It returns the row as it stands and
+// whether the caller may send now. A row left in "sending" by an attempt that
+// died is returned unclaimed: whether SendGrid took it is unknown.
+func (s *Store) ClaimOutbox(ctx context.Context, m OutboxMessage) (OutboxMessage, bool, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return OutboxMessage{}, false, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.NamedExecContext(ctx, `
+		INSERT INTO email_outbox (message_key, customer_id, invoice_id, stage, template, to_email, subject, body_text, body_html, status)
+		VALUES (:message_key, :customer_id, :invoice_id, :stage, :template, :to_email, :subject, :body_text, :body_html, 'pending')
+		ON CONFLICT (message_key) DO NOTHING`, m); err != nil {
+		return OutboxMessage{}, false, fmt.Errorf("outbox %s: %w", m.MessageKey, err)
+	}
+	var row OutboxMessage
+	if err := tx.GetContext(ctx, &row, `SELECT * FROM email_outbox WHERE message_key = $1 FOR UPDATE`, m.MessageKey); err != nil {
+		return OutboxMessage{}, false, err
+	}
+	if row.Status != OutboxPending {
+		return row, false, tx.Commit()
+	}
+	if err := tx.GetContext(ctx, &row, `
+		UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, updated_at = now()
+		WHERE id = $1 RETURNING *`, row.ID); err != nil {
+		return OutboxMessage{}, false, err
+	}
+	return row, true, tx.Commit()
+}
+
+// FinishOutbox records how a send ended. A retryable failure puts the row
+// back to pending so that the next attempt may claim it.
+func (s *Store) FinishOutbox(ctx context.Context, key, status, providerID, errText string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE email_outbox SET status = $2, provider_message_id = COALESCE(NULLIF($3, ''), provider_message_id),
+		    last_error = NULLIF($4, ''), updated_at = now(),
+		    sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN now() ELSE sent_at END
+		WHERE message_key = $1`, key, status, providerID, errText)
+	return err
+}
+
+// OutboxFor lists a customer's messages, oldest first.
+func (s *Store) OutboxFor(ctx context.Context, customerID string) ([]OutboxMessage, error) {
+	var rows []OutboxMessage
+	err := s.db.SelectContext(ctx, &rows, `SELECT * FROM email_outbox WHERE customer_id = $1 ORDER BY id`, customerID)
+	return rows, err
+}
+
+// OutboxMessageByKey returns one message.
+func (s *Store) OutboxMessageByKey(ctx context.Context, key string) (OutboxMessage, error) {
+	var row OutboxMessage
+	err := s.db.GetContext(ctx, &row, `SELECT * FROM email_outbox WHERE message_key = $1`, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return row, fmt.Errorf("message %q: %w", key, ErrNotFound)
+	}
+	return row, err
+}

@@ -1,0 +1,206 @@
+// Package store is the PostgreSQL system of record, reached through sqlx.
+// Every write is idempotent: it is keyed by the event, message or payment it
+// comes from, so an activity that is retried or replayed changes nothing the
+// second time.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/config"
+)
+
+// Store wraps the database handle.
+type Store struct {
+	db *sqlx.DB
+}
+
+// Open connects and checks the connection, so that a missing database is
+// reported at start with one clear line rather than at the first query.
+func Open(ctx context.Context, url string) (*Store, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	db.SetMaxOpenConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", config.Redact(url), err)
+	}
+	return &Store{db: db}, nil
+}
+
+// New wraps an open handle.
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// DB is the underlying handle, for migrations and reports.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Customer is the customers row: the application plus the account's current
+// figures, written with every recorded change.
+type Customer struct {
+	CustomerID      string    `db:"customer_id"`
+	Name            string    `db:"name"`
+	Email           string    `db:"email"`
+	Phone           string    `db:"phone"`
+	Country         string    `db:"country"`
+	Currency        string    `db:"currency"`
+	Locale          string    `db:"locale"`
+	Policy          string    `db:"policy"`
+	MonthlyFeeMinor int64     `db:"monthly_fee_minor"`
+	InstrumentType  string    `db:"instrument_type"`
+	CardBIN         string    `db:"card_bin"`
+	SignupIP        string    `db:"signup_ip"`
+	RiskTier        string    `db:"risk_tier"`
+	Status          string    `db:"status"`
+	Access          string    `db:"access"`
+	BalanceMinor    int64     `db:"balance_minor"`
+	CreditMinor     int64     `db:"credit_minor"`
+	OverdueMinor    int64     `db:"overdue_minor"`
+	DunningStage    string    `db:"dunning_stage"`
+	CreatedAt       time.Time `db:"created_at"`
+	UpdatedAt       time.Time `db:"updated_at"`
+	EventSeq        int64     `db:"event_seq"`
+}
+
+// CustomerFromAccount snapshots an account for the customers row.
+func CustomerFromAccount(a *account.Account, now time.Time) Customer {
+	app := a.Customer
+	return Customer{
+		CustomerID: app.CustomerID, Name: app.Name, Email: app.Email, Phone: app.Phone,
+		Country: app.Country, Currency: app.Currency, Locale: app.Locale, Policy: a.Policy.ID(),
+		MonthlyFeeMinor: app.Plan.MonthlyFeeMinor, InstrumentType: app.PaymentInstrument.Type,
+		CardBIN: app.PaymentInstrument.CardBIN, SignupIP: app.SignupIP, RiskTier: a.RiskTier,
+		Status: string(a.Status), Access: string(a.Access), BalanceMinor: a.Balance(), CreditMinor: a.CreditMinor,
+		OverdueMinor: a.OverdueMinor(now), DunningStage: a.DunningStage(),
+		CreatedAt: a.StartedAt, UpdatedAt: now, EventSeq: int64(a.EventSeq),
+	}
+}
+
+const upsertCustomer = `
+INSERT INTO customers (customer_id, name, email, phone, country, currency, locale, policy, monthly_fee_minor,
+    instrument_type, card_bin, signup_ip, risk_tier, status, access, balance_minor, credit_minor, overdue_minor,
+    dunning_stage, created_at, updated_at, event_seq)
+VALUES (:customer_id, :name, :email, :phone, :country, :currency, :locale, :policy, :monthly_fee_minor,
+    :instrument_type, :card_bin, :signup_ip, :risk_tier, :status, :access, :balance_minor, :credit_minor, :overdue_minor,
+    :dunning_stage, :created_at, :updated_at, :event_seq)
+ON CONFLICT (customer_id) DO UPDATE SET
+    name = EXCLUDED.name, email = EXCLUDED.email, phone = EXCLUDED.phone, policy = EXCLUDED.policy,
+    risk_tier = EXCLUDED.risk_tier, status = EXCLUDED.status, access = EXCLUDED.access,
+    balance_minor = EXCLUDED.balance_minor, credit_minor = EXCLUDED.credit_minor,
+    overdue_minor = EXCLUDED.overdue_minor, dunning_stage = EXCLUDED.dunning_stage,
+    updated_at = EXCLUDED.updated_at, event_seq = EXCLUDED.event_seq
+WHERE customers.event_seq <= EXCLUDED.event_seq`
+
+const upsertInvoice = `
+INSERT INTO invoices (invoice_id, customer_id, kind, status, currency, amount_minor, paid_minor, period_start,
+    period_end, issued_at, due_at, closed_at, stage, disputed, promise_until, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (invoice_id) DO UPDATE SET
+    status = EXCLUDED.status, amount_minor = EXCLUDED.amount_minor, paid_minor = EXCLUDED.paid_minor,
+    closed_at = EXCLUDED.closed_at, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed,
+    promise_until = EXCLUDED.promise_until, updated_at = EXCLUDED.updated_at`
+
+// Record writes the customer's current figures and a batch of events in one
+// transaction. An event already recorded (same key) is skipped whole, so a
+// retried call changes nothing. It returns how many events were new.
+func (s *Store) Record(ctx context.Context, c Customer, events []account.Event) (int, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.NamedExecContext(ctx, upsertCustomer, c); err != nil {
+		return 0, fmt.Errorf("customer %s: %w", c.CustomerID, err)
+	}
+	fresh := 0
+	for _, ev := range events {
+		isNew, err := recordEvent(ctx, tx, c.CustomerID, ev)
+		if err != nil {
+			return 0, fmt.Errorf("event %s (%s): %w", ev.Key, ev.Type, err)
+		}
+		if isNew {
+			fresh++
+		}
+	}
+	return fresh, tx.Commit()
+}
+
+func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account.Event) (bool, error) {
+	detail := map[string]any{}
+	for k, v := range ev.Detail {
+		detail[k] = v
+	}
+	if ev.Notice != nil {
+		detail["notice"] = ev.Notice.Key
+	}
+	if ev.Provision != "" {
+		detail["provision"] = ev.Provision
+	}
+	detailJSON, err := json.Marshal(detail)
+	if err != nil {
+		return false, err
+	}
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO audit_log (event_key, customer_id, at, actor, action, reason, invoice_id, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8)
+		ON CONFLICT (event_key) DO NOTHING`,
+		ev.Key, customerID, ev.At, ev.Actor, ev.Type, ev.Reason, ev.InvoiceID, detailJSON)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil // recorded by an earlier attempt
+	}
+	if inv := ev.Invoice; inv != nil {
+		if _, err := tx.ExecContext(ctx, upsertInvoice, inv.ID, customerID, inv.Kind, inv.Status, inv.Currency,
+			inv.AmountMinor, inv.PaidMinor, inv.PeriodStart, inv.PeriodEnd, inv.IssuedAt, inv.DueAt,
+			nullTime(inv.ClosedAt), inv.Stage, inv.Disputed, nullTime(inv.PromiseUntil), ev.At); err != nil {
+			return false, fmt.Errorf("invoice %s: %w", inv.ID, err)
+		}
+	}
+	if p := ev.Payment; p != nil {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO payments (payment_id, customer_id, amount_minor, currency, method, reference, credit_minor, actor, received_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			p.PaymentID, customerID, p.AmountMinor, p.Currency, p.Method, p.Reference, p.CreditMinor, ev.Actor, ev.At); err != nil {
+			return false, fmt.Errorf("payment %s: %w", p.PaymentID, err)
+		}
+		for _, al := range p.Allocations {
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO payment_allocations (payment_id, invoice_id, amount_minor) VALUES ($1, $2, $3)`,
+				p.PaymentID, al.InvoiceID, al.AmountMinor); err != nil {
+				return false, fmt.Errorf("allocation of %s to %s: %w", p.PaymentID, al.InvoiceID, err)
+			}
+		}
+	}
+	if w := ev.WriteOff; w != nil {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO write_offs (event_key, customer_id, invoice_ids, amount_minor, currency, collections, at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			ev.Key, customerID, pq.Array(w.InvoiceIDs), w.AmountMinor, w.Currency, w.Collections, ev.At); err != nil {
+			return false, fmt.Errorf("write-off: %w", err)
+		}
+	}
+	return true, nil
+}
+
+func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
+
+// ErrNotFound is returned when a row asked for does not exist.
+var ErrNotFound = errors.New("not found")

@@ -1,0 +1,96 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/example/dunning/account"
+)
+
+// registerHandlers installs the query and every update. Each update has a
+// validator that refuses bad input before it enters history; the handler
+// checks again, since the account may have changed in between.
+func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryGetStatus, func() (account.StatusView, error) {
+		return w.acct.View(workflow.Now(ctx)), nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecordPayment,
+		func(ctx workflow.Context, p account.Payment) (account.PaymentResult, error) {
+			defer w.poke()
+			res, events, err := w.acct.RecordPayment(p, workflow.Now(ctx))
+			if err != nil {
+				return res, err
+			}
+			return res, w.commitAndWait(ctx, events, "payment "+p.PaymentID)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, p account.Payment) error {
+			return w.acct.CheckPayment(p)
+		}},
+	); err != nil {
+		return err
+	}
+	type staffOp struct {
+		name  string
+		check func(*account.Account, account.StaffAction) error
+		apply func(*account.Account, account.StaffAction, time.Time) ([]account.Event, error)
+	}
+	for _, op := range []staffOp{
+		{UpdateSuspend, (*account.Account).CheckSuspend, (*account.Account).Suspend},
+		{UpdateReinstate, (*account.Account).CheckReinstate, (*account.Account).Reinstate},
+		{UpdateTerminate, (*account.Account).CheckTerminate, (*account.Account).Terminate},
+	} {
+		if err := register(ctx, w, op.name,
+			func(_ workflow.Context, s account.StaffAction) error { return op.check(w.acct, s) },
+			func(_ workflow.Context, s account.StaffAction, now time.Time) ([]account.Event, error) { return op.apply(w.acct, s, now) },
+		); err != nil {
+			return err
+		}
+	}
+	if err := register(ctx, w, UpdatePromiseToPay,
+		func(ctx workflow.Context, p account.Promise) error { return w.acct.CheckPromise(p, workflow.Now(ctx)) },
+		func(_ workflow.Context, p account.Promise, now time.Time) ([]account.Event, error) { return w.acct.PromiseToPay(p, now) },
+	); err != nil {
+		return err
+	}
+	if err := register(ctx, w, UpdateDisputeInvoice,
+		func(_ workflow.Context, d account.Dispute) error { return w.acct.CheckDispute(d) },
+		func(_ workflow.Context, d account.Dispute, now time.Time) ([]account.Event, error) { return w.acct.DisputeInvoice(d, now) },
+	); err != nil {
+		return err
+	}
+	if err := register(ctx, w, UpdateResolveDispute,
+		func(_ workflow.Context, r account.Resolution) error { return w.acct.CheckResolve(r) },
+		func(_ workflow.Context, r account.Resolution, now time.Time) ([]account.Event, error) { return w.acct.ResolveDispute(r, now) },
+	); err != nil {
+		return err
+	}
+	return register(ctx, w, UpdateWriteOff,
+		func(_ workflow.Context, r account.InvoiceAction) error { return w.acct.CheckWriteOff(r) },
+		func(_ workflow.Context, r account.InvoiceAction, now time.Time) ([]account.Event, error) { return w.acct.WriteOff(r, now) },
+	)
+}
+
+// register installs an update whose result is the account's status after
+// the change has been recorded.
+func register[T any](ctx workflow.Context, w *lifecycle, name string,
+	check func(workflow.Context, T) error,
+	apply func(workflow.Context, T, time.Time) ([]account.Event, error),
+) error {
+	return workflow.SetUpdateHandlerWithOptions(ctx, name,
+		func(ctx workflow.Context, req T) (account.StatusView, error) {
+			defer w.poke()
+			events, err := apply(ctx, req, workflow.Now(ctx))
+			if err != nil {
+				return account.StatusView{}, err
+			}
+			if err := w.commitAndWait(ctx, events, name); err != nil {
+				return account.StatusView{}, err
+			}
+			return w.acct.View(workflow.Now(ctx)), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: check},
+	)
+}

@@ -1,0 +1,227 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/activities"
+	"github.com/example/dunning/policy"
+)
+
+// harness runs CustomerLifecycle in the time-skipping test environment and
+// follows it across continue-as-new: each run gets a fresh environment that
+// starts at the time the previous run ended, with the carried input.
+type harness struct {
+	t      *testing.T
+	suite  testsuite.WorkflowTestSuite
+	wf     *Workflows
+	now    time.Time
+	script []*step
+	runs   int
+	err    error // how the last run ended
+
+	notices    []sentNotice
+	records    []activities.RecordInput
+	provisions []activities.ProvisionInput
+	results    map[string]any   // update ID -> result
+	rejections map[string]error // update ID -> rejection or failure
+
+	// sendNotice, when set, replaces the default mock (which succeeds).
+	sendNotice func(context.Context, activities.NoticeInput) (activities.NoticeResult, error)
+}
+
+type step struct {
+	at   time.Time
+	done bool
+	fn   func(env *testsuite.TestWorkflowEnvironment)
+}
+
+type sentNotice struct {
+	at time.Time
+	n  account.Notice
+}
+
+var start = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
+func newHarness(t *testing.T) *harness {
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, wf: &Workflows{Policies: reg}, now: start,
+		results: map[string]any{}, rejections: map[string]error{}}
+	h.suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	return h
+}
+
+func testApplication(pol string) account.Application {
+	return account.Application{
+		CustomerID: "acme", Name: "Acme Ltd", Email: "billing@acme.test", Phone: "+14155550100",
+		Country: "US", Currency: "USD", Locale: "en", Policy: pol,
+		Plan:              account.Plan{MonthlyFeeMinor: 10000},
+		PaymentInstrument: account.PaymentInstrument{Type: "card", CardBIN: "424242"},
+		SignupIP:          "203.0.113.7",
+	}
+}
+
+// at schedules fn at an absolute time.
+func (h *harness) at(at time.Time, fn func(env *testsuite.TestWorkflowEnvironment)) {
+	h.script = append(h.script, &step{at: at, fn: fn})
+}
+
+// update schedules an update; its result or rejection is kept under id.
+func (h *harness) update(at time.Time, name, id string, arg any) {
+	h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
+		env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { h.rejections[id] = err },
+			OnComplete: func(res any, err error) {
+				if err != nil {
+					h.rejections[id] = err
+					return
+				}
+				h.results[id] = res
+			},
+		}, arg)
+	})
+}
+
+func (h *harness) pay(at time.Time, id string, amount int64) {
+	h.update(at, UpdateRecordPayment, id, account.Payment{PaymentID: id, AmountMinor: amount, Currency: "USD", Method: "bank_transfer"})
+}
+
+// run executes the workflow until it completes, fails, or until is reached
+// (then it is cancelled).
+func (h *harness) run(in Input, until time.Time) {
+	h.t.Helper()
+	for {
+		env := h.suite.NewTestWorkflowEnvironment()
+		env.SetStartTime(h.now)
+		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: WorkflowID(in.CustomerID), TaskQueue: DefaultTaskQueue})
+		env.RegisterWorkflowWithOptions(h.wf.CustomerLifecycle, workflow.RegisterOptions{Name: WorkflowType})
+		env.RegisterActivity(&activities.Activities{})
+		h.mockActivities(env)
+		runStart := h.now
+		for _, s := range h.script {
+			if s.done || s.at.Before(runStart) {
+				continue
+			}
+			s := s
+			env.RegisterDelayedCallback(func() {
+				s.done = true
+				s.fn(env)
+			}, s.at.Sub(runStart))
+		}
+		env.RegisterDelayedCallback(env.CancelWorkflow, until.Sub(runStart))
+		env.ExecuteWorkflow(WorkflowType, in)
+		if !env.IsWorkflowCompleted() {
+			h.t.Fatal("workflow did not complete")
+		}
+		h.now = env.Now()
+		h.err = env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if !errors.As(h.err, &can) {
+			return
+		}
+		h.runs++
+		var next Input
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+			h.t.Fatal(err)
+		}
+		in = next
+		if h.runs > 200 {
+			h.t.Fatal("too many runs")
+		}
+	}
+}
+
+func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
+	var acts *activities.Activities
+	env.OnActivity(acts.Record, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RecordInput) (int, error) {
+			h.records = append(h.records, in)
+			return len(in.Events), nil
+		})
+	env.OnActivity(acts.Provision, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ProvisionInput) error {
+			h.provisions = append(h.provisions, in)
+			return nil
+		})
+	env.OnActivity(acts.SendNotice, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.NoticeInput) (activities.NoticeResult, error) {
+			if h.sendNotice != nil {
+				res, err := h.sendNotice(ctx, in)
+				if err != nil {
+					return res, err
+				}
+			}
+			h.notices = append(h.notices, sentNotice{at: env.Now(), n: in.Notice})
+			return activities.NoticeResult{Key: in.Notice.Key, Status: "sent"}, nil
+		})
+}
+
+// events returns every recorded event, in order.
+func (h *harness) events() []account.Event {
+	var all []account.Event
+	for _, r := range h.records {
+		all = append(all, r.Events...)
+	}
+	return all
+}
+
+// noticeDays renders the emails sent about an invoice as "stage@D+n",
+// relative to its due date.
+func (h *harness) noticeDays(invoiceID string, due time.Time) string {
+	var out []string
+	for _, s := range h.notices {
+		if s.n.InvoiceID != invoiceID {
+			continue
+		}
+		d := s.at.Sub(due)
+		out = append(out, fmt.Sprintf("%s@D%+d", s.n.Stage, int(d.Round(time.Hour)/(24*time.Hour))))
+	}
+	return strings.Join(out, " ")
+}
+
+// invoice finds an invoice's last recorded state.
+func (h *harness) invoice(id string) *account.Invoice {
+	var inv *account.Invoice
+	for _, ev := range h.events() {
+		if ev.Invoice != nil && ev.Invoice.ID == id {
+			inv = ev.Invoice
+		}
+	}
+	if inv == nil {
+		h.t.Fatalf("invoice %s never recorded", id)
+	}
+	return inv
+}
+
+// eventTypes lists the distinct event types recorded, sorted.
+func (h *harness) eventTypes() []string {
+	seen := map[string]bool{}
+	for _, ev := range h.events() {
+		seen[ev.Type] = true
+	}
+	var out []string
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,351 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/activities"
+	"github.com/example/dunning/mail"
+	"github.com/example/dunning/policy"
+	"github.com/example/dunning/store"
+)
+
+// Input starts the workflow. A new customer starts with the application
+// alone (the JSON of the public contract); a continued run also carries the
+// account's state.
+type Input struct {
+	account.Application
+	Carried *account.Account `json:"carried,omitempty"`
+}
+
+// Workflows holds what workflow code needs besides its input.
+type Workflows struct {
+	Policies *policy.Registry
+}
+
+// maxHistoryEvents bounds a run's history even when the server does not
+// suggest continue-as-new first.
+const maxHistoryEvents = 4000
+
+var acts *activities.Activities // method names for ExecuteActivity
+
+// lifecycle is one run of CustomerLifecycle.
+type lifecycle struct {
+	acct *account.Account
+
+	// Batches of events waiting to be recorded and acted on, in order.
+	pending  []batch
+	nextSeq  int
+	doneSeq  int
+	inFlight int // emails being sent
+
+	wake       workflow.Channel // pokes the main loop after a change
+	timer      *wakeTimer
+	cycleEnded bool // an invoice was issued: a good moment to continue as new
+	lastAttrs  attrs
+}
+
+type batch struct {
+	seq      int
+	summary  string
+	customer store.Customer
+	events   []account.Event
+}
+
+type wakeTimer struct {
+	at     time.Time
+	fut    workflow.Future
+	cancel workflow.CancelFunc
+}
+
+// CustomerLifecycle owns one customer from application to termination.
+func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
+	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1)}
+	fresh := in.Carried == nil
+	if fresh {
+		acct, err := wf.open(ctx, in.Application)
+		if err != nil {
+			return err
+		}
+		w.acct = acct
+	} else {
+		w.acct = in.Carried
+	}
+	if err := w.registerHandlers(ctx); err != nil {
+		return err
+	}
+	if fresh {
+		_ = workflow.UpsertMemo(ctx, map[string]any{"name": w.acct.Customer.Name, "email": w.acct.Customer.Email})
+	}
+	workflow.Go(ctx, w.runEffects)
+	now := workflow.Now(ctx)
+	if fresh {
+		events := w.acct.Open(now)
+		approved, err := w.acct.Approve(true, account.SystemActor, "approved with prepayment", now)
+		if err != nil {
+			return err
+		}
+		w.commit(ctx, append(events, approved...), "open account and request prepayment")
+	} else {
+		w.upsertAttrs(ctx, true)
+	}
+	return w.loop(ctx)
+}
+
+// open validates the application and loads its policy. The policy is read
+// through a side effect, so that a later change to the policy files never
+// changes what a running customer replays.
+func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*account.Account, error) {
+	app.Normalize()
+	if err := app.Validate(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidApplication", nil)
+	}
+	if id := workflow.GetInfo(ctx).WorkflowExecution.ID; id != WorkflowID(app.CustomerID) {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("workflow ID %q must be %q for customer_id %q", id, WorkflowID(app.CustomerID), app.CustomerID), "InvalidApplication", nil)
+	}
+	type loaded struct {
+		Policy policy.Policy
+		Err    string
+	}
+	var got loaded
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		p, err := wf.Policies.Get(app.Policy)
+		if err != nil {
+			return loaded{Err: err.Error()}
+		}
+		return loaded{Policy: p}
+	}).Get(&got)
+	if err != nil {
+		return nil, err
+	}
+	if got.Err != "" {
+		return nil, temporal.NewNonRetryableApplicationError(got.Err, "InvalidApplication", nil)
+	}
+	return account.New(app, got.Policy, "", workflow.Now(ctx)), nil
+}
+
+// loop advances the account whenever something falls due or changes, until
+// the account is terminated or the run has grown enough to continue as new.
+func (w *lifecycle) loop(ctx workflow.Context) error {
+	for {
+		now := workflow.Now(ctx)
+		if events := w.acct.Advance(now); len(events) > 0 {
+			for _, ev := range events {
+				if ev.Type == "invoice.issued" || ev.Type == "invoice.skipped" {
+					w.cycleEnded = true
+				}
+			}
+			w.commit(ctx, events, summarize(events))
+		}
+		if w.idle(ctx) {
+			if w.acct.Status == account.StatusTerminated {
+				return nil
+			}
+			if w.shouldContinueAsNew(ctx) {
+				return workflow.NewContinueAsNewError(ctx, WorkflowType, Input{Application: w.acct.Customer, Carried: w.acct})
+			}
+		}
+		w.sleep(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits for the next agenda item or a poke, keeping the same timer
+// while the wake-up time does not change (fewer history events).
+func (w *lifecycle) sleep(ctx workflow.Context) {
+	at, label, ok := w.acct.NextWake()
+	if w.acct.Status == account.StatusTerminated {
+		ok = false
+	}
+	if w.timer != nil && (!ok || !at.Equal(w.timer.at)) {
+		w.timer.cancel()
+		w.timer = nil
+	}
+	if ok && w.timer == nil {
+		tctx, cancel := workflow.WithCancel(ctx)
+		fut := workflow.NewTimerWithOptions(tctx, at.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: label})
+		w.timer = &wakeTimer{at: at, fut: fut, cancel: cancel}
+	}
+	sel := workflow.NewSelector(ctx)
+	if t := w.timer; t != nil {
+		sel.AddFuture(t.fut, func(workflow.Future) { w.timer = nil })
+	}
+	sel.AddReceive(w.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+}
+
+func (w *lifecycle) poke() { w.wake.SendAsync(true) }
+
+// idle reports whether nothing is being recorded, sent or handled.
+func (w *lifecycle) idle(ctx workflow.Context) bool {
+	return len(w.pending) == 0 && w.inFlight == 0 && workflow.AllHandlersFinished(ctx)
+}
+
+func (w *lifecycle) shouldContinueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return w.cycleEnded || info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > maxHistoryEvents
+}
+
+// commit queues events to be recorded and acted on, and updates the search
+// attributes at once. It returns the batch's sequence number.
+func (w *lifecycle) commit(ctx workflow.Context, events []account.Event, summary string) int {
+	if len(events) == 0 {
+		return w.doneSeq
+	}
+	now := workflow.Now(ctx)
+	w.nextSeq++
+	w.pending = append(w.pending, batch{seq: w.nextSeq, summary: summary, customer: store.CustomerFromAccount(w.acct, now), events: events})
+	w.upsertAttrs(ctx, false)
+	return w.nextSeq
+}
+
+// commitAndWait commits and waits until the batch is recorded and its
+// provisioning done, so that an update's caller sees the result in the
+// database when the update returns.
+func (w *lifecycle) commitAndWait(ctx workflow.Context, events []account.Event, summary string) error {
+	seq := w.commit(ctx, events, summary)
+	return workflow.Await(ctx, func() bool { return w.doneSeq >= seq })
+}
+
+// runEffects works through the batches in order: record, then provision,
+// then start the emails (which run on their own, so a slow mail service
+// never holds up payments or the ladder).
+func (w *lifecycle) runEffects(ctx workflow.Context) {
+	for {
+		if err := workflow.Await(ctx, func() bool { return len(w.pending) > 0 }); err != nil {
+			return
+		}
+		b := w.pending[0]
+		w.execute(ctx, b)
+		w.pending = w.pending[1:]
+		w.doneSeq = b.seq
+		w.poke()
+	}
+}
+
+func (w *lifecycle) execute(ctx workflow.Context, b batch) {
+	logger := workflow.GetLogger(ctx)
+	rctx := workflow.WithActivityOptions(ctx, recordOptions("record "+b.summary))
+	if err := workflow.ExecuteActivity(rctx, acts.Record, activities.RecordInput{Customer: b.customer, Events: b.events}).Get(ctx, nil); err != nil {
+		logger.Error("recording failed", "batch", b.summary, "error", err)
+	}
+	for _, ev := range b.events {
+		if ev.Provision == "" {
+			continue
+		}
+		in := activities.ProvisionInput{CustomerID: w.acct.Customer.CustomerID, Action: ev.Provision, Reason: ev.Reason, Key: ev.Key, At: ev.At}
+		pctx := workflow.WithActivityOptions(ctx, provisionOptions(ev.Provision+" subscriptions of "+in.CustomerID))
+		if err := workflow.ExecuteActivity(pctx, acts.Provision, in).Get(ctx, nil); err != nil {
+			logger.Error("provisioning failed", "action", ev.Provision, "error", err)
+		}
+	}
+	for _, ev := range b.events {
+		if ev.Notice != nil {
+			w.inFlight++
+			n := *ev.Notice
+			workflow.Go(ctx, func(ctx workflow.Context) { w.sendNotice(ctx, n) })
+		}
+	}
+}
+
+func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
+	defer func() { w.inFlight--; w.poke() }()
+	c := w.acct.Customer
+	in := activities.NoticeInput{
+		Recipient: mail.Recipient{CustomerID: c.CustomerID, Name: c.Name, Email: c.Email, Locale: c.Locale},
+		Notice:    n,
+	}
+	sctx := workflow.WithActivityOptions(ctx, noticeOptions(noticeSummary(n, c.Email)))
+	err := workflow.ExecuteActivity(sctx, acts.SendNotice, in).Get(ctx, nil)
+	if err == nil {
+		return
+	}
+	kind := "error"
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		kind = appErr.Type()
+	}
+	w.commit(ctx, w.acct.EmailFailed(n, kind, err.Error(), workflow.Now(ctx)), "email failure "+n.Key)
+}
+
+// summarize names a batch for the UI: the first event that matters.
+func summarize(events []account.Event) string {
+	first := events[0]
+	for _, ev := range events {
+		if ev.Type != "account.status_changed" && ev.Type != "dunning.skipped" {
+			first = ev
+			break
+		}
+	}
+	s := first.Type
+	if first.InvoiceID != "" {
+		s += " " + first.InvoiceID
+	}
+	if len(events) > 1 {
+		s += fmt.Sprintf(" (+%d)", len(events)-1)
+	}
+	return s
+}
+
+func noticeSummary(n account.Notice, to string) string {
+	s := strings.ReplaceAll(n.Stage, "_", " ") + " email"
+	if n.InvoiceID != "" {
+		s += " for " + n.InvoiceID
+	}
+	return s + " to " + to
+}
+
+// attrs are the search attributes as last upserted.
+type attrs struct {
+	status, stage, tier string
+	overdue, days       int64
+	set                 bool
+}
+
+// upsertAttrs sends the search attributes that changed since the last
+// upsert (all of them when force is set, as at the start of a run).
+func (w *lifecycle) upsertAttrs(ctx workflow.Context, force bool) {
+	now := workflow.Now(ctx)
+	a := w.acct
+	cur := attrs{status: string(a.Status), stage: a.DunningStage(), tier: a.RiskTier,
+		overdue: a.OverdueMinor(now), days: int64(a.DaysPastDue(now)), set: true}
+	last := w.lastAttrs
+	if force || !last.set {
+		last = attrs{}
+	}
+	var ups []temporal.SearchAttributeUpdate
+	if !last.set {
+		ups = append(ups, AttrCustomerID.ValueSet(a.Customer.CustomerID))
+	}
+	if cur.status != last.status {
+		ups = append(ups, AttrAccountStatus.ValueSet(cur.status))
+	}
+	if cur.stage != last.stage {
+		ups = append(ups, AttrDunningStage.ValueSet(cur.stage))
+	}
+	if cur.tier != last.tier && cur.tier != "" {
+		ups = append(ups, AttrRiskTier.ValueSet(cur.tier))
+	}
+	if cur.overdue != last.overdue || !last.set {
+		ups = append(ups, AttrAmountOverdue.ValueSet(cur.overdue))
+	}
+	if cur.days != last.days || !last.set {
+		ups = append(ups, AttrDaysPastDue.ValueSet(cur.days))
+	}
+	w.lastAttrs = cur
+	if len(ups) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, ups...); err != nil {
+			workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
+		}
+	}
+}

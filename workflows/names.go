@@ -1,0 +1,44 @@
+// Package workflows holds CustomerLifecycle, the long-running workflow that
+// owns one customer's state machine. It drives the pure account package with
+// workflow time and records every change through activities.
+package workflows
+
+import "go.temporal.io/sdk/temporal"
+
+// Public names: integrators and billing tools rely on these.
+const (
+	WorkflowType     = "CustomerLifecycle"
+	DefaultTaskQueue = "dunning"
+
+	QueryGetStatus = "GetStatus"
+
+	UpdateRecordPayment  = "RecordPayment"
+	UpdateSuspend        = "Suspend"
+	UpdateReinstate      = "Reinstate"
+	UpdateTerminate      = "Terminate"
+	UpdatePromiseToPay   = "PromiseToPay"
+	UpdateDisputeInvoice = "DisputeInvoice"
+	UpdateResolveDispute = "ResolveDispute"
+	UpdateWriteOff       = "WriteOff"
+)
+
+// WorkflowID is the workflow ID of a customer's lifecycle.
+func WorkflowID(customerID string) string { return "customer-" + customerID }
+
+// Search attributes, registered by the worker when missing.
+var (
+	AttrCustomerID    = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+	AttrAccountStatus = temporal.NewSearchAttributeKeyKeyword("AccountStatus")
+	AttrDunningStage  = temporal.NewSearchAttributeKeyKeyword("DunningStage")
+	AttrRiskTier      = temporal.NewSearchAttributeKeyKeyword("RiskTier")
+	AttrAmountOverdue = temporal.NewSearchAttributeKeyInt64("AmountOverdue")
+	AttrDaysPastDue   = temporal.NewSearchAttributeKeyInt64("DaysPastDue")
+)
+
+// SearchAttributes lists them with their types, for registration.
+func SearchAttributes() map[string]string {
+	return map[string]string{
+		"CustomerId": "Keyword", "AccountStatus": "Keyword", "DunningStage": "Keyword",
+		"RiskTier": "Keyword", "AmountOverdue": "Int", "DaysPastDue": "Int",
+	}
+}
