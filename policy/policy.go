@@ -337,7 +337,7 @@ var (
 // Embedded returns the policies shipped in the binary.
 func Embedded() (*Registry, error) {
 	defaultOnce.Do(func() {
-		sub, err := fs.Sub(embedded, "policies")
+		sub, err := EmbeddedFS()
 		if err != nil {
 			defaultErr = err
 			return
@@ -346,3 +346,6 @@ func Embedded() (*Registry, error) {
 	})
 	return defaultReg, defaultErr
 }
+
+// EmbeddedFS is the directory of shipped policy files.
+func EmbeddedFS() (fs.FS, error) { return fs.Sub(embedded, "policies") }

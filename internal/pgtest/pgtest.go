@@ -31,50 +31,68 @@ func AdminURL() string {
 	return DefaultAdminURL
 }
 
-// New creates a fresh, migrated database and returns its URL and a handle.
+// New creates a fresh, migrated database for the test and returns its URL
+// and a handle. The database is dropped when the test ends.
 func New(t testing.TB) (string, *sqlx.DB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	admin, err := sqlx.Open("postgres", AdminURL())
+	dbURL, drop, err := Create(ctx)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		drop()
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = db.Close()
+		drop()
+	})
+	return dbURL, db
+}
+
+// Create makes a fresh, migrated database and returns its URL and a function
+// that drops it. It is for TestMain, where there is no testing.T.
+func Create(ctx context.Context) (string, func(), error) {
+	admin, err := sqlx.Open("postgres", AdminURL())
+	if err != nil {
+		return "", nil, err
+	}
 	defer admin.Close()
 	if err := admin.PingContext(ctx); err != nil {
-		t.Fatalf("pgtest: PostgreSQL is not reachable at %s (run `make test`, which starts it, or set DUNNING_TEST_ADMIN_URL): %v", AdminURL(), err)
+		return "", nil, fmt.Errorf("PostgreSQL is not reachable at %s (run `make test`, which starts it, or set DUNNING_TEST_ADMIN_URL): %w", AdminURL(), err)
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "dunning_test_" + hex.EncodeToString(b[:])
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if admin, err := sqlx.Open("postgres", AdminURL()); err == nil {
+			_, _ = admin.ExecContext(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+			_ = admin.Close()
+		}
 	}
 	u, err := url.Parse(AdminURL())
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		drop()
+		return "", nil, err
 	}
 	u.Path = "/" + name
-	dbURL := u.String()
-	db, err := sqlx.Open("postgres", dbURL)
+	db, err := sqlx.Open("postgres", u.String())
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		drop()
+		return "", nil, err
 	}
-	t.Cleanup(func() {
-		_ = db.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := sqlx.Open("postgres", AdminURL())
-		if err != nil {
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-			t.Logf("pgtest: drop %s: %v", name, err)
-		}
-	})
+	defer db.Close()
 	if _, err := schema.Migrate(ctx, db.DB); err != nil {
-		t.Fatalf("pgtest: %v", err)
+		drop()
+		return "", nil, err
 	}
-	return dbURL, db
+	return u.String(), drop, nil
 }

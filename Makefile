@@ -1,0 +1,34 @@
+# The two commands: `make demo` runs the system, `make test` runs every test.
+# Both set up what they need (the Temporal CLI, PostgreSQL) themselves.
+
+GO ?= go
+TEST_TIMEOUT ?= 25m
+
+.PHONY: demo test build unit lint bench clean
+
+build:
+	$(GO) build -o bin/ ./worker ./starter ./demo
+
+demo: build
+	@scripts/ensure-postgres.sh
+	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) bin/demo
+
+test:
+	@scripts/ensure-postgres.sh
+	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Fast tests only: no Temporal dev server, still PostgreSQL.
+unit:
+	@scripts/ensure-postgres.sh
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+bench:
+	@scripts/ensure-postgres.sh
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+lint:
+	$(GO) vet ./...
+	gofmt -l . | (! grep .)
+
+clean:
+	rm -rf bin .run

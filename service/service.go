@@ -1,0 +1,171 @@
+// Package service wires a worker process together: configuration,
+// PostgreSQL, Temporal, the mail sender, the provisioner, and the worker
+// that runs CustomerLifecycle and its activities.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/example/dunning/activities"
+	"github.com/example/dunning/config"
+	"github.com/example/dunning/mail"
+	"github.com/example/dunning/policy"
+	"github.com/example/dunning/schema"
+	"github.com/example/dunning/store"
+	"github.com/example/dunning/workflows"
+)
+
+// Dial connects to Temporal and checks that the server answers, so that a
+// missing server is one clear error at start.
+func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := client.DialContext(dialCtx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+	}
+	if _, err := c.CheckHealth(dialCtx, &client.CheckHealthRequest{}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("Temporal at %s is not healthy: %w", cfg.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// EnsureSearchAttributes registers the custom search attributes that are
+// missing. Servers that do not allow it (Temporal Cloud manages them in its
+// own console) only get a warning.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, logger *slog.Logger) error {
+	ops := c.OperatorService()
+	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range workflows.SearchAttributes() {
+		if _, ok := have.GetCustomAttributes()[name]; ok {
+			continue
+		}
+		switch typ {
+		case "Keyword":
+			missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		case "Int":
+			missing[name] = enumspb.INDEXED_VALUE_TYPE_INT
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing}); err != nil {
+		return fmt.Errorf("register search attributes: %w", err)
+	}
+	logger.Info("registered search attributes", "count", len(missing))
+	return nil
+}
+
+// Policies returns the embedded policies plus any in DUNNING_POLICY_DIR.
+func Policies(cfg config.Config) (*policy.Registry, error) {
+	if cfg.PolicyDir == "" {
+		return policy.Embedded()
+	}
+	// The shipped policies first, then the directory's: a file there may
+	// add a policy or a newer version.
+	sub, err := policy.EmbeddedFS()
+	if err != nil {
+		return nil, err
+	}
+	merged, err := policy.LoadFS(sub)
+	if err != nil {
+		return nil, err
+	}
+	if err := merged.AddFS(os.DirFS(cfg.PolicyDir)); err != nil {
+		return nil, fmt.Errorf("DUNNING_POLICY_DIR: %w", err)
+	}
+	return merged, nil
+}
+
+// Mailer picks the mail sender: SendGrid with an API key, else the outbox
+// and log only.
+func Mailer(cfg config.Config, logger *slog.Logger) mail.Sender {
+	if cfg.SendGridAPIKey == "" {
+		return mail.LogSender{Logger: logger}
+	}
+	return &mail.SendGrid{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridAPIHost, From: cfg.FromEmail, FromName: cfg.FromName, ReplyTo: cfg.ReplyTo}
+}
+
+// Provisioner picks the provisioner: a webhook when configured, else the
+// subscriptions table.
+func Provisioner(cfg config.Config, st *store.Store) activities.Provisioner {
+	if cfg.ProvisioningURL != "" {
+		return &activities.WebhookProvisioner{URL: cfg.ProvisioningURL}
+	}
+	return activities.DBProvisioner{Store: st}
+}
+
+// Options tune a worker run.
+type Options struct {
+	Migrate bool // apply schema migrations at start
+}
+
+// Run connects everything and runs the worker until ctx is done.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) error {
+	reg, err := Policies(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if opts.Migrate {
+		v, err := schema.Migrate(ctx, st.DB().DB)
+		if err != nil {
+			return err
+		}
+		logger.Info("database schema ready", "version", v)
+	}
+	c, err := Dial(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace, logger); err != nil {
+		logger.Warn("search attributes not registered; register them with your Temporal admin tools", "error", err)
+	}
+	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second})
+	wfs := &workflows.Workflows{Policies: reg}
+	w.RegisterWorkflowWithOptions(wfs.CustomerLifecycle, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	w.RegisterActivity(&activities.Activities{
+		Store:       st,
+		Mailer:      Mailer(cfg, logger),
+		Provisioner: Provisioner(cfg, st),
+		Logger:      logger,
+	})
+	logger.Info("worker ready", "config", cfg)
+	stop := make(chan any)
+	go func() {
+		<-ctx.Done()
+		logger.Info("shutting down: finishing running tasks")
+		close(stop)
+	}()
+	if err := w.Run(stop); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	logger.Info("worker stopped")
+	return nil
+}

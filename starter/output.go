@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/money"
+	"github.com/example/dunning/store"
+)
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func printStatus(w io.Writer, v account.StatusView) error {
+	m := func(minor int64) string { return money.Format(minor, v.Currency) }
+	fmt.Fprintf(w, "Customer %s (%s) <%s>\n", v.CustomerID, v.Name, v.Email)
+	tier := v.RiskTier
+	if tier == "" {
+		tier = "-"
+	}
+	fmt.Fprintf(w, "Status:   %s   Access: %s   Risk: %s   Policy: %s\n", v.Status, v.Access, tier, v.Policy)
+	fmt.Fprintf(w, "Balance:  %s   Overdue: %s (%d days)   Credit: %s\n", m(v.BalanceMinor), m(v.OverdueMinor), v.DaysPastDue, m(v.CreditMinor))
+	for _, s := range v.Suspensions {
+		fmt.Fprintf(w, "Suspended for %s since %s by %s\n", s.Reason, when(s.Since), s.Actor)
+	}
+	if v.NextAction != "" {
+		fmt.Fprintf(w, "Next:     %s at %s\n", v.NextAction, when(v.NextActionAt))
+	}
+	if len(v.Invoices) == 0 {
+		fmt.Fprintln(w, "No open invoices.")
+		return nil
+	}
+	fmt.Fprintln(w, "Open invoices:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  INVOICE\tAMOUNT\tOUTSTANDING\tDUE\tSTAGE\tNEXT")
+	for _, inv := range v.Invoices {
+		next := "-"
+		switch {
+		case inv.Disputed:
+			next = "paused: disputed"
+		case !inv.PromiseUntil.IsZero():
+			next = "paused: promised until " + when(inv.PromiseUntil)
+		case inv.NextStage != "":
+			next = inv.NextStage + " at " + when(inv.NextActionAt)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, m(inv.AmountMinor), m(inv.OutstandingMinor), when(inv.DueAt), inv.Stage, next)
+	}
+	return tw.Flush()
+}
+
+func printPayment(w io.Writer, r account.PaymentResult, currency string) error {
+	if r.Duplicate {
+		fmt.Fprintf(w, "payment %s was already recorded: nothing changed\n", r.PaymentID)
+	} else {
+		fmt.Fprintf(w, "payment %s recorded\n", r.PaymentID)
+	}
+	for _, al := range r.Allocations {
+		fmt.Fprintf(w, "  %s applied to %s\n", money.Format(al.AmountMinor, currency), al.InvoiceID)
+	}
+	fmt.Fprintf(w, "balance %s, credit %s, status %s\n", money.Format(r.BalanceMinor, currency), money.Format(r.CreditMinor, currency), r.Status)
+	return nil
+}
+
+func printOutbox(w io.Writer, rows []store.OutboxMessage) error {
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "No emails.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CREATED\tSTATUS\tSTAGE\tKEY\tSUBJECT")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", when(r.CreatedAt), r.Status, r.Stage, r.MessageKey, r.Subject)
+	}
+	return tw.Flush()
+}
+
+func printAudit(w io.Writer, rows []store.AuditEntry) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tACTOR\tACTION\tINVOICE\tREASON")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", when(r.At), r.Actor, r.Action, r.InvoiceID.String, strings.ReplaceAll(r.Reason, "\n", " "))
+	}
+	return tw.Flush()
+}
