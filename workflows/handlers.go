@@ -44,32 +44,42 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	} {
 		if err := register(ctx, w, op.name,
 			func(_ workflow.Context, s account.StaffAction) error { return op.check(w.acct, s) },
-			func(_ workflow.Context, s account.StaffAction, now time.Time) ([]account.Event, error) { return op.apply(w.acct, s, now) },
+			func(_ workflow.Context, s account.StaffAction, now time.Time) ([]account.Event, error) {
+				return op.apply(w.acct, s, now)
+			},
 		); err != nil {
 			return err
 		}
 	}
 	if err := register(ctx, w, UpdatePromiseToPay,
 		func(ctx workflow.Context, p account.Promise) error { return w.acct.CheckPromise(p, workflow.Now(ctx)) },
-		func(_ workflow.Context, p account.Promise, now time.Time) ([]account.Event, error) { return w.acct.PromiseToPay(p, now) },
+		func(_ workflow.Context, p account.Promise, now time.Time) ([]account.Event, error) {
+			return w.acct.PromiseToPay(p, now)
+		},
 	); err != nil {
 		return err
 	}
 	if err := register(ctx, w, UpdateDisputeInvoice,
 		func(_ workflow.Context, d account.Dispute) error { return w.acct.CheckDispute(d) },
-		func(_ workflow.Context, d account.Dispute, now time.Time) ([]account.Event, error) { return w.acct.DisputeInvoice(d, now) },
+		func(_ workflow.Context, d account.Dispute, now time.Time) ([]account.Event, error) {
+			return w.acct.DisputeInvoice(d, now)
+		},
 	); err != nil {
 		return err
 	}
 	if err := register(ctx, w, UpdateResolveDispute,
 		func(_ workflow.Context, r account.Resolution) error { return w.acct.CheckResolve(r) },
-		func(_ workflow.Context, r account.Resolution, now time.Time) ([]account.Event, error) { return w.acct.ResolveDispute(r, now) },
+		func(_ workflow.Context, r account.Resolution, now time.Time) ([]account.Event, error) {
+			return w.acct.ResolveDispute(r, now)
+		},
 	); err != nil {
 		return err
 	}
 	return register(ctx, w, UpdateWriteOff,
 		func(_ workflow.Context, r account.InvoiceAction) error { return w.acct.CheckWriteOff(r) },
-		func(_ workflow.Context, r account.InvoiceAction, now time.Time) ([]account.Event, error) { return w.acct.WriteOff(r, now) },
+		func(_ workflow.Context, r account.InvoiceAction, now time.Time) ([]account.Event, error) {
+			return w.acct.WriteOff(r, now)
+		},
 	)
 }
 
