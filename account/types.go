@@ -189,6 +189,12 @@ type Notice struct {
 	DeadlineAt   time.Time `json:"deadline_at,omitzero"` // suspension, termination or cancellation date
 	BalanceMinor int64     `json:"balance_minor"`
 	Reference    string    `json:"reference"` // what to quote with the payment
+	// Detail carries what some templates need besides the above, e.g.
+	// "percent" and "limit_minor" for budget notices. Keys ending in _minor
+	// are amounts in the notice's currency.
+	Detail map[string]string `json:"detail,omitempty"`
+	// Staff marks an alert for the billing team rather than the customer.
+	Staff bool `json:"staff,omitempty"`
 }
 
 // RecordedPayment is a payment and where its money went.

@@ -60,7 +60,7 @@ func run(m *testing.M) int {
 
 	// Binaries first: a build error should not wait for servers.
 	env.binDir = filepath.Join(tmp, "bin")
-	for _, name := range []string{"worker", "starter"} {
+	for _, name := range []string{"worker", "starter", "demo"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(env.binDir, name), "../"+name)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fail("build %s: %v\n%s", name, err, out)

@@ -127,6 +127,13 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return err
 	}
+	// Both connections are checked before anything is logged or changed,
+	// so that a missing server is the only line printed.
+	c, err := Dial(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -139,11 +146,6 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		}
 		logger.Info("database schema ready", "version", v)
 	}
-	c, err := Dial(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	if err := EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace, logger); err != nil {
 		logger.Warn("search attributes not registered; register them with your Temporal admin tools", "error", err)
 	}

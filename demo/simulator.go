@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/money"
+	"github.com/example/dunning/workflows"
+)
+
+// persona is how a simulated customer behaves.
+type persona struct {
+	id, name, email, country, currency, locale string
+	fee                                        int64
+	about                                      string
+	prepay                                     bool
+	// act looks at the status and does what this customer would do now.
+	act func(s *simulator, v account.StatusView) error
+}
+
+func personas() []persona {
+	return []persona{
+		{id: "prompt", name: "Prompt Payments Ltd", country: "US", currency: "USD", locale: "en", fee: 12000, prepay: true,
+			about: "pays every invoice the moment it arrives",
+			act: func(s *simulator, v account.StatusView) error { return s.payOpen(v, func(account.InvoiceView) bool { return true }) }},
+		{id: "late", name: "Late Larry GmbH", country: "DE", currency: "EUR", locale: "en", fee: 9900, prepay: true,
+			about: "pays once the second overdue notice arrives",
+			act: func(s *simulator, v account.StatusView) error {
+				return s.payOpen(v, func(inv account.InvoiceView) bool { return inv.Stage == "overdue_2" })
+			}},
+		{id: "never", name: "Nevermore Inc", country: "US", currency: "USD", locale: "en", fee: 15000, prepay: true,
+			about: "never pays: suspended, then terminated and handed to collections",
+			act:   func(*simulator, account.StatusView) error { return nil }},
+		{id: "comeback", name: "주식회사 컴백", country: "KR", currency: "KRW", locale: "ko", fee: 150000, prepay: true,
+			about: "pays only after being suspended, and is reinstated",
+			act: func(s *simulator, v account.StatusView) error {
+				if v.Status != account.StatusSuspended {
+					return nil
+				}
+				return s.payOpen(v, func(account.InvoiceView) bool { return true })
+			}},
+		{id: "promise", name: "Promise Keepers LLC", country: "GB", currency: "GBP", locale: "en", fee: 8000, prepay: true,
+			about: "promises to pay at the first overdue notice, and keeps the promise",
+			act: func(s *simulator, v account.StatusView) error {
+				for _, inv := range v.Invoices {
+					switch {
+					case inv.Stage == "overdue_1" && inv.PromiseUntil.IsZero() && !s.done(v.CustomerID+inv.ID+"promise"):
+						s.mark(v.CustomerID + inv.ID + "promise")
+						return s.update(v.CustomerID, workflows.UpdatePromiseToPay, account.Promise{
+							InvoiceID: inv.ID, Until: time.Now().Add(20 * time.Second), Actor: "demo-staff", Note: "customer called: pays in 10 days"})
+					case !inv.PromiseUntil.IsZero() && time.Until(inv.PromiseUntil) < 8*time.Second:
+						return s.payOpen(v, func(x account.InvoiceView) bool { return x.ID == inv.ID })
+					}
+				}
+				return nil
+			}},
+		{id: "disputer", name: "Disputatious SA", country: "FR", currency: "EUR", locale: "en", fee: 11000, prepay: true,
+			about: "disputes an invoice; staff uphold it after a while; then pays",
+			act: func(s *simulator, v account.StatusView) error {
+				for _, inv := range v.Invoices {
+					key := v.CustomerID + inv.ID
+					switch {
+					case inv.Stage == "due" && !inv.Disputed && !s.done(key+"dispute"):
+						s.mark(key + "dispute")
+						s.markAt(key+"resolve", time.Now().Add(20*time.Second))
+						return s.update(v.CustomerID, workflows.UpdateDisputeInvoice, account.Dispute{InvoiceID: inv.ID, Reason: "says the service was down", Actor: "demo-staff"})
+					case inv.Disputed && s.due(key+"resolve"):
+						s.mark(key + "resolve")
+						return s.update(v.CustomerID, workflows.UpdateResolveDispute, account.Resolution{InvoiceID: inv.ID, Outcome: account.OutcomeUpheld, Actor: "demo-staff", Note: "logs show the service was up"})
+					case !inv.Disputed && s.done(key+"resolve"):
+						return s.payOpen(v, func(x account.InvoiceView) bool { return x.ID == inv.ID })
+					}
+				}
+				return nil
+			}},
+		{id: "ghost", name: "Ghost Applicant Co", country: "US", currency: "USD", locale: "en", fee: 5000, prepay: false,
+			about: "never sends the prepayment: the application is cancelled",
+			act:   func(*simulator, account.StatusView) error { return nil }},
+	}
+}
+
+type simulator struct {
+	c      client.Client
+	suffix string
+	people []persona
+
+	mu    sync.Mutex
+	flags map[string]time.Time
+	paid  int
+}
+
+func (s *simulator) customerID(p persona) string { return p.id + "-" + s.suffix }
+
+func (s *simulator) ids() string {
+	var ids []string
+	for _, p := range s.people {
+		ids = append(ids, s.customerID(p))
+	}
+	return strings.Join(ids, ", ")
+}
+
+func (s *simulator) first() string { return s.customerID(s.people[0]) }
+
+func (s *simulator) onboard(ctx context.Context) error {
+	s.people = personas()
+	s.flags = map[string]time.Time{}
+	for i, p := range s.people {
+		id := s.customerID(p)
+		app := account.Application{
+			CustomerID: id, Name: p.name, Email: "billing@" + p.id + ".example", Phone: fmt.Sprintf("+1415555%04d", 100+i),
+			Country: p.country, Currency: p.currency, Locale: p.locale, Policy: "demo",
+			Plan:              account.Plan{MonthlyFeeMinor: p.fee},
+			PaymentInstrument: account.PaymentInstrument{Type: "bank_transfer"},
+			SignupIP:          fmt.Sprintf("198.51.100.%d", 10+i),
+		}
+		_, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: workflows.WorkflowID(id), TaskQueue: workflows.DefaultTaskQueue,
+			WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			TypedSearchAttributes:                    temporal.NewSearchAttributes(workflows.AttrCustomerID.ValueSet(id)),
+			StaticSummary:                            p.name + ": " + p.about,
+		}, workflows.WorkflowType, workflows.Input{Application: app})
+		if err != nil {
+			return fmt.Errorf("onboard %s: %w", id, err)
+		}
+		say("onboarded %-18s %s", id, p.about)
+	}
+	return nil
+}
+
+// run drives every persona until ctx ends, printing a status table now and then.
+func (s *simulator) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastTable := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var views []account.StatusView
+		for _, p := range s.people {
+			v, err := s.status(ctx, s.customerID(p))
+			if err != nil {
+				continue // terminated customers answer from their closed workflow; others may be busy
+			}
+			views = append(views, v)
+			if p.prepay && v.Status == account.StatusAwaitingPrepayment {
+				_ = s.payOpen(v, func(account.InvoiceView) bool { return true })
+				continue
+			}
+			if err := p.act(s, v); err != nil {
+				say("%s: %v", v.CustomerID, err)
+			}
+		}
+		if time.Since(lastTable) > 10*time.Second {
+			lastTable = time.Now()
+			printTable(views)
+		}
+	}
+}
+
+func (s *simulator) status(ctx context.Context, id string) (account.StatusView, error) {
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	val, err := s.c.QueryWorkflow(qctx, workflows.WorkflowID(id), "", workflows.QueryGetStatus)
+	var v account.StatusView
+	if err == nil {
+		err = val.Get(&v)
+	}
+	return v, err
+}
+
+// payOpen pays the outstanding amount of the open invoices that match.
+func (s *simulator) payOpen(v account.StatusView, match func(account.InvoiceView) bool) error {
+	var total int64
+	for _, inv := range v.Invoices {
+		if match(inv) && inv.OutstandingMinor > 0 && !inv.Disputed {
+			total += inv.OutstandingMinor
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	s.paid++
+	n := s.paid
+	s.mu.Unlock()
+	return s.update(v.CustomerID, workflows.UpdateRecordPayment, account.Payment{
+		PaymentID: fmt.Sprintf("demo-%s-%d", v.CustomerID, n), AmountMinor: total, Currency: v.Currency,
+		Method: "bank_transfer", Reference: v.CustomerID, Actor: "demo-customer",
+	})
+}
+
+func (s *simulator) update(id, name string, arg any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.WorkflowID(id), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	return err
+}
+
+func (s *simulator) mark(k string) { s.markAt(k, time.Now()) }
+
+func (s *simulator) markAt(k string, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flags[k] = t
+}
+
+func (s *simulator) done(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.flags[k]
+	return ok
+}
+
+// due reports whether a flag's time has come.
+func (s *simulator) due(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.flags[k]
+	return ok && !time.Now().Before(t)
+}
+
+func printTable(views []account.StatusView) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\n%s\tSTATUS\tACCESS\tSTAGE\tOVERDUE\tNEXT\n", time.Now().Format("15:04:05"))
+	for _, v := range views {
+		next := v.NextAction
+		if next == "" {
+			next = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.CustomerID, v.Status, v.Access, v.DunningStage, money.Format(v.OverdueMinor, v.Currency), next)
+	}
+	_ = tw.Flush()
+}
