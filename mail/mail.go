@@ -17,6 +17,7 @@ type Message struct {
 	InvoiceID  string            // empty for account-level messages
 	Stage      string            // ladder stage or message kind, e.g. "overdue_1"
 	Template   string            //
+	Locale     string            // "en" or "ko"
 	To         string            //
 	ToName     string            //
 	Subject    string            //
@@ -24,6 +25,9 @@ type Message struct {
 	HTML       string            //
 	Categories []string          // SendGrid categories
 	CustomArgs map[string]string // SendGrid custom_args, echoed in event webhooks
+	// TemplateData is what a SendGrid dynamic template gets instead of
+	// Subject, Text and HTML: the template data as JSON-friendly values.
+	TemplateData map[string]any
 }
 
 // Sender hands a message to a mail service and returns the service's message

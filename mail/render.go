@@ -7,13 +7,13 @@ import (
 	htmltemplate "html/template"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	texttemplate "text/template"
 	"time"
 
 	"github.com/example/dunning/account"
-	"github.com/example/dunning/money"
 )
 
 // Each template is one file per locale, templates/<locale>/<name>.tmpl, that
@@ -30,21 +30,6 @@ type Recipient struct {
 	Locale     string
 }
 
-// Data is what templates see.
-type Data struct {
-	Name        string
-	CustomerID  string
-	InvoiceID   string
-	Reference   string
-	Stage       string
-	Amount      string // formatted for the currency, e.g. "$1,234.56"
-	Balance     string
-	DueDate     string // formatted for the locale
-	Deadline    string
-	DaysOverdue int
-	Owed        bool // Amount is more than zero
-}
-
 type compiled struct {
 	text *texttemplate.Template
 	html *htmltemplate.Template
@@ -55,6 +40,19 @@ var (
 	parsed    map[string]compiled // "en/overdue_1"
 	parseErr  error
 )
+
+// funcs are shared by the text and HTML templates. Detail values are read
+// through Data's methods instead, which know the locale and currency.
+var funcs = map[string]any{
+	// required stops a template that needs a notice field the notice left
+	// empty, rather than sending a mail with a blank where a date should be.
+	"required": func(field, v string) (string, error) {
+		if v == "" {
+			return "", fmt.Errorf("notice field %s is required by this template but is empty", field)
+		}
+		return v, nil
+	},
+}
 
 func load() (map[string]compiled, error) {
 	parseOnce.Do(func() {
@@ -72,12 +70,12 @@ func load() (map[string]compiled, error) {
 				return
 			}
 			key := strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".tmpl")
-			txt, err := texttemplate.New(key).Option("missingkey=error").Parse(string(src))
+			txt, err := texttemplate.New(key).Option("missingkey=error").Funcs(funcs).Parse(string(src))
 			if err != nil {
 				parseErr = fmt.Errorf("template %s: %w", f, err)
 				return
 			}
-			h, err := htmltemplate.New(key).Option("missingkey=error").Parse(string(layout))
+			h, err := htmltemplate.New(key).Option("missingkey=error").Funcs(funcs).Parse(string(layout))
 			if err == nil {
 				_, err = h.Parse(string(src))
 			}
@@ -91,7 +89,7 @@ func load() (map[string]compiled, error) {
 	return parsed, parseErr
 }
 
-// Templates lists the template names available for a locale.
+// Templates lists the template names available for a locale, sorted.
 func Templates(locale string) []string {
 	all, _ := load()
 	var names []string
@@ -100,7 +98,34 @@ func Templates(locale string) []string {
 			names = append(names, path.Base(k))
 		}
 	}
+	slices.Sort(names)
 	return names
+}
+
+// Locales lists the locales that have templates, sorted.
+func Locales() []string {
+	all, _ := load()
+	var locales []string
+	for k := range all {
+		if l := path.Dir(k); !slices.Contains(locales, l) {
+			locales = append(locales, l)
+		}
+	}
+	slices.Sort(locales)
+	return locales
+}
+
+// normalizeLocale maps "" to "en" and "ko-KR" to "ko", as applications are
+// normalized, so that a staff address configured by hand works too.
+func normalizeLocale(l string) string {
+	l = strings.ToLower(strings.TrimSpace(l))
+	if i := strings.IndexAny(l, "-_"); i > 0 {
+		l = l[:i]
+	}
+	if l == "" {
+		return "en"
+	}
+	return l
 }
 
 // FormatDate renders a date the way the locale writes it.
@@ -115,22 +140,32 @@ func FormatDate(t time.Time, locale string) string {
 	return t.Format("January 2, 2006")
 }
 
+// FormatDateTime renders a moment with its time of day in UTC, for deadlines
+// that are hours rather than days away (a verification code, a response to a
+// misuse report).
+func FormatDateTime(t time.Time, locale string) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.UTC()
+	if locale == "ko" {
+		return FormatDate(t, locale) + t.Format(" 15:04 (UTC)")
+	}
+	return t.Format("15:04 UTC on January 2, 2006")
+}
+
 // Render turns a notice into a message for the recipient.
 func Render(n account.Notice, r Recipient) (Message, error) {
 	all, err := load()
 	if err != nil {
 		return Message{}, err
 	}
-	tmpl, ok := all[r.Locale+"/"+n.Template]
+	locale := normalizeLocale(r.Locale)
+	tmpl, ok := all[locale+"/"+n.Template]
 	if !ok {
-		return Message{}, fmt.Errorf("no email template %q for locale %q", n.Template, r.Locale)
+		return Message{}, fmt.Errorf("no email template %q for locale %q", n.Template, locale)
 	}
-	d := Data{
-		Name: r.Name, CustomerID: r.CustomerID, InvoiceID: n.InvoiceID, Reference: n.Reference, Stage: n.Stage,
-		Amount: money.Format(n.AmountMinor, n.Currency), Balance: money.Format(n.BalanceMinor, n.Currency),
-		DueDate: FormatDate(n.DueAt, r.Locale), Deadline: FormatDate(n.DeadlineAt, r.Locale), DaysOverdue: n.DaysOverdue,
-		Owed: n.AmountMinor > 0,
-	}
+	d := newData(n, r, locale)
 	var subject, text, html bytes.Buffer
 	if err := tmpl.text.ExecuteTemplate(&subject, "subject", d); err != nil {
 		return Message{}, fmt.Errorf("template %s subject: %w", n.Template, err)
@@ -145,13 +180,24 @@ func Render(n account.Notice, r Recipient) (Message, error) {
 	if n.InvoiceID != "" {
 		args["invoice_id"] = n.InvoiceID
 	}
+	// SendGrid refuses empty and repeated categories.
+	categories := []string{"dunning"}
+	if n.Stage != "" && n.Stage != "dunning" {
+		categories = append(categories, n.Stage)
+	}
+	if n.Staff && !slices.Contains(categories, "staff") {
+		categories = append(categories, "staff")
+	}
+	// A subject is one header line whatever the data holds.
+	subj := strings.Join(strings.Fields(subject.String()), " ")
 	return Message{
 		Key: n.Key, CustomerID: r.CustomerID, InvoiceID: n.InvoiceID, Stage: n.Stage, Template: n.Template,
-		To: r.Email, ToName: r.Name,
-		Subject:    strings.TrimSpace(subject.String()),
-		Text:       strings.TrimSpace(text.String()) + "\n",
-		HTML:       html.String(),
-		Categories: []string{"dunning", n.Stage},
-		CustomArgs: args,
+		Locale: locale, To: r.Email, ToName: r.Name,
+		Subject:      subj,
+		Text:         strings.TrimSpace(text.String()) + "\n",
+		HTML:         html.String(),
+		Categories:   categories,
+		CustomArgs:   args,
+		TemplateData: d.dynamic(subj),
 	}, nil
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sendgrid/rest"
@@ -21,6 +24,10 @@ type SendGrid struct {
 	FromName string
 	ReplyTo  string
 	Client   *http.Client
+	// TemplateIDs maps a template name (which is the stage for every ladder
+	// step), optionally qualified by locale as "overdue_1.ko", to a SendGrid
+	// dynamic template ID. Messages without one are sent as rendered here.
+	TemplateIDs map[string]string
 }
 
 // Name implements Sender.
@@ -33,16 +40,82 @@ func (s *SendGrid) Body(m Message) *sgmail.SGMailV3 {
 	if s.ReplyTo != "" {
 		v3.SetReplyTo(sgmail.NewEmail("", s.ReplyTo))
 	}
-	v3.Subject = m.Subject
 	p := sgmail.NewPersonalization()
 	p.AddTos(sgmail.NewEmail(m.ToName, m.To))
+	if id := s.templateID(m); id != "" {
+		// SendGrid builds subject and content from the dynamic template.
+		v3.SetTemplateID(id)
+		for k, v := range m.TemplateData {
+			p.SetDynamicTemplateData(k, v)
+		}
+	} else {
+		v3.Subject = m.Subject
+		v3.AddContent(sgmail.NewContent("text/plain", m.Text), sgmail.NewContent("text/html", m.HTML))
+	}
 	v3.AddPersonalizations(p)
-	v3.AddContent(sgmail.NewContent("text/plain", m.Text), sgmail.NewContent("text/html", m.HTML))
 	v3.AddCategories(m.Categories...)
 	for k, v := range m.CustomArgs {
 		v3.SetCustomArg(k, v)
 	}
 	return v3
+}
+
+// templateID is the dynamic template for the message, if one is configured:
+// the locale's own first, then the one for every locale. Templates are
+// keyed by template name rather than stage because some stages have more
+// than one template (a manual and a non-payment suspension are both
+// "suspended"); for ladder steps the two are the same.
+func (s *SendGrid) templateID(m Message) string {
+	name := m.Template
+	if name == "" {
+		name = m.Stage
+	}
+	if id := s.TemplateIDs[name+"."+m.Locale]; id != "" && m.Locale != "" {
+		return id
+	}
+	return s.TemplateIDs[name]
+}
+
+var (
+	templateNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	templateIDPattern   = regexp.MustCompile(`^d-[A-Za-z0-9]+$`)
+)
+
+// ParseTemplateIDs reads SendGrid dynamic template IDs from a setting like
+// "overdue_1=d-abc,final_notice=d-def,final_notice.ko=d-123". Each name must
+// be one of our templates and each locale one we have templates for, so that
+// a typo fails at start instead of silently sending the built-in mail.
+func ParseTemplateIDs(s string) (map[string]string, error) {
+	ids := map[string]string{}
+	for entry := range strings.SplitSeq(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		key, id, ok := strings.Cut(entry, "=")
+		key, id = strings.TrimSpace(key), strings.TrimSpace(id)
+		if !ok || key == "" {
+			return nil, fmt.Errorf("sendgrid template IDs: %q is not template=d-<id>", entry)
+		}
+		name, locale, qualified := strings.Cut(key, ".")
+		if !templateNamePattern.MatchString(name) {
+			return nil, fmt.Errorf("sendgrid template IDs: %q is not a template name (lower-case letters, digits, '_')", name)
+		}
+		if qualified && !slices.Contains(Locales(), locale) {
+			return nil, fmt.Errorf("sendgrid template IDs: %q: locale %q is not one of %s", key, locale, strings.Join(Locales(), ", "))
+		}
+		if !slices.Contains(Templates("en"), name) {
+			return nil, fmt.Errorf("sendgrid template IDs: %q: there is no email template %q", key, name)
+		}
+		if !templateIDPattern.MatchString(id) {
+			return nil, fmt.Errorf("sendgrid template IDs: %q: %q is not a dynamic template ID (d- followed by letters and digits)", key, id)
+		}
+		if _, dup := ids[key]; dup {
+			return nil, fmt.Errorf("sendgrid template IDs: %q is given twice", key)
+		}
+		ids[key] = id
+	}
+	return ids, nil
 }
 
 // Send implements Sender. It does not retry: Temporal's activity retries do,

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -40,7 +41,7 @@ func TestSendGridAccepted(t *testing.T) {
 	}
 	req := msgs[0].Request
 	if req.From.Email != "billing@example.com" || req.ReplyTo.Email != "help@example.com" ||
-		req.Personalizations[0].To[0].Email != "billing@acme.test" || req.Subject != "Overdue: invoice INV-acme-0002 ($100.00)" {
+		req.Personalizations[0].To[0].Email != "billing@acme.test" || req.Subject != "Payment overdue: invoice INV-acme-0002 ($100.00)" {
 		t.Errorf("request = %+v", req)
 	}
 	if req.CustomArgs["dunning_key"] != "acme:INV-acme-0002:overdue_1" || req.CustomArgs["invoice_id"] != "INV-acme-0002" ||
@@ -113,6 +114,11 @@ func TestBodiesValidateAsMailSend(t *testing.T) {
 	if errs := sendgridfake.Validate(body); len(errs) > 0 {
 		t.Fatalf("our body is refused: %+v", errs)
 	}
+	sg.TemplateIDs = map[string]string{"overdue_1": "d-0123abc"}
+	body = sgmail.GetRequestBody(sg.Body(testMessage(t)))
+	if errs := sendgridfake.Validate(body); len(errs) > 0 {
+		t.Fatalf("our dynamic template body is refused: %+v", errs)
+	}
 	bad := map[string]string{
 		"non-string custom arg": `{"from":{"email":"a@b.test"},"subject":"s","content":[{"type":"text/plain","value":"x"}],"personalizations":[{"to":[{"email":"c@d.test"}]}],"custom_args":{"n":1}}`,
 		"no personalizations":   `{"from":{"email":"a@b.test"},"subject":"s","content":[{"type":"text/plain","value":"x"}],"personalizations":[]}`,
@@ -139,5 +145,94 @@ func TestBodiesValidateAsMailSend(t *testing.T) {
 	many.WriteString("]}")
 	if errs := sendgridfake.Validate([]byte(many.String())); len(errs) == 0 {
 		t.Error("1001 personalizations accepted")
+	}
+}
+
+// A stage with a dynamic template sends its ID and the data instead of the
+// rendered subject and content; custom_args and categories stay.
+func TestSendGridDynamicTemplate(t *testing.T) {
+	sg := &SendGrid{From: "billing@example.com", TemplateIDs: map[string]string{"overdue_1": "d-en1", "overdue_1.ko": "d-ko1"}}
+	var req struct {
+		sendgridfake.MailSend
+		Subject *string `json:"subject"`
+	}
+	if err := json.Unmarshal(sgmail.GetRequestBody(sg.Body(testMessage(t))), &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.TemplateID != "d-en1" || req.Subject != nil || len(req.Content) != 0 || req.Personalizations[0].Subject != "" {
+		t.Errorf("template_id %q, subject %v, content %+v", req.TemplateID, req.Subject, req.Content)
+	}
+	data := req.Personalizations[0].DynamicTemplateData
+	want := map[string]any{"name": "Acme Ltd", "invoice_id": "INV-acme-0002", "amount": "$100.00", "amount_minor": 10000.0,
+		"due_date": "February 15, 2026", "reference": "INV-acme-0002", "stage": "overdue_1", "locale": "en",
+		"subject": "Payment overdue: invoice INV-acme-0002 ($100.00)", "owed": true, "days_overdue": 0.0}
+	for k, v := range want {
+		if data[k] != v {
+			t.Errorf("dynamic_template_data[%s] = %#v, want %#v", k, data[k], v)
+		}
+	}
+	if _, ok := data["detail"].(map[string]any); !ok {
+		t.Errorf("dynamic_template_data.detail = %#v", data["detail"])
+	}
+	if req.CustomArgs["dunning_key"] != "acme:INV-acme-0002:overdue_1" || strings.Join(req.Categories, ",") != "dunning,overdue_1" {
+		t.Errorf("custom_args %v categories %v", req.CustomArgs, req.Categories)
+	}
+
+	// The Korean template wins for a Korean customer; a template without an
+	// ID is sent as rendered here.
+	m := testMessage(t)
+	m.Locale = "ko"
+	if id := sg.Body(m).TemplateID; id != "d-ko1" {
+		t.Errorf("Korean template_id = %q", id)
+	}
+	m.Template, m.Stage = "final_notice", "final_notice"
+	if b := sg.Body(m); b.TemplateID != "" || b.Subject == "" || len(b.Content) != 2 {
+		t.Errorf("final_notice: template_id %q, subject %q", b.TemplateID, b.Subject)
+	}
+
+	// And SendGrid (the fake) takes it.
+	fake := sendgridfake.NewServer("SG.test")
+	defer fake.Close()
+	sg.APIKey, sg.Host = "SG.test", fake.URL()
+	if _, err := sg.Send(context.Background(), testMessage(t)); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || msgs[0].Request.TemplateID != "d-en1" {
+		t.Errorf("messages = %+v", msgs)
+	}
+}
+
+func TestParseTemplateIDs(t *testing.T) {
+	got, err := ParseTemplateIDs(" overdue_1=d-abc, final_notice = d-def ,final_notice.ko=d-123,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"overdue_1": "d-abc", "final_notice": "d-def", "final_notice.ko": "d-123"}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	}
+	if got, err := ParseTemplateIDs(""); err != nil || len(got) != 0 {
+		t.Errorf("empty: %v, %v", got, err)
+	}
+	for in, msg := range map[string]string{
+		"overdue_1":                   "is not template=d-<id>",
+		"=d-abc":                      "is not template=d-<id>",
+		"Overdue_1=d-abc":             "is not a template name",
+		"overdue1=d-abc":              `there is no email template "overdue1"`,
+		"overdue_1=abc":               "is not a dynamic template ID",
+		"overdue_1=d-":                "is not a dynamic template ID",
+		"overdue_1=":                  "is not a dynamic template ID",
+		"overdue_1=d-a b":             "is not a dynamic template ID",
+		"overdue_1.fr=d-abc":          `locale "fr" is not one of en, ko`,
+		"overdue_1=d-a,overdue_1=d-b": "is given twice",
+	} {
+		if _, err := ParseTemplateIDs(in); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: err = %v, want %q", in, err, msg)
+		}
 	}
 }
