@@ -1,0 +1,48 @@
+package risk
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAbuseSeverity(t *testing.T) {
+	cfg := defaultConfig(t)
+	want := map[string]Severity{
+		"spam": SeverityModerate, "hacking": SeveritySevere, "ddos": SeveritySevere, "crypto_mining": SeveritySevere,
+		"malware": SeveritySevere, "piracy_resale": SeverityModerate, "other": SeverityModerate,
+	}
+	if len(want) != len(AbuseCategories) {
+		t.Fatalf("categories changed: %v", AbuseCategories)
+	}
+	for _, c := range AbuseCategories {
+		got, err := AbuseSeverity(cfg, c)
+		if err != nil || got != want[c] {
+			t.Errorf("%s: %s %v, want %s", c, got, err, want[c])
+		}
+	}
+	for _, bad := range []string{"phishing", "", "SPAM"} {
+		_, err := AbuseSeverity(cfg, bad)
+		if err == nil || !strings.Contains(err.Error(), "unknown abuse category") || !strings.Contains(err.Error(), "piracy_resale") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestResponseDeadline(t *testing.T) {
+	cfg := defaultConfig(t)
+	for s, want := range map[Severity]time.Duration{SeveritySevere: 4 * time.Hour, SeverityModerate: 48 * time.Hour, SeverityMinor: 7 * 24 * time.Hour} {
+		if got, err := ResponseDeadline(cfg, s); err != nil || got != want {
+			t.Errorf("%s: %s %v", s, got, err)
+		}
+	}
+	if _, err := ResponseDeadline(cfg, "urgent"); err == nil || !strings.Contains(err.Error(), `unknown severity "urgent"`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestSeveritySuspends(t *testing.T) {
+	if !SeveritySevere.Suspends() || SeverityModerate.Suspends() || SeverityMinor.Suspends() {
+		t.Error("only severe suspends")
+	}
+}
