@@ -1,0 +1,60 @@
+package workflows
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/example/dunning/policy"
+)
+
+// Histories recorded from real runs (see e2e, DUNNING_RECORD_HISTORIES) must
+// replay with the current workflow code. A change that breaks this would
+// break every running customer: guard it with workflow.GetVersion.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob("testdata/histories/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recorded histories in testdata/histories (%v)", err)
+	}
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out io.Writer = io.Discard
+	if os.Getenv("REPLAY_DEBUG") != "" {
+		out = os.Stderr
+	}
+	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			// Files are named <scenario>__<workflow ID>__run<N>.json.
+			parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".json"), "__")
+			if len(parts) != 3 {
+				t.Fatalf("%s: want <scenario>__<workflow ID>__run<N>.json", f)
+			}
+			r, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			hist, err := client.HistoryFromJSON(r, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			replayer := worker.NewWorkflowReplayer()
+			replayer.RegisterWorkflowWithOptions((&Workflows{Policies: reg}).CustomerLifecycle, workflow.RegisterOptions{Name: WorkflowType})
+			opts := worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: parts[1]}}
+			if err := replayer.ReplayWorkflowHistoryWithOptions(logger, hist, opts); err != nil {
+				t.Errorf("%s does not replay: %v", f, err)
+			}
+		})
+	}
+}
