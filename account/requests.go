@@ -192,3 +192,137 @@ func (w InvoiceAction) Validate() error {
 	}
 	return checkText("reason", w.Reason, true)
 }
+
+// PhoneCode is the VerifyPhone update: the code the customer got by SMS.
+type PhoneCode struct {
+	Code string `json:"code"`
+}
+
+// Validate checks the code's form.
+func (p PhoneCode) Validate() error {
+	if len(p.Code) != 6 || strings.Trim(p.Code, "0123456789") != "" {
+		return fmt.Errorf("code must be the 6 digits sent by SMS")
+	}
+	return nil
+}
+
+// CodeRequest is the RequestPhoneCode update: send a new verification code.
+type CodeRequest struct {
+	Actor string `json:"actor,omitempty"`
+}
+
+// AbuseReport is the ReportAbuse update: a complaint, a provider enforcement
+// notice, or a monitoring hit.
+type AbuseReport struct {
+	NoticeID string    `json:"notice_id"`          // idempotency key, e.g. the provider's notice number
+	Category string    `json:"category"`           // spam, hacking, ddos, crypto_mining, malware, piracy_resale, other
+	Source   string    `json:"source"`             // provider, monitoring, complaint, staff
+	Detail   string    `json:"detail"`             // what was seen
+	Severity string    `json:"severity,omitempty"` // severe, moderate, minor; empty: the category's
+	Deadline time.Time `json:"deadline,omitzero"`  // a provider's own response deadline, if earlier than ours
+	Actor    string    `json:"actor,omitempty"`
+}
+
+// Abuse report sources.
+var abuseSources = map[string]bool{"provider": true, "monitoring": true, "complaint": true, "staff": true}
+
+// Validate checks the report's form; the category is checked against the
+// risk configuration by the workflow.
+func (r AbuseReport) Validate() error {
+	if err := checkKey("notice_id", r.NoticeID); err != nil {
+		return err
+	}
+	if !abuseSources[r.Source] {
+		return fmt.Errorf("source %q must be one of provider, monitoring, complaint, staff", r.Source)
+	}
+	switch r.Severity {
+	case "", "severe", "moderate", "minor":
+	default:
+		return fmt.Errorf("severity %q must be severe, moderate or minor", r.Severity)
+	}
+	return checkText("detail", r.Detail, true)
+}
+
+// Review decisions.
+const (
+	DecisionApprove   = "approve"   // onboarding review: approve (prepayment as screening said)
+	DecisionReject    = "reject"    // onboarding review: reject the application
+	DecisionReinstate = "reinstate" // misuse review: no misuse found, reinstate
+	DecisionTerminate = "terminate" // misuse review: misuse confirmed, terminate
+)
+
+// Decision is the ReviewDecision update.
+type Decision struct {
+	ReviewID string `json:"review_id,omitempty"` // empty: the only open review
+	Decision string `json:"decision"`
+	Actor    string `json:"actor"`
+	Note     string `json:"note,omitempty"`
+}
+
+// Validate checks the decision's form.
+func (d Decision) Validate() error {
+	switch d.Decision {
+	case DecisionApprove, DecisionReject, DecisionReinstate, DecisionTerminate:
+	default:
+		return fmt.Errorf("decision %q must be one of approve, reject, reinstate, terminate", d.Decision)
+	}
+	if d.ReviewID != "" {
+		if err := checkKey("review_id", d.ReviewID); err != nil {
+			return err
+		}
+	}
+	if err := checkActor(d.Actor); err != nil {
+		return err
+	}
+	return checkText("note", d.Note, false)
+}
+
+// Budget is the SetBudget update: a monthly spending limit on usage.
+type Budget struct {
+	LimitMinor     int64  `json:"limit_minor"`     // 0 removes the budget
+	NoticePercents []int  `json:"notice_percents"` // e.g. [50, 80, 100]; empty: 80 and 100
+	HardStop       bool   `json:"hard_stop"`       // suspend when usage reaches the limit
+	Actor          string `json:"actor,omitempty"`
+}
+
+// Validate checks the budget's form.
+func (b Budget) Validate() error {
+	if b.LimitMinor != 0 {
+		if err := money.ValidatePositive("limit_minor", b.LimitMinor); err != nil {
+			return err
+		}
+	}
+	prev := 0
+	for _, p := range b.NoticePercents {
+		if p < 1 || p > 100 || p <= prev {
+			return fmt.Errorf("notice_percents must rise, each from 1 to 100: %v", b.NoticePercents)
+		}
+		prev = p
+	}
+	return nil
+}
+
+// Usage is the ReportUsage update: metered consumption to bill.
+type Usage struct {
+	UsageID     string `json:"usage_id"` // idempotency key
+	AmountMinor int64  `json:"amount_minor"`
+	Description string `json:"description,omitempty"`
+}
+
+// Validate checks the usage's form.
+func (u Usage) Validate() error {
+	if err := checkKey("usage_id", u.UsageID); err != nil {
+		return err
+	}
+	if err := money.ValidatePositive("amount_minor", u.AmountMinor); err != nil {
+		return err
+	}
+	return checkText("description", u.Description, false)
+}
+
+// Bounce is the EmailUndeliverable signal from the SendGrid event webhook.
+type Bounce struct {
+	MessageKey string `json:"message_key"`
+	Event      string `json:"event"` // bounce, dropped, spamreport
+	Reason     string `json:"reason"`
+}

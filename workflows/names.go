@@ -20,6 +20,18 @@ const (
 	UpdateDisputeInvoice = "DisputeInvoice"
 	UpdateResolveDispute = "ResolveDispute"
 	UpdateWriteOff       = "WriteOff"
+
+	// Risk and misuse.
+	UpdateVerifyPhone      = "VerifyPhone"
+	UpdateRequestPhoneCode = "RequestPhoneCode"
+	UpdateReportAbuse      = "ReportAbuse"
+	UpdateReviewDecision   = "ReviewDecision"
+	UpdateSetBudget        = "SetBudget"
+	UpdateReportUsage      = "ReportUsage"
+
+	// SignalEmailUndeliverable comes from the SendGrid event webhook when
+	// an address bounces or drops.
+	SignalEmailUndeliverable = "EmailUndeliverable"
 )
 
 // WorkflowID is the workflow ID of a customer's lifecycle.
