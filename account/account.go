@@ -98,6 +98,7 @@ func (a *Account) activate(now time.Time, actor, reason string, prepaidPeriods i
 	from := a.Status
 	a.Status = StatusActive
 	a.ActivatedAt = now
+	a.Usage.PeriodStart = now
 	a.Access = a.derivedAccess()
 	ev := a.newEvent(now, "account.activated", actor, reason)
 	ev.Provision = ProvisionActivate
@@ -120,10 +121,15 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 	start := a.NextBillingAt
 	end := pol.Billing.Interval.After(start)
 	a.NextBillingAt = end
-	if a.Status == StatusSuspended {
-		// No service is delivered while suspended, so nothing is billed.
+	// Usage of the period that ends now is billed in arrears on this
+	// invoice, beside the fee for the period that starts.
+	usage, lifted := a.newPeriod(start, now)
+	if len(a.Suspensions) > 0 {
+		// No service is delivered while suspended, so no fee is billed.
 		ev := a.newEvent(now, "invoice.skipped", SystemActor, "suspended")
-		ev.Detail = map[string]string{"period_start": start.Format(time.RFC3339), "period_end": end.Format(time.RFC3339)}
+		ev.Detail = map[string]string{"period_start": start.Format(time.RFC3339), "period_end": end.Format(time.RFC3339),
+			"usage_carried_minor": strconv.FormatInt(usage, 10)}
+		a.Usage.PeriodMinor += usage // billed with the next invoice
 		return []Event{ev}
 	}
 	inv := &Invoice{
@@ -134,7 +140,8 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 		PeriodEnd:   end,
 		IssuedAt:    now,
 		DueAt:       now.Add(pol.Billing.Terms),
-		AmountMinor: a.periodFee(),
+		AmountMinor: a.periodFee() + usage,
+		UsageMinor:  usage,
 		Currency:    a.Customer.Currency,
 		Stage:       StageIssued,
 	}
@@ -145,10 +152,12 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 	a.Invoices = append(a.Invoices, inv)
 	ev := a.newEvent(now, "invoice.issued", SystemActor, "billing period "+start.Format("2006-01-02"))
 	ev.Invoice = inv
-	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(inv.AmountMinor, 10), "due_at": inv.DueAt.Format(time.RFC3339)}
-	events := append([]Event{ev}, a.settle(now, nil)...)
+	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(inv.AmountMinor, 10), "usage_minor": strconv.FormatInt(usage, 10),
+		"due_at": inv.DueAt.Format(time.RFC3339)}
+	events := append(append(lifted, ev), a.settle(now, nil)...)
 	// The invoice mail shows what is left after any credit was applied.
-	events[0].Notice = a.notice(inv, "invoice_issued", "invoice_issued", inv.DueAt, now)
+	ev.Notice = a.notice(inv, "invoice_issued", "invoice_issued", inv.DueAt, now)
+	events[len(lifted)] = ev
 	return events
 }
 
@@ -286,10 +295,13 @@ func (a *Account) Trusted() bool {
 	return a.OnTimeInvoices >= t.OnTimeInvoices && (!t.RequirePhoneVerified || a.PhoneVerified)
 }
 
+// fullAccessAllowed adds what must hold besides trust: no open review.
+func (a *Account) fullAccessAllowed() bool { return a.Trusted() && len(a.Reviews) == 0 }
+
 func (a *Account) derivedAccess() Access {
 	switch a.Status {
 	case StatusActive, StatusPastDue:
-		if a.Trusted() {
+		if a.fullAccessAllowed() {
 			return AccessFull
 		}
 		return AccessLimited

@@ -273,6 +273,7 @@ func TestPaymentAtEachStageStopsTheLadder(t *testing.T) {
 
 func TestAccessBecomesFullAfterFirstInvoicePaidOnTime(t *testing.T) {
 	a := activeAccount(t, "standard")
+	verifyPhone(t, a, t0.Add(2*time.Hour))
 	runUntil(a, a.NextBillingAt)
 	_, events := pay(t, a, "p1", 10000, a.Invoices[0].DueAt.Add(-time.Hour))
 	if a.Access != AccessFull || !a.Trusted() {

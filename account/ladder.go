@@ -17,15 +17,18 @@ const (
 	itemStep
 	itemPrepaymentReminder
 	itemPrepaymentDeadline
+	itemReviewReminder
+	itemReviewDeadline
 	itemBilling
 )
 
 // item is one thing on the account's agenda.
 type item struct {
-	at   time.Time
-	kind itemKind
-	inv  *Invoice
-	step int
+	at     time.Time
+	kind   itemKind
+	inv    *Invoice
+	step   int
+	review *Review
 }
 
 // agenda lists everything the account waits for, in no particular order.
@@ -52,6 +55,14 @@ func (a *Account) agenda() []item {
 			case inv.NextStep < len(a.Policy.Ladder):
 				items = append(items, item{at: a.stepAt(inv, inv.NextStep), kind: itemStep, inv: inv, step: inv.NextStep})
 			}
+		}
+	}
+	for _, r := range a.Reviews {
+		if at, ok := a.reviewReminderAt(r); ok && at.Before(r.Deadline) {
+			items = append(items, item{at: at, kind: itemReviewReminder, review: r})
+		}
+		if !r.Lapsed {
+			items = append(items, item{at: r.Deadline, kind: itemReviewDeadline, review: r})
 		}
 	}
 	switch a.Status {
@@ -102,6 +113,10 @@ func (a *Account) describe(it item) string {
 		return "prepayment reminder for " + it.inv.ID
 	case itemPrepaymentDeadline:
 		return "prepayment deadline for " + it.inv.ID
+	case itemReviewReminder:
+		return "staff reminder for " + it.review.ID
+	case itemReviewDeadline:
+		return "deadline of " + it.review.ID
 	case itemBilling:
 		return "next invoice"
 	}
@@ -142,6 +157,10 @@ func (a *Account) take(it item, now time.Time) []Event {
 		return []Event{ev}
 	case itemPrepaymentDeadline:
 		return a.cancelApplication(inv, now)
+	case itemReviewReminder:
+		return a.remindReview(it.review, now)
+	case itemReviewDeadline:
+		return a.lapseReview(it.review, now)
 	case itemBilling:
 		return a.issueInvoice(now)
 	}

@@ -99,6 +99,7 @@ type Invoice struct {
 	Disputed      bool      `json:"disputed,omitempty"`
 	DisputeReason string    `json:"dispute_reason,omitempty"`
 	ReminderSent  bool      `json:"reminder_sent,omitempty"` // prepayment reminder
+	UsageMinor    int64     `json:"usage_minor,omitempty"`   // part of the amount that is metered usage
 }
 
 // Outstanding is what is still owed on the invoice.
@@ -145,6 +146,15 @@ type Account struct {
 	OnTimeInvoices int  `json:"on_time_invoices"`
 	PhoneVerified  bool `json:"phone_verified"`
 
+	Screening          *Screening            `json:"screening,omitempty"`
+	Phone              Phone                 `json:"phone"`
+	Reviews            []*Review             `json:"reviews,omitempty"` // open reviews
+	ReviewSeq          int                   `json:"review_seq"`
+	AbuseNotices       map[string]string     `json:"abuse_notices,omitempty"` // notice_id -> review id
+	Budget             *BudgetState          `json:"budget,omitempty"`
+	Usage              UsageState            `json:"usage"`
+	EmailUndeliverable bool                  `json:"email_undeliverable,omitempty"`
+
 	// EventSeq numbers events so that every audit record has a stable
 	// idempotency key across retries and continue-as-new.
 	EventSeq int `json:"event_seq"`
@@ -165,6 +175,8 @@ type Event struct {
 	Provision string           `json:"provision,omitempty"` // ProvisionSuspend, ...
 	Payment   *RecordedPayment `json:"payment,omitempty"`
 	WriteOff  *WriteOff        `json:"write_off,omitempty"`
+	Usage     *UsageRecord     `json:"usage,omitempty"`
+	Review    *Review          `json:"review,omitempty"` // the review's state after the change
 }
 
 // Provisioning actions on the customer's subscriptions.

@@ -27,7 +27,24 @@ type StatusView struct {
 	NextActionAt  time.Time     `json:"next_action_at,omitzero"`
 	NextAction    string        `json:"next_action,omitempty"`
 	Trusted       bool          `json:"trusted"`
+	PhoneVerified bool          `json:"phone_verified"`
+	EmailOK       bool          `json:"email_deliverable"`
+	Channel       string        `json:"notice_channel"`
+	Screening     *Screening    `json:"screening,omitempty"`
+	Reviews       []Review      `json:"open_reviews"`
+	Budget        *BudgetView   `json:"budget,omitempty"`
+	UsageMinor    int64         `json:"usage_this_period_minor"`
 	AsOf          time.Time     `json:"as_of"`
+}
+
+// BudgetView is the budget's use this period.
+type BudgetView struct {
+	LimitMinor int64 `json:"limit_minor"`
+	SpentMinor int64 `json:"spent_minor"`
+	Percent    int   `json:"percent"` // of the limit used, rounded down
+	Percents   []int `json:"notice_percents"`
+	Notified   []int `json:"notified_percents"`
+	HardStop   bool  `json:"hard_stop"`
 }
 
 // InvoiceView is one open invoice in the status.
@@ -67,7 +84,20 @@ func (a *Account) View(now time.Time) StatusView {
 		Invoices:      []InvoiceView{},
 		NextBillingAt: a.NextBillingAt,
 		Trusted:       a.Trusted(),
+		PhoneVerified: a.PhoneVerified,
+		EmailOK:       !a.EmailUndeliverable,
+		Channel:       a.NoticeChannel(),
+		Screening:     a.Screening,
+		Reviews:       []Review{},
+		UsageMinor:    a.Usage.PeriodMinor,
 		AsOf:          now,
+	}
+	for _, r := range a.Reviews {
+		v.Reviews = append(v.Reviews, *r)
+	}
+	if b := a.Budget; b != nil {
+		v.Budget = &BudgetView{LimitMinor: b.LimitMinor, SpentMinor: a.Usage.PeriodMinor,
+			Percent: int(a.Usage.PeriodMinor * 100 / b.LimitMinor), Percents: b.Percents, Notified: append([]int{}, b.Notified...), HardStop: b.HardStop}
 	}
 	for _, r := range slices.Sorted(maps.Keys(a.Suspensions)) {
 		v.Suspensions = append(v.Suspensions, a.Suspensions[r])

@@ -17,6 +17,8 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/mail"
+	"github.com/example/dunning/risk"
+	"github.com/example/dunning/risk/providers"
 	"github.com/example/dunning/store"
 )
 
@@ -26,7 +28,14 @@ type Activities struct {
 	Store       *store.Store
 	Mailer      mail.Sender
 	Provisioner Provisioner
+	SMS         providers.SMSSender
+	Credit      providers.CreditChecker
+	Risk        risk.Config
 	Logger      *slog.Logger
+	// Staff alerts go to this address in this locale.
+	StaffEmail  string
+	StaffLocale string
+	FromName    string // signs SMS notices
 }
 
 // RecordInput is one batch of changes to one customer.
@@ -45,10 +54,13 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (int, error) {
 	return n, nil
 }
 
-// NoticeInput is one email to a customer.
+// NoticeInput is one notice to a customer (or, for staff alerts, to the
+// billing team), by email or SMS.
 type NoticeInput struct {
 	Recipient mail.Recipient
 	Notice    account.Notice
+	Channel   string `json:"channel,omitempty"` // email (default) or sms
+	Phone     string `json:"phone,omitempty"`   // for sms
 }
 
 // NoticeResult says what became of the email.
@@ -78,18 +90,33 @@ type sentDetail struct {
 // already sent is never sent again, and a send cut off mid-way (worker
 // crash) is marked unconfirmed for staff rather than risked twice.
 func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResult, error) {
-	msg, err := mail.Render(in.Notice, in.Recipient)
+	rcpt, channel := in.Recipient, in.Channel
+	if in.Notice.Staff {
+		rcpt = mail.Recipient{CustomerID: rcpt.CustomerID, Name: "Billing team", Email: a.StaffEmail, Locale: a.StaffLocale}
+		channel = "email"
+	}
+	if channel == "" {
+		channel = "email"
+	}
+	msg, err := mail.Render(in.Notice, rcpt)
 	if err != nil {
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrEmailTemplate, err)
 	}
 	row := store.OutboxMessage{
 		MessageKey: msg.Key, CustomerID: msg.CustomerID, InvoiceID: sql.NullString{String: msg.InvoiceID, Valid: msg.InvoiceID != ""},
-		Stage: msg.Stage, Template: msg.Template, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML,
+		Stage: msg.Stage, Template: msg.Template, Channel: channel, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML,
+	}
+	if channel == "sms" {
+		row.ToEmail, row.BodyHTML = in.Phone, ""
+		row.BodyText = smsText(msg.Subject, in.Notice.Reference, a.FromName)
 	}
 	// An earlier attempt may have sent it and then failed to record that.
 	if activity.HasHeartbeatDetails(ctx) {
 		var d sentDetail
 		if err := activity.GetHeartbeatDetails(ctx, &d); err == nil && d.Key == msg.Key {
+			if channel == "sms" {
+				return a.finish(ctx, msg.Key, store.OutboxSent, "", 0)
+			}
 			return a.finishSent(ctx, msg.Key, d.ProviderID, 0)
 		}
 	}
@@ -116,6 +143,18 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 			return res, temporal.NewNonRetryableApplicationError("email "+msg.Key+" was refused: "+cur.LastError.String, ErrEmailRefused, nil)
 		}
 	}
+	if channel == "sms" {
+		if err := a.sendSMS(ctx, row.ToEmail, row.BodyText); err != nil {
+			status := store.OutboxPending
+			if temporal.IsApplicationError(err) {
+				status = store.OutboxFailed
+			}
+			_ = a.Store.FinishOutbox(ctx, msg.Key, status, "", err.Error())
+			return res, err
+		}
+		activity.RecordHeartbeat(ctx, sentDetail{Key: msg.Key})
+		return a.finish(ctx, msg.Key, store.OutboxSent, "", cur.Attempts)
+	}
 	providerID, err := a.Mailer.Send(ctx, msg)
 	if err != nil {
 		return res, a.sendFailed(ctx, msg.Key, err)
@@ -129,6 +168,10 @@ func (a *Activities) finishSent(ctx context.Context, key, providerID string, att
 	if a.Mailer.Name() == "log" {
 		status = store.OutboxLogged
 	}
+	return a.finish(ctx, key, status, providerID, attempts)
+}
+
+func (a *Activities) finish(ctx context.Context, key, status, providerID string, attempts int) (NoticeResult, error) {
 	if err := a.Store.FinishOutbox(ctx, key, status, providerID, ""); err != nil {
 		return NoticeResult{}, fmt.Errorf("email %s was sent but not recorded: %w", key, err)
 	}

@@ -25,6 +25,13 @@ type Config struct {
 	ReplyTo           string // DUNNING_REPLY_TO
 	ProvisioningURL   string // DUNNING_PROVISIONING_URL (empty: the subscriptions table)
 	PolicyDir         string // DUNNING_POLICY_DIR: extra policy files beside the embedded ones
+	RiskConfig        string // DUNNING_RISK_CONFIG: a risk rules file replacing the embedded one
+	StaffEmail        string // DUNNING_STAFF_EMAIL: where staff alerts go
+	StaffLocale       string // DUNNING_STAFF_LOCALE: en or ko
+	TemplateIDs       string // SENDGRID_TEMPLATE_IDS: "overdue_1=d-...,final_notice=d-..."
+	WebhookPublicKey  string // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies SendGrid's signed event webhook
+	HTTPAddr          string // DUNNING_HTTP_ADDR: API and webhooks; empty: no HTTP server
+	APITokens         string // DUNNING_API_TOKENS (secret): "name:role:token,..."
 	LogLevel          string // LOG_LEVEL: debug, info, warn, error
 }
 
@@ -45,6 +52,13 @@ func FromEnv() (Config, error) {
 		ReplyTo:           os.Getenv("DUNNING_REPLY_TO"),
 		ProvisioningURL:   os.Getenv("DUNNING_PROVISIONING_URL"),
 		PolicyDir:         os.Getenv("DUNNING_POLICY_DIR"),
+		RiskConfig:        os.Getenv("DUNNING_RISK_CONFIG"),
+		StaffEmail:        env("DUNNING_STAFF_EMAIL", "billing-team@example.com"),
+		StaffLocale:       env("DUNNING_STAFF_LOCALE", "en"),
+		TemplateIDs:       os.Getenv("SENDGRID_TEMPLATE_IDS"),
+		WebhookPublicKey:  os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		HTTPAddr:          os.Getenv("DUNNING_HTTP_ADDR"),
+		APITokens:         os.Getenv("DUNNING_API_TOKENS"),
 		LogLevel:          env("LOG_LEVEL", "info"),
 	}
 	return c, c.Validate()
@@ -70,6 +84,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("DUNNING_PROVISIONING_URL %q is not a URL", c.ProvisioningURL)
 		}
 	}
+	if !strings.Contains(c.StaffEmail, "@") {
+		return fmt.Errorf("DUNNING_STAFF_EMAIL %q is not an email address", c.StaffEmail)
+	}
+	if c.StaffLocale != "en" && c.StaffLocale != "ko" {
+		return fmt.Errorf("DUNNING_STAFF_LOCALE %q must be en or ko", c.StaffLocale)
+	}
 	if _, err := c.Level(); err != nil {
 		return err
 	}
@@ -92,6 +112,12 @@ func (c Config) LogValue() slog.Value {
 	if c.SendGridAPIKey != "" {
 		key = "set"
 	}
+	set := func(v string) string {
+		if v == "" {
+			return "unset"
+		}
+		return "set"
+	}
 	return slog.GroupValue(
 		slog.String("temporal", c.TemporalAddress),
 		slog.String("namespace", c.TemporalNamespace),
@@ -100,6 +126,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("sendgrid_host", c.SendGridAPIHost),
 		slog.String("sendgrid_key", key),
 		slog.String("from", c.FromEmail),
+		slog.String("staff", c.StaffEmail),
+		slog.String("http", c.HTTPAddr),
+		slog.String("api_tokens", set(c.APITokens)),
+		slog.String("webhook_key", set(c.WebhookPublicKey)),
 	)
 }
 

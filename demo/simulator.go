@@ -20,10 +20,12 @@ import (
 
 // persona is how a simulated customer behaves.
 type persona struct {
-	id, name, email, country, currency, locale string
-	fee                                        int64
-	about                                      string
-	prepay                                     bool
+	id, name, country, currency, locale string
+	email                               string // default billing@<id>.example (a business domain)
+	instrument                          account.PaymentInstrument
+	fee                                 int64
+	about                               string
+	prepay                              bool // pays a prepayment when asked
 	// act looks at the status and does what this customer would do now.
 	act func(s *simulator, v account.StatusView) error
 }
@@ -83,9 +85,24 @@ func personas() []persona {
 				}
 				return nil
 			}},
-		{id: "ghost", name: "Ghost Applicant Co", country: "US", currency: "USD", locale: "en", fee: 5000, prepay: false,
-			about: "never sends the prepayment: the application is cancelled",
+		{id: "ghost", name: "Ghost Applicant Co", country: "MX", currency: "USD", locale: "en", fee: 5000, prepay: false,
+			email: "ghost.applicant@gmail.com",
+			about: "medium risk, asked for a prepayment it never sends: the application is cancelled",
 			act:   func(*simulator, account.StatusView) error { return nil }},
+		{id: "prepaid", name: "Gift Card Gary", country: "US", currency: "USD", locale: "en", fee: 5000,
+			instrument: account.PaymentInstrument{Type: "prepaid_card", CardBIN: "411111"},
+			about:      "pays with a prepaid card: refused at screening",
+			act:        func(*simulator, account.StatusView) error { return nil }},
+		{id: "review", name: "Riskier Trading Ltd", country: "NG", currency: "USD", locale: "en", fee: 7000, prepay: true,
+			email: "riskier.trading@yahoo.com",
+			about: "high risk: staff review and approve it, then it prepays and pays on time",
+			act: func(s *simulator, v account.StatusView) error {
+				if v.Status == account.StatusManualReview && len(v.Reviews) > 0 && time.Since(v.Reviews[0].OpenedAt) > 8*time.Second {
+					return s.update(v.CustomerID, workflows.UpdateReviewDecision, account.Decision{
+						Decision: account.DecisionApprove, Actor: "demo-staff", Note: "company registration checked"})
+				}
+				return s.payOpen(v, func(account.InvoiceView) bool { return true })
+			}},
 	}
 }
 
@@ -116,11 +133,18 @@ func (s *simulator) onboard(ctx context.Context) error {
 	s.flags = map[string]time.Time{}
 	for i, p := range s.people {
 		id := s.customerID(p)
+		email, instrument := p.email, p.instrument
+		if email == "" {
+			email = "billing@" + p.id + ".example"
+		}
+		if instrument.Type == "" {
+			instrument.Type = "bank_transfer"
+		}
 		app := account.Application{
-			CustomerID: id, Name: p.name, Email: "billing@" + p.id + ".example", Phone: fmt.Sprintf("+1415555%04d", 100+i),
+			CustomerID: id, Name: p.name, Email: email, Phone: fmt.Sprintf("+1415555%04d", 100+i),
 			Country: p.country, Currency: p.currency, Locale: p.locale, Policy: "demo",
 			Plan:              account.Plan{MonthlyFeeMinor: p.fee},
-			PaymentInstrument: account.PaymentInstrument{Type: "bank_transfer"},
+			PaymentInstrument: instrument,
 			SignupIP:          fmt.Sprintf("198.51.100.%d", 10+i),
 		}
 		_, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

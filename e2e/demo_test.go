@@ -70,12 +70,18 @@ func TestDemoRunsAndShowsCustomers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// Every demo customer becomes searchable by its status.
+	// The demo customers become searchable by their status and risk tier.
 	eventually(t, 30*time.Second, "demo customers active in visibility", func() bool {
 		res, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Query: `WorkflowType = "CustomerLifecycle" AND AccountStatus = "active" AND DunningStage = "none"`,
+			Query: `WorkflowType = "CustomerLifecycle" AND AccountStatus = "active" AND RiskTier = "low"`,
 		})
 		return err == nil && len(res.Executions) >= 5
+	})
+	eventually(t, 30*time.Second, "the prepaid card refused", func() bool {
+		res, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: `CustomerId STARTS_WITH "prepaid-" AND AccountStatus = "terminated" AND RiskTier = "high"`,
+		})
+		return err == nil && len(res.Executions) == 1
 	})
 	res, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: `CustomerId STARTS_WITH "prompt-"`})
 	if err != nil || len(res.Executions) != 1 {

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +40,62 @@ type Policy struct {
 	Prepayment  Prepayment    `json:"prepayment"`
 	Trust       Trust         `json:"trust"`
 	Promise     Promise       `json:"promise"`
+	Reviews     Reviews       `json:"reviews"`
+	Channels    []string      `json:"channels"` // notice channels in order of preference
 	Ladder      []Step        `json:"ladder"`
 }
+
+// Reviews sets how long staff have to decide a review, by kind and
+// severity, and when they are reminded.
+type Reviews struct {
+	Onboarding time.Duration `json:"onboarding"` // undecided by then: the application is rejected
+	Severe     time.Duration `json:"severe"`     // misuse reviews by severity: undecided by then,
+	Moderate   time.Duration `json:"moderate"`   // the account is suspended for misuse
+	Minor      time.Duration `json:"minor"`
+	// Reminders are fractions of the time allowed at which staff are
+	// reminded, e.g. 0.5 and 0.8.
+	Reminders []float64 `json:"reminders"`
+}
+
+// ReviewWindow is the time allowed for a misuse review of a severity.
+func (r Reviews) ReviewWindow(severity string) time.Duration {
+	switch severity {
+	case "severe":
+		return r.Severe
+	case "minor":
+		return r.Minor
+	}
+	return r.Moderate
+}
+
+// ReviewRules are the policy's review rules, or the defaults for policies
+// recorded before reviews were part of a policy (a running customer keeps
+// the snapshot it started with).
+func (p Policy) ReviewRules() Reviews {
+	if p.Reviews.Onboarding == 0 {
+		return defaultReviews
+	}
+	return p.Reviews
+}
+
+// NoticeChannels are the channels in order of preference; snapshots from
+// before channels were data use email only.
+func (p Policy) NoticeChannels() []string {
+	if len(p.Channels) == 0 {
+		return []string{ChannelEmail}
+	}
+	return p.Channels
+}
+
+// defaultReviews apply to policy files written before reviews were data.
+var defaultReviews = Reviews{Onboarding: 48 * time.Hour, Severe: 4 * time.Hour, Moderate: 48 * time.Hour,
+	Minor: 7 * 24 * time.Hour, Reminders: []float64{0.5, 0.8}}
+
+// Notice channels.
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
 
 // Billing says how often invoices are issued and when they fall due.
 type Billing struct {
@@ -118,7 +173,15 @@ type file struct {
 	Promise struct {
 		MaxLength string `json:"max_length"`
 	} `json:"promise"`
-	Ladder []struct {
+	Reviews *struct {
+		Onboarding string    `json:"onboarding"`
+		Severe     string    `json:"severe"`
+		Moderate   string    `json:"moderate"`
+		Minor      string    `json:"minor"`
+		Reminders  []float64 `json:"reminders"`
+	} `json:"reviews"`
+	Channels []string `json:"channels"`
+	Ladder   []struct {
 		Stage    string `json:"stage"`
 		Offset   string `json:"offset"`
 		Action   string `json:"action"`
@@ -214,6 +277,38 @@ func Parse(fileName string, data []byte) (Policy, error) {
 	p.Trust = Trust{OnTimeInvoices: f.Trust.OnTimeInvoices, RequirePhoneVerified: f.Trust.RequirePhoneVerified}
 	if p.Promise.MaxLength, err = positive("promise.max_length", f.Promise.MaxLength); err != nil {
 		return Policy{}, err
+	}
+
+	p.Reviews = defaultReviews
+	if r := f.Reviews; r != nil {
+		for _, d := range []struct {
+			field string
+			src   string
+			dst   *time.Duration
+		}{
+			{"reviews.onboarding", r.Onboarding, &p.Reviews.Onboarding}, {"reviews.severe", r.Severe, &p.Reviews.Severe},
+			{"reviews.moderate", r.Moderate, &p.Reviews.Moderate}, {"reviews.minor", r.Minor, &p.Reviews.Minor},
+		} {
+			if *d.dst, err = positive(d.field, d.src); err != nil {
+				return Policy{}, err
+			}
+		}
+		p.Reviews.Reminders = r.Reminders
+		for i, f := range r.Reminders {
+			if f <= 0 || f >= 1 || (i > 0 && f <= r.Reminders[i-1]) {
+				return fail(fmt.Sprintf("reviews.reminders[%d]", i), "%v must rise, each between 0 and 1 (a fraction of the time allowed)", f)
+			}
+		}
+	}
+	p.Channels = []string{ChannelEmail}
+	if len(f.Channels) > 0 {
+		p.Channels = nil
+		for i, c := range f.Channels {
+			if (c != ChannelEmail && c != ChannelSMS) || slices.Contains(p.Channels, c) {
+				return fail(fmt.Sprintf("channels[%d]", i), "%q must be email or sms, each once", c)
+			}
+			p.Channels = append(p.Channels, c)
+		}
 	}
 
 	if len(f.Ladder) == 0 {

@@ -21,6 +21,8 @@ import (
 	"github.com/example/dunning/config"
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/policy"
+	"github.com/example/dunning/risk"
+	"github.com/example/dunning/risk/providers"
 	"github.com/example/dunning/schema"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -100,11 +102,28 @@ func Policies(cfg config.Config) (*policy.Registry, error) {
 
 // Mailer picks the mail sender: SendGrid with an API key, else the outbox
 // and log only.
-func Mailer(cfg config.Config, logger *slog.Logger) mail.Sender {
+func Mailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
 	if cfg.SendGridAPIKey == "" {
-		return mail.LogSender{Logger: logger}
+		return mail.LogSender{Logger: logger}, nil
 	}
-	return &mail.SendGrid{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridAPIHost, From: cfg.FromEmail, FromName: cfg.FromName, ReplyTo: cfg.ReplyTo}
+	ids, err := mail.ParseTemplateIDs(cfg.TemplateIDs)
+	if err != nil {
+		return nil, fmt.Errorf("SENDGRID_TEMPLATE_IDS: %w", err)
+	}
+	return &mail.SendGrid{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridAPIHost, From: cfg.FromEmail, FromName: cfg.FromName,
+		ReplyTo: cfg.ReplyTo, TemplateIDs: ids}, nil
+}
+
+// RiskConfig is the embedded risk rules, or DUNNING_RISK_CONFIG's.
+func RiskConfig(cfg config.Config) (risk.Config, error) {
+	if cfg.RiskConfig == "" {
+		return risk.DefaultConfig()
+	}
+	rc, err := risk.LoadConfig(cfg.RiskConfig)
+	if err != nil {
+		return risk.Config{}, fmt.Errorf("DUNNING_RISK_CONFIG: %w", err)
+	}
+	return rc, nil
 }
 
 // Provisioner picks the provisioner: a webhook when configured, else the
@@ -124,6 +143,18 @@ type Options struct {
 // Run connects everything and runs the worker until ctx is done.
 func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) error {
 	reg, err := Policies(cfg)
+	if err != nil {
+		return err
+	}
+	riskCfg, err := RiskConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mailer, err := Mailer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	sms, err := providers.SMSFromEnv(os.Getenv, logger)
 	if err != nil {
 		return err
 	}
@@ -150,13 +181,19 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		logger.Warn("search attributes not registered; register them with your Temporal admin tools", "error", err)
 	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second})
-	wfs := &workflows.Workflows{Policies: reg}
+	wfs := &workflows.Workflows{Policies: reg, Risk: riskCfg}
 	w.RegisterWorkflowWithOptions(wfs.CustomerLifecycle, workflow.RegisterOptions{Name: workflows.WorkflowType})
 	w.RegisterActivity(&activities.Activities{
 		Store:       st,
-		Mailer:      Mailer(cfg, logger),
+		Mailer:      mailer,
 		Provisioner: Provisioner(cfg, st),
+		SMS:         sms,
+		Credit:      providers.CreditFromEnv(os.Getenv, riskCfg),
+		Risk:        riskCfg,
 		Logger:      logger,
+		StaffEmail:  cfg.StaffEmail,
+		StaffLocale: cfg.StaffLocale,
+		FromName:    cfg.FromName,
 	})
 	logger.Info("worker ready", "config", cfg)
 	stop := make(chan any)

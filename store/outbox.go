@@ -26,7 +26,8 @@ type OutboxMessage struct {
 	InvoiceID         sql.NullString `db:"invoice_id" json:"-"`
 	Stage             string         `db:"stage" json:"stage"`
 	Template          string         `db:"template" json:"template"`
-	ToEmail           string         `db:"to_email" json:"to_email"`
+	Channel           string         `db:"channel" json:"channel"`   // email or sms
+	ToEmail           string         `db:"to_email" json:"to_email"` // the phone number for sms
 	Subject           string         `db:"subject" json:"subject"`
 	BodyText          string         `db:"body_text" json:"body_text"`
 	BodyHTML          string         `db:"body_html" json:"body_html"`
@@ -50,8 +51,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, m OutboxMessage) (OutboxMessage
 	}
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.NamedExecContext(ctx, `
-		INSERT INTO email_outbox (message_key, customer_id, invoice_id, stage, template, to_email, subject, body_text, body_html, status)
-		VALUES (:message_key, :customer_id, :invoice_id, :stage, :template, :to_email, :subject, :body_text, :body_html, 'pending')
+		INSERT INTO email_outbox (message_key, customer_id, invoice_id, stage, template, channel, to_email, subject, body_text, body_html, status)
+		VALUES (:message_key, :customer_id, :invoice_id, :stage, :template, COALESCE(NULLIF(:channel, ''), 'email'), :to_email, :subject, :body_text, :body_html, 'pending')
 		ON CONFLICT (message_key) DO NOTHING`, m); err != nil {
 		return OutboxMessage{}, false, fmt.Errorf("outbox %s: %w", m.MessageKey, err)
 	}

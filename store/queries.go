@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/risk"
 )
 
 // CustomerByID returns one customers row.
@@ -14,7 +18,8 @@ func (s *Store) CustomerByID(ctx context.Context, id string) (Customer, error) {
 	var c Customer
 	err := s.db.GetContext(ctx, &c, `SELECT customer_id, name, email, phone, country, currency, locale, policy,
 		monthly_fee_minor, instrument_type, card_bin, host(signup_ip) AS signup_ip, risk_tier, status, access,
-		balance_minor, credit_minor, overdue_minor, dunning_stage, created_at, updated_at, event_seq
+		balance_minor, credit_minor, overdue_minor, dunning_stage, created_at, updated_at, event_seq,
+		screening_outcome, screening_score, phone_verified
 		FROM customers WHERE customer_id = $1`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("customer %q: %w", id, ErrNotFound)
@@ -40,6 +45,7 @@ type Invoice struct {
 	Disputed     bool         `db:"disputed" json:"disputed"`
 	PromiseUntil sql.NullTime `db:"promise_until" json:"-"`
 	UpdatedAt    time.Time    `db:"updated_at" json:"updated_at"`
+	UsageMinor   int64        `db:"usage_minor" json:"usage_minor"`
 }
 
 // InvoicesOf lists a customer's invoices, oldest first.
@@ -89,4 +95,27 @@ func (s *Store) AuditOf(ctx context.Context, customerID string) ([]AuditEntry, e
 	var rows []AuditEntry
 	err := s.db.SelectContext(ctx, &rows, `SELECT * FROM audit_log WHERE customer_id = $1 ORDER BY id`, customerID)
 	return rows, err
+}
+
+// VelocityCounts counts other applications made in (since, until] that share
+// the applicant's IP, phone, email domain or card BIN.
+func (s *Store) VelocityCounts(ctx context.Context, app account.Application, since, until time.Time) (risk.VelocityCounts, error) {
+	domain := strings.ToLower(app.Email[strings.LastIndex(app.Email, "@")+1:])
+	var c struct {
+		IP, Phone, Domain, BIN int
+	}
+	err := s.db.QueryRowxContext(ctx, `
+		SELECT count(*) FILTER (WHERE signup_ip = $2::inet),
+		       count(*) FILTER (WHERE phone = $3),
+		       count(*) FILTER (WHERE lower(split_part(email, '@', 2)) = $4),
+		       count(*) FILTER (WHERE $5 <> '' AND card_bin = $5)
+		FROM customers
+		WHERE customer_id <> $1 AND created_at > $6 AND created_at <= $7
+		  AND (signup_ip = $2::inet OR phone = $3 OR lower(split_part(email, '@', 2)) = $4 OR ($5 <> '' AND card_bin = $5))`,
+		app.CustomerID, app.SignupIP, app.Phone, domain, app.PaymentInstrument.CardBIN, since, until).
+		Scan(&c.IP, &c.Phone, &c.Domain, &c.BIN)
+	if err != nil {
+		return risk.VelocityCounts{}, fmt.Errorf("velocity counts: %w", err)
+	}
+	return risk.VelocityCounts{IP: c.IP, Phone: c.Phone, EmailDomain: c.Domain, CardBIN: c.BIN}, nil
 }

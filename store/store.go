@@ -54,63 +54,72 @@ func (s *Store) Close() error { return s.db.Close() }
 // Customer is the customers row: the application plus the account's current
 // figures, written with every recorded change.
 type Customer struct {
-	CustomerID      string    `db:"customer_id"`
-	Name            string    `db:"name"`
-	Email           string    `db:"email"`
-	Phone           string    `db:"phone"`
-	Country         string    `db:"country"`
-	Currency        string    `db:"currency"`
-	Locale          string    `db:"locale"`
-	Policy          string    `db:"policy"`
-	MonthlyFeeMinor int64     `db:"monthly_fee_minor"`
-	InstrumentType  string    `db:"instrument_type"`
-	CardBIN         string    `db:"card_bin"`
-	SignupIP        string    `db:"signup_ip"`
-	RiskTier        string    `db:"risk_tier"`
-	Status          string    `db:"status"`
-	Access          string    `db:"access"`
-	BalanceMinor    int64     `db:"balance_minor"`
-	CreditMinor     int64     `db:"credit_minor"`
-	OverdueMinor    int64     `db:"overdue_minor"`
-	DunningStage    string    `db:"dunning_stage"`
-	CreatedAt       time.Time `db:"created_at"`
-	UpdatedAt       time.Time `db:"updated_at"`
-	EventSeq        int64     `db:"event_seq"`
+	CustomerID       string    `db:"customer_id"`
+	Name             string    `db:"name"`
+	Email            string    `db:"email"`
+	Phone            string    `db:"phone"`
+	Country          string    `db:"country"`
+	Currency         string    `db:"currency"`
+	Locale           string    `db:"locale"`
+	Policy           string    `db:"policy"`
+	MonthlyFeeMinor  int64     `db:"monthly_fee_minor"`
+	InstrumentType   string    `db:"instrument_type"`
+	CardBIN          string    `db:"card_bin"`
+	SignupIP         string    `db:"signup_ip"`
+	RiskTier         string    `db:"risk_tier"`
+	Status           string    `db:"status"`
+	Access           string    `db:"access"`
+	BalanceMinor     int64     `db:"balance_minor"`
+	CreditMinor      int64     `db:"credit_minor"`
+	OverdueMinor     int64     `db:"overdue_minor"`
+	DunningStage     string    `db:"dunning_stage"`
+	CreatedAt        time.Time `db:"created_at"`
+	UpdatedAt        time.Time `db:"updated_at"`
+	EventSeq         int64     `db:"event_seq"`
+	ScreeningOutcome string    `db:"screening_outcome"`
+	ScreeningScore   int       `db:"screening_score"`
+	PhoneVerified    bool      `db:"phone_verified"`
 }
 
 // CustomerFromAccount snapshots an account for the customers row.
 func CustomerFromAccount(a *account.Account, now time.Time) Customer {
 	app := a.Customer
-	return Customer{
+	c := Customer{
 		CustomerID: app.CustomerID, Name: app.Name, Email: app.Email, Phone: app.Phone,
 		Country: app.Country, Currency: app.Currency, Locale: app.Locale, Policy: a.Policy.ID(),
 		MonthlyFeeMinor: app.Plan.MonthlyFeeMinor, InstrumentType: app.PaymentInstrument.Type,
 		CardBIN: app.PaymentInstrument.CardBIN, SignupIP: app.SignupIP, RiskTier: a.RiskTier,
 		Status: string(a.Status), Access: string(a.Access), BalanceMinor: a.Balance(), CreditMinor: a.CreditMinor,
 		OverdueMinor: a.OverdueMinor(now), DunningStage: a.DunningStage(),
-		CreatedAt: a.StartedAt, UpdatedAt: now, EventSeq: int64(a.EventSeq),
+		CreatedAt: a.StartedAt, UpdatedAt: now, EventSeq: int64(a.EventSeq), PhoneVerified: a.PhoneVerified,
 	}
+	if s := a.Screening; s != nil {
+		c.ScreeningOutcome, c.ScreeningScore = s.Outcome, s.Score
+	}
+	return c
 }
 
 const upsertCustomer = `
 INSERT INTO customers (customer_id, name, email, phone, country, currency, locale, policy, monthly_fee_minor,
     instrument_type, card_bin, signup_ip, risk_tier, status, access, balance_minor, credit_minor, overdue_minor,
-    dunning_stage, created_at, updated_at, event_seq)
+    dunning_stage, created_at, updated_at, event_seq, screening_outcome, screening_score, phone_verified)
 VALUES (:customer_id, :name, :email, :phone, :country, :currency, :locale, :policy, :monthly_fee_minor,
     :instrument_type, :card_bin, :signup_ip, :risk_tier, :status, :access, :balance_minor, :credit_minor, :overdue_minor,
-    :dunning_stage, :created_at, :updated_at, :event_seq)
+    :dunning_stage, :created_at, :updated_at, :event_seq, :screening_outcome, :screening_score, :phone_verified)
 ON CONFLICT (customer_id) DO UPDATE SET
     name = EXCLUDED.name, email = EXCLUDED.email, phone = EXCLUDED.phone, policy = EXCLUDED.policy,
     risk_tier = EXCLUDED.risk_tier, status = EXCLUDED.status, access = EXCLUDED.access,
     balance_minor = EXCLUDED.balance_minor, credit_minor = EXCLUDED.credit_minor,
     overdue_minor = EXCLUDED.overdue_minor, dunning_stage = EXCLUDED.dunning_stage,
-    updated_at = EXCLUDED.updated_at, event_seq = EXCLUDED.event_seq
+    updated_at = EXCLUDED.updated_at, event_seq = EXCLUDED.event_seq,
+    screening_outcome = EXCLUDED.screening_outcome, screening_score = EXCLUDED.screening_score,
+    phone_verified = EXCLUDED.phone_verified
 WHERE customers.event_seq <= EXCLUDED.event_seq`
 
 const upsertInvoice = `
 INSERT INTO invoices (invoice_id, customer_id, kind, status, currency, amount_minor, paid_minor, period_start,
-    period_end, issued_at, due_at, closed_at, stage, disputed, promise_until, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    period_end, issued_at, due_at, closed_at, stage, disputed, promise_until, updated_at, usage_minor)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (invoice_id) DO UPDATE SET
     status = EXCLUDED.status, amount_minor = EXCLUDED.amount_minor, paid_minor = EXCLUDED.paid_minor,
     closed_at = EXCLUDED.closed_at, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed,
@@ -170,7 +179,7 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 	if inv := ev.Invoice; inv != nil {
 		if _, err := tx.ExecContext(ctx, upsertInvoice, inv.ID, customerID, inv.Kind, inv.Status, inv.Currency,
 			inv.AmountMinor, inv.PaidMinor, inv.PeriodStart, inv.PeriodEnd, inv.IssuedAt, inv.DueAt,
-			nullTime(inv.ClosedAt), inv.Stage, inv.Disputed, nullTime(inv.PromiseUntil), ev.At); err != nil {
+			nullTime(inv.ClosedAt), inv.Stage, inv.Disputed, nullTime(inv.PromiseUntil), ev.At, inv.UsageMinor); err != nil {
 			return false, fmt.Errorf("invoice %s: %w", inv.ID, err)
 		}
 	}
@@ -187,6 +196,27 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 				p.PaymentID, al.InvoiceID, al.AmountMinor); err != nil {
 				return false, fmt.Errorf("allocation of %s to %s: %w", p.PaymentID, al.InvoiceID, err)
 			}
+		}
+	}
+	if u := ev.Usage; u != nil {
+		// A usage_id older than the workflow remembers is kept once here.
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO usage_records (usage_id, customer_id, amount_minor, currency, description, period, recorded_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (usage_id) DO NOTHING`,
+			u.UsageID, customerID, u.AmountMinor, u.Currency, u.Description, u.Period, ev.At); err != nil {
+			return false, fmt.Errorf("usage %s: %w", u.UsageID, err)
+		}
+	}
+	if r := ev.Review; r != nil {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO reviews (customer_id, review_id, kind, source, notice_id, category, severity, reason, opened_at,
+			    deadline, reminders, lapsed, decision, decided_by, decided_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT (customer_id, review_id) DO UPDATE SET reminders = EXCLUDED.reminders, lapsed = EXCLUDED.lapsed,
+			    decision = EXCLUDED.decision, decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at`,
+			customerID, r.ID, r.Kind, r.Source, r.NoticeID, r.Category, r.Severity, r.Reason, r.OpenedAt, r.Deadline,
+			r.Reminders, r.Lapsed, r.Decision, r.DecidedBy, nullTime(r.DecidedAt)); err != nil {
+			return false, fmt.Errorf("review %s: %w", r.ID, err)
 		}
 	}
 	if w := ev.WriteOff; w != nil {

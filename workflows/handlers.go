@@ -1,11 +1,13 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/risk"
 )
 
 // registerHandlers installs the query and every update. Each update has a
@@ -75,12 +77,102 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
-	return register(ctx, w, UpdateWriteOff,
+	if err := register(ctx, w, UpdateWriteOff,
 		func(_ workflow.Context, r account.InvoiceAction) error { return w.acct.CheckWriteOff(r) },
 		func(_ workflow.Context, r account.InvoiceAction, now time.Time) ([]account.Event, error) {
 			return w.acct.WriteOff(r, now)
 		},
+	); err != nil {
+		return err
+	}
+	return w.registerRiskHandlers(ctx)
+}
+
+// registerRiskHandlers installs the identity, misuse, review and budget
+// updates.
+func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
+	if err := register(ctx, w, UpdateVerifyPhone,
+		func(ctx workflow.Context, p account.PhoneCode) error {
+			return w.acct.CheckPhoneCode(p, workflow.Now(ctx))
+		},
+		func(_ workflow.Context, p account.PhoneCode, now time.Time) ([]account.Event, error) {
+			return w.acct.VerifyPhone(p, risk.CheckCode, now)
+		},
+	); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequestPhoneCode,
+		func(ctx workflow.Context, _ account.CodeRequest) (account.StatusView, error) {
+			defer w.poke()
+			if err := w.acct.CheckRequestCode(); err != nil {
+				return account.StatusView{}, err
+			}
+			w.sendPhoneCode(ctx)
+			return w.acct.View(workflow.Now(ctx)), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(workflow.Context, account.CodeRequest) error { return w.acct.CheckRequestCode() }},
+	); err != nil {
+		return err
+	}
+	if err := register(ctx, w, UpdateReportAbuse,
+		func(_ workflow.Context, r account.AbuseReport) error {
+			if err := w.acct.CheckAbuse(r); err != nil {
+				return err
+			}
+			_, err := risk.AbuseSeverity(w.risk, r.Category)
+			return err
+		},
+		func(ctx workflow.Context, r account.AbuseReport, now time.Time) ([]account.Event, error) {
+			severity, err := w.severity(ctx, r.Category)
+			if err != nil {
+				return nil, err
+			}
+			return w.acct.ReportAbuse(r, severity, now)
+		},
+	); err != nil {
+		return err
+	}
+	if err := register(ctx, w, UpdateReviewDecision,
+		func(_ workflow.Context, d account.Decision) error { _, err := w.acct.CheckDecision(d); return err },
+		func(_ workflow.Context, d account.Decision, now time.Time) ([]account.Event, error) {
+			return w.acct.ReviewDecision(d, now)
+		},
+	); err != nil {
+		return err
+	}
+	if err := register(ctx, w, UpdateSetBudget,
+		func(_ workflow.Context, b account.Budget) error { return w.acct.CheckBudget(b) },
+		func(_ workflow.Context, b account.Budget, now time.Time) ([]account.Event, error) {
+			return w.acct.SetBudget(b, now)
+		},
+	); err != nil {
+		return err
+	}
+	return register(ctx, w, UpdateReportUsage,
+		func(_ workflow.Context, u account.Usage) error { return w.acct.CheckUsage(u) },
+		func(_ workflow.Context, u account.Usage, now time.Time) ([]account.Event, error) {
+			return w.acct.ReportUsage(u, now)
+		},
 	)
+}
+
+// severity reads a misuse category's severity from the risk configuration
+// through a side effect, so that a later configuration change does not
+// change what this customer replays.
+func (w *lifecycle) severity(ctx workflow.Context, category string) (string, error) {
+	type result struct{ Severity, Err string }
+	var got result
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		s, err := risk.AbuseSeverity(w.risk, category)
+		if err != nil {
+			return result{Err: err.Error()}
+		}
+		return result{Severity: string(s)}
+	}).Get(&got)
+	if err == nil && got.Err != "" {
+		err = errors.New(got.Err)
+	}
+	return got.Severity, err
 }
 
 // register installs an update whose result is the account's status after
@@ -93,10 +185,12 @@ func register[T any](ctx workflow.Context, w *lifecycle, name string,
 		func(ctx workflow.Context, req T) (account.StatusView, error) {
 			defer w.poke()
 			events, err := apply(ctx, req, workflow.Now(ctx))
-			if err != nil {
-				return account.StatusView{}, err
+			// A failed update may still have changed something worth
+			// recording (a wrong verification code uses up a try).
+			if werr := w.commitAndWait(ctx, events, name); werr != nil {
+				return account.StatusView{}, werr
 			}
-			if err := w.commitAndWait(ctx, events, name); err != nil {
+			if err != nil {
 				return account.StatusView{}, err
 			}
 			return w.acct.View(workflow.Now(ctx)), nil

@@ -21,6 +21,7 @@ import (
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/activities"
 	"github.com/example/dunning/policy"
+	"github.com/example/dunning/risk"
 )
 
 // harness runs CustomerLifecycle in the time-skipping test environment and
@@ -43,7 +44,14 @@ type harness struct {
 
 	// sendNotice, when set, replaces the default mock (which succeeds).
 	sendNotice func(context.Context, activities.NoticeInput) (activities.NoticeResult, error)
+	// screening is what the Screen activity decides (default: medium risk,
+	// approve with prepayment).
+	screening activities.ScreenResult
+	channels  []string // channel of each notice sent
 }
+
+// phoneCode is the code the mocked SMS carries.
+const phoneCode = "424242"
 
 type step struct {
 	at   time.Time
@@ -63,8 +71,14 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, wf: &Workflows{Policies: reg}, now: start,
-		results: map[string]any{}, rejections: map[string]error{}}
+	cfg, err := risk.DefaultConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, wf: &Workflows{Policies: reg, Risk: cfg}, now: start,
+		results: map[string]any{}, rejections: map[string]error{},
+		screening: activities.ScreenResult{Policy: "", Screening: account.Screening{Outcome: account.OutcomeApprovePrepayment,
+			Tier: "medium", Score: 25, Summary: "score 25", Reasons: []string{"credit: no report (+25)"}}}}
 	h.suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	return h
 }
@@ -162,6 +176,18 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 			h.provisions = append(h.provisions, in)
 			return nil
 		})
+	env.OnActivity(acts.Screen, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ScreenInput) (activities.ScreenResult, error) {
+			res := h.screening
+			if res.Policy == "" {
+				res.Policy = in.Application.Policy
+			}
+			return res, nil
+		})
+	env.OnActivity(acts.SendPhoneCode, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.PhoneCodeInput) (activities.PhoneCodeResult, error) {
+			return activities.PhoneCodeResult{Hash: risk.HashCode(phoneCode, "salt"), Salt: "salt"}, nil
+		})
 	env.OnActivity(acts.SendNotice, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.NoticeInput) (activities.NoticeResult, error) {
 			if h.sendNotice != nil {
@@ -171,6 +197,7 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 				}
 			}
 			h.notices = append(h.notices, sentNotice{at: env.Now(), n: in.Notice})
+			h.channels = append(h.channels, in.Channel)
 			return activities.NoticeResult{Key: in.Notice.Key, Status: "sent"}, nil
 		})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/example/dunning/activities"
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/policy"
+	"github.com/example/dunning/risk"
 	"github.com/example/dunning/store"
 )
 
@@ -24,9 +25,12 @@ type Input struct {
 	Carried *account.Account `json:"carried,omitempty"`
 }
 
-// Workflows holds what workflow code needs besides its input.
+// Workflows holds what workflow code needs besides its input. Both are read
+// only through side effects or in update validators, so a change to them
+// never changes what a running customer replays.
 type Workflows struct {
 	Policies *policy.Registry
+	Risk     risk.Config
 }
 
 // maxHistoryEvents bounds a run's history even when the server does not
@@ -38,6 +42,7 @@ var acts *activities.Activities // method names for ExecuteActivity
 // lifecycle is one run of CustomerLifecycle.
 type lifecycle struct {
 	acct *account.Account
+	risk risk.Config
 
 	// Batches of events waiting to be recorded and acted on, in order.
 	pending  []batch
@@ -46,6 +51,7 @@ type lifecycle struct {
 	inFlight int // emails being sent
 
 	wake       workflow.Channel // pokes the main loop after a change
+	bounces    workflow.ReceiveChannel
 	timer      *wakeTimer
 	cycleEnded bool // an invoice was issued: a good moment to continue as new
 	lastAttrs  attrs
@@ -66,7 +72,7 @@ type wakeTimer struct {
 
 // CustomerLifecycle owns one customer from application to termination.
 func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
-	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1)}
+	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk}
 	fresh := in.Carried == nil
 	if fresh {
 		acct, err := wf.open(ctx, in.Application)
@@ -84,18 +90,71 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		_ = workflow.UpsertMemo(ctx, map[string]any{"name": w.acct.Customer.Name, "email": w.acct.Customer.Email})
 	}
 	workflow.Go(ctx, w.runEffects)
+	w.bounces = workflow.GetSignalChannel(ctx, SignalEmailUndeliverable)
+	workflow.Go(ctx, w.receiveBounces)
 	now := workflow.Now(ctx)
 	if fresh {
 		events := w.acct.Open(now)
-		approved, err := w.acct.Approve(true, account.SystemActor, "approved with prepayment", now)
-		if err != nil {
+		// Version 1 screens applications; histories from before it
+		// approved every application with prepayment.
+		if workflow.GetVersion(ctx, "screening", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			approved, err := w.acct.Approve(true, account.SystemActor, "approved with prepayment", now)
+			if err != nil {
+				return err
+			}
+			w.commit(ctx, append(events, approved...), "open account and request prepayment")
+		} else if err := wf.screen(ctx, w, events); err != nil {
 			return err
 		}
-		w.commit(ctx, append(events, approved...), "open account and request prepayment")
 	} else {
 		w.upsertAttrs(ctx, true)
 	}
 	return w.loop(ctx)
+}
+
+// screen records the application, runs the risk rules, acts on their
+// decision, and sends the SMS identity check to applicants not rejected.
+func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account.Event) error {
+	// Recorded first, so that later applicants' velocity counts see it.
+	if err := w.commitAndWait(ctx, opened, "open account"); err != nil {
+		return err
+	}
+	var res activities.ScreenResult
+	sctx := workflow.WithActivityOptions(ctx, screenOptions("screen the application of "+w.acct.Customer.CustomerID))
+	in := activities.ScreenInput{Application: w.acct.Customer, At: w.acct.StartedAt}
+	if err := workflow.ExecuteActivity(sctx, acts.Screen, in).Get(ctx, &res); err != nil {
+		return err
+	}
+	pol := w.acct.Policy
+	if res.Policy != pol.Name {
+		p, err := wf.loadPolicy(ctx, res.Policy)
+		if err != nil {
+			return err
+		}
+		pol = p
+	}
+	events, err := w.acct.ApplyScreening(res.Screening, pol, workflow.Now(ctx))
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "Screening", nil)
+	}
+	w.commit(ctx, events, "screening: "+res.Screening.Outcome)
+	if w.acct.Status != account.StatusTerminated {
+		w.sendPhoneCode(ctx)
+	}
+	return nil
+}
+
+// sendPhoneCode sends a verification code by SMS and keeps its hash.
+func (w *lifecycle) sendPhoneCode(ctx workflow.Context) {
+	c := w.acct.Customer
+	var res activities.PhoneCodeResult
+	pctx := workflow.WithActivityOptions(ctx, phoneCodeOptions("SMS verification code to "+c.CustomerID))
+	err := workflow.ExecuteActivity(pctx, acts.SendPhoneCode, activities.PhoneCodeInput{CustomerID: c.CustomerID, Phone: c.Phone, Locale: c.Locale}).Get(ctx, &res)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("verification code not sent", "error", err)
+		return
+	}
+	w.commit(ctx, w.acct.PhoneCodeSent(res.Hash, res.Salt, workflow.Now(ctx)), "phone code sent")
 }
 
 // open validates the application and loads its policy. The policy is read
@@ -110,25 +169,35 @@ func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*accou
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("workflow ID %q must be %q for customer_id %q", id, WorkflowID(app.CustomerID), app.CustomerID), "InvalidApplication", nil)
 	}
+	pol, err := wf.loadPolicy(ctx, app.Policy)
+	if err != nil {
+		return nil, err
+	}
+	return account.New(app, pol, "", workflow.Now(ctx)), nil
+}
+
+// loadPolicy reads a policy through a side effect: the policy files may
+// change, what a customer replays may not.
+func (wf *Workflows) loadPolicy(ctx workflow.Context, name string) (policy.Policy, error) {
 	type loaded struct {
 		Policy policy.Policy
 		Err    string
 	}
 	var got loaded
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		p, err := wf.Policies.Get(app.Policy)
+		p, err := wf.Policies.Get(name)
 		if err != nil {
 			return loaded{Err: err.Error()}
 		}
 		return loaded{Policy: p}
 	}).Get(&got)
 	if err != nil {
-		return nil, err
+		return policy.Policy{}, err
 	}
 	if got.Err != "" {
-		return nil, temporal.NewNonRetryableApplicationError(got.Err, "InvalidApplication", nil)
+		return policy.Policy{}, temporal.NewNonRetryableApplicationError(got.Err, "InvalidApplication", nil)
 	}
-	return account.New(app, got.Policy, "", workflow.Now(ctx)), nil
+	return got.Policy, nil
 }
 
 // loop advances the account whenever something falls due or changes, until
@@ -188,7 +257,20 @@ func (w *lifecycle) poke() { w.wake.SendAsync(true) }
 
 // idle reports whether nothing is being recorded, sent or handled.
 func (w *lifecycle) idle(ctx workflow.Context) bool {
-	return len(w.pending) == 0 && w.inFlight == 0 && workflow.AllHandlersFinished(ctx)
+	return len(w.pending) == 0 && w.inFlight == 0 && w.bounces.Len() == 0 && workflow.AllHandlersFinished(ctx)
+}
+
+// receiveBounces handles the EmailUndeliverable signal. Signals are drained
+// before continue-as-new (see idle), so none is lost.
+func (w *lifecycle) receiveBounces(ctx workflow.Context) {
+	for {
+		var b account.Bounce
+		if more := w.bounces.Receive(ctx, &b); !more {
+			return
+		}
+		w.commit(ctx, w.acct.EmailBounced(b, workflow.Now(ctx)), "email undeliverable")
+		w.poke()
+	}
 }
 
 func (w *lifecycle) shouldContinueAsNew(ctx workflow.Context) bool {
@@ -264,6 +346,12 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 	in := activities.NoticeInput{
 		Recipient: mail.Recipient{CustomerID: c.CustomerID, Name: c.Name, Email: c.Email, Locale: c.Locale},
 		Notice:    n,
+		Channel:   w.acct.NoticeChannel(),
+		Phone:     c.Phone,
+	}
+	if !n.Staff && in.Channel == "none" {
+		w.commit(ctx, w.acct.EmailFailed(n, "no_channel", "no channel left to reach the customer", workflow.Now(ctx)), "notice not sent "+n.Key)
+		return
 	}
 	sctx := workflow.WithActivityOptions(ctx, noticeOptions(noticeSummary(n, c.Email)))
 	err := workflow.ExecuteActivity(sctx, acts.SendNotice, in).Get(ctx, nil)

@@ -23,6 +23,7 @@ var firstIssue = time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
 func TestOnboardPrepayInvoicePaid(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay-1", 10000)
+	h.update(start.Add(10*time.Minute), UpdateVerifyPhone, "verify", account.PhoneCode{Code: phoneCode})
 	h.pay(firstIssue.Add(2*day), "pay-2", 10000)
 	h.run(Input{Application: testApplication("standard")}, firstIssue.Add(20*day))
 

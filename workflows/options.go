@@ -35,6 +35,25 @@ func provisionOptions(summary string) workflow.ActivityOptions {
 	}
 }
 
+// Screening retries through credit-provider outages: onboarding waits.
+func screenOptions(summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute},
+		Summary:             summary,
+	}
+}
+
+// A verification code is worth a few tries only: the customer can ask for
+// another.
+func phoneCodeOptions(summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 5},
+		Summary:             summary,
+	}
+}
+
 // Emails retry through SendGrid outages and rate limits for a day; refusals
 // (400/401/403/413) and interrupted sends are not retried.
 func noticeOptions(summary string) workflow.ActivityOptions {
