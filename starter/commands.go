@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,15 +10,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/ops"
 	"github.com/example/dunning/schema"
-	"github.com/example/dunning/service"
-	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
 
@@ -52,43 +48,14 @@ a file override its fields. The application is checked before anything starts.`,
 			}
 			overlay(cmd, &in, app)
 			in.Normalize()
-			if err := in.Validate(); err != nil {
-				return usage("%v", err)
-			}
-			reg, err := service.Policies(a.cfg)
+			workflowID, runID, err := a.ops.Onboard(context.Background(), in)
 			if err != nil {
-				return usage("%v", err)
-			}
-			if _, err := reg.Get(in.Policy); err != nil {
-				return usage("%v", err)
-			}
-			ctx, cancel := a.ctx()
-			defer cancel()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID:                       workflows.WorkflowID(in.CustomerID),
-				TaskQueue:                a.cfg.TaskQueue,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.AttrCustomerID.ValueSet(in.CustomerID)),
-				// Without this the client quietly returns the existing run.
-				WorkflowExecutionErrorWhenAlreadyStarted: true,
-				StaticSummary:                            "Lifecycle of " + in.Name + " (" + in.CustomerID + ")",
-			}, workflows.WorkflowType, workflows.Input{Application: in})
-			var started *serviceerror.WorkflowExecutionAlreadyStarted
-			if errors.As(err, &started) {
-				return refused("customer %q already exists (workflow %s)", in.CustomerID, workflows.WorkflowID(in.CustomerID))
-			}
-			if err != nil {
-				return a.explain(in.CustomerID, "onboard", err)
+				return explain(err)
 			}
 			if a.json {
-				return a.printJSON(map[string]string{"customer_id": in.CustomerID, "workflow_id": run.GetID(), "run_id": run.GetRunID()})
+				return a.printJSON(map[string]string{"customer_id": in.CustomerID, "workflow_id": workflowID, "run_id": runID})
 			}
-			fmt.Fprintf(a.out, "onboarded %s: workflow %s (run %s)\n", in.CustomerID, run.GetID(), run.GetRunID())
+			fmt.Fprintf(a.out, "onboarded %s: workflow %s (run %s)\n", in.CustomerID, workflowID, runID)
 			return nil
 		},
 	}
@@ -158,11 +125,8 @@ no-op, and reusing an ID for a different amount is refused.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			p.Actor = a.actor
-			if err := p.Validate(); err != nil {
-				return usage("%v", err)
-			}
 			var res account.PaymentResult
-			if err := a.update(args[0], workflows.UpdateRecordPayment, "", p, &res); err != nil {
+			if err := a.update(args[0], workflows.UpdateRecordPayment, p, &res); err != nil {
 				return err
 			}
 			if a.json {
@@ -186,19 +150,9 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show a customer's status, balance, open invoices and next action (GetStatus)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			ctx, cancel := a.ctx()
-			defer cancel()
-			c, err := a.client(ctx)
+			v, err := a.ops.Status(context.Background(), args[0])
 			if err != nil {
-				return err
-			}
-			val, err := c.QueryWorkflow(ctx, workflows.WorkflowID(args[0]), "", workflows.QueryGetStatus)
-			if err != nil {
-				return a.explain(args[0], "status", err)
-			}
-			var v account.StatusView
-			if err := val.Get(&v); err != nil {
-				return err
+				return explain(err)
 			}
 			if a.json {
 				return a.printJSON(v)
@@ -217,9 +171,6 @@ func (a *app) staffCmd(use, short, update string) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			s.Actor = a.actor
-			if err := s.Validate(); err != nil {
-				return usage("%v", err)
-			}
 			return a.viewUpdate(args[0], update, s)
 		},
 	}
@@ -231,7 +182,7 @@ func (a *app) staffCmd(use, short, update string) *cobra.Command {
 // viewUpdate runs an update whose result is the account status.
 func (a *app) viewUpdate(customerID, update string, arg any) error {
 	var v account.StatusView
-	if err := a.update(customerID, update, "", arg, &v); err != nil {
+	if err := a.update(customerID, update, arg, &v); err != nil {
 		return err
 	}
 	if a.json {
@@ -267,9 +218,6 @@ func (a *app) promiseCmd() *cobra.Command {
 				return usage("--until: %v", err)
 			}
 			p.Until, p.Actor = t, a.actor
-			if err := p.Validate(); err != nil {
-				return usage("%v", err)
-			}
 			return a.viewUpdate(args[0], workflows.UpdatePromiseToPay, p)
 		},
 	}
@@ -298,9 +246,6 @@ func (a *app) disputeCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			d.Actor = a.actor
-			if err := d.Validate(); err != nil {
-				return usage("%v", err)
-			}
 			return a.viewUpdate(args[0], workflows.UpdateDisputeInvoice, d)
 		},
 	}
@@ -317,9 +262,6 @@ func (a *app) resolveCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			r.Actor = a.actor
-			if err := r.Validate(); err != nil {
-				return usage("%v", err)
-			}
 			return a.viewUpdate(args[0], workflows.UpdateResolveDispute, r)
 		},
 	}
@@ -338,9 +280,6 @@ func (a *app) writeOffCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			w.Actor = a.actor
-			if err := w.Validate(); err != nil {
-				return usage("%v", err)
-			}
 			return a.viewUpdate(args[0], workflows.UpdateWriteOff, w)
 		},
 	}
@@ -358,15 +297,9 @@ dunning_key, status (sent, logged when no SendGrid key is set, pending, failed,
 unconfirmed) and subject. Show one with: starter outbox show KEY`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			ctx, cancel := a.ctx()
-			defer cancel()
-			st, err := a.db(ctx)
-			if err != nil {
-				return err
-			}
-			rows, err := st.OutboxFor(ctx, args[0])
-			if err != nil {
-				return err
+			rows, err := a.ops.Emails(context.Background(), args[0])
+			if err != nil && !errors.Is(err, ops.ErrNotFound) { // an unknown customer has no emails
+				return explain(err)
 			}
 			if a.json {
 				return a.printJSON(rows)
@@ -379,18 +312,9 @@ unconfirmed) and subject. Show one with: starter outbox show KEY`,
 		Short: "Show one email as the customer gets it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			ctx, cancel := a.ctx()
-			defer cancel()
-			st, err := a.db(ctx)
+			m, err := a.ops.Email(context.Background(), "", args[0])
 			if err != nil {
-				return err
-			}
-			m, err := st.OutboxMessageByKey(ctx, args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return refused("no email with key %q", args[0])
-			}
-			if err != nil {
-				return err
+				return explain(err)
 			}
 			if a.json {
 				return a.printJSON(m)
@@ -408,20 +332,9 @@ func (a *app) auditCmd() *cobra.Command {
 		Short: "Show the customer's audit log: every change, who made it and why",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			ctx, cancel := a.ctx()
-			defer cancel()
-			st, err := a.db(ctx)
+			rows, err := a.ops.Audit(context.Background(), args[0])
 			if err != nil {
-				return err
-			}
-			rows, err := st.AuditOf(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if len(rows) == 0 {
-				if _, err := st.CustomerByID(ctx, args[0]); errors.Is(err, store.ErrNotFound) {
-					return refused("unknown customer %q", args[0])
-				}
+				return explain(err)
 			}
 			if a.json {
 				return a.printJSON(rows)
@@ -437,11 +350,11 @@ func (a *app) migrateCmd() *cobra.Command {
 		Short: "Apply the database migrations (the worker also does this at start)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			ctx, cancel := a.ctx()
+			ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 			defer cancel()
-			st, err := a.db(ctx)
+			st, err := a.ops.Store(ctx)
 			if err != nil {
-				return err
+				return explain(err)
 			}
 			v, err := schema.Migrate(ctx, st.DB().DB)
 			if err != nil {

@@ -36,15 +36,9 @@ type codedError struct {
 func (e *codedError) Error() string { return e.err.Error() }
 func (e *codedError) Unwrap() error { return e.err }
 
-func refused(format string, args ...any) error {
-	return &codedError{exitRefused, fmt.Errorf(format, args...)}
-}
-
 func usage(format string, args ...any) error {
 	return &codedError{exitUsage, fmt.Errorf(format, args...)}
 }
-
-func unavailable(err error) error { return &codedError{exitUnavailable, err} }
 
 func exitCode(err error) int {
 	var ce *codedError

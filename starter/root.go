@@ -4,22 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/user"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/example/dunning/config"
-	"github.com/example/dunning/service"
-	"github.com/example/dunning/store"
-	"github.com/example/dunning/workflows"
+	"github.com/example/dunning/ops"
 )
 
 // app is what every command shares.
@@ -30,8 +23,7 @@ type app struct {
 	timeout     time.Duration
 	cfg         config.Config
 
-	temporal client.Client
-	store    *store.Store
+	ops *ops.Ops // connects to Temporal and PostgreSQL on first use
 }
 
 func newRoot(out, errOut io.Writer) *cobra.Command {
@@ -56,6 +48,7 @@ or usage; 3 Temporal or PostgreSQL unreachable.`,
 				return usage("%v", err)
 			}
 			a.cfg = cfg
+			a.ops = ops.New(ops.Options{Config: cfg, Timeout: a.timeout})
 			return nil
 		},
 		PersistentPostRun: func(*cobra.Command, []string) { a.close() },
@@ -66,10 +59,12 @@ or usage; 3 Temporal or PostgreSQL unreachable.`,
 	root.PersistentFlags().StringVar(&a.actor, "actor", defaultActor(), "who is doing this, for the audit log")
 	root.PersistentFlags().DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for the workflow")
 	root.AddCommand(
-		a.onboardCmd(), a.payCmd(), a.statusCmd(),
+		a.onboardCmd(), a.payCmd(), a.statusCmd(), a.listCmd(),
 		a.suspendCmd(), a.reinstateCmd(), a.terminateCmd(),
 		a.promiseCmd(), a.disputeCmd(), a.resolveCmd(), a.writeOffCmd(),
-		a.outboxCmd(), a.auditCmd(), a.migrateCmd(),
+		a.verifyPhoneCmd(), a.requestCodeCmd(), a.reportAbuseCmd(), a.reviewCmd(),
+		a.budgetCmd(), a.usageCmd(),
+		a.outboxCmd(), a.auditCmd(), a.agingCmd(), a.exportCollectionsCmd(), a.migrateCmd(),
 	)
 	return root
 }
@@ -85,43 +80,9 @@ func defaultActor() string {
 }
 
 func (a *app) close() {
-	if a.temporal != nil {
-		a.temporal.Close()
+	if a.ops != nil {
+		a.ops.Close()
 	}
-	if a.store != nil {
-		_ = a.store.Close()
-	}
-}
-
-// client connects to Temporal on first use.
-func (a *app) client(ctx context.Context) (client.Client, error) {
-	if a.temporal != nil {
-		return a.temporal, nil
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c, err := service.Dial(ctx, a.cfg, quiet)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	a.temporal = c
-	return c, nil
-}
-
-// db connects to PostgreSQL on first use.
-func (a *app) db(ctx context.Context) (*store.Store, error) {
-	if a.store != nil {
-		return a.store, nil
-	}
-	st, err := store.Open(ctx, a.cfg.DatabaseURL)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	a.store = st
-	return st, nil
-}
-
-func (a *app) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), a.timeout)
 }
 
 // printJSON writes v as indented JSON.
@@ -131,56 +92,29 @@ func (a *app) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// update runs a workflow update and waits for its result, turning Temporal's
-// errors into ones a person understands.
-func (a *app) update(customerID, name, updateID string, arg, result any) error {
-	ctx, cancel := a.ctx()
-	defer cancel()
-	c, err := a.client(ctx)
-	if err != nil {
-		return err
-	}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(customerID),
-		UpdateName:   name,
-		UpdateID:     updateID,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, result)
-	}
-	return a.explain(customerID, name, err)
+// update runs a workflow update and waits for its result. The argument is
+// validated first and nothing is sent when it is bad.
+func (a *app) update(customerID, name string, arg, result any) error {
+	return explain(a.ops.Update(context.Background(), customerID, name, arg, result))
 }
 
-// explain maps workflow errors to messages and exit codes.
-func (a *app) explain(customerID, what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var notFound *serviceerror.NotFound
+// explain gives an ops error its exit code; the message is already one a
+// person understands.
+func explain(err error) error {
+	var (
+		invalid *ops.InvalidError
+		refusal *ops.RefusedError
+		down    *ops.UnavailableError
+	)
 	switch {
-	case errors.As(err, &notFound):
-		return refused("unknown customer %q: no workflow %s", customerID, workflows.WorkflowID(customerID))
-	case strings.Contains(err.Error(), "workflow execution already completed"):
-		return refused("customer %q is terminated: its lifecycle has ended", customerID)
-	case errors.Is(err, context.DeadlineExceeded):
-		return unavailable(fmt.Errorf("%s for %s: no answer within %s (is a worker running on task queue %s?)", what, customerID, a.timeout, a.cfg.TaskQueue))
+	case err == nil:
+		return nil
+	case errors.As(err, &invalid):
+		return &codedError{exitUsage, err}
+	case errors.As(err, &down):
+		return &codedError{exitUnavailable, err}
+	case errors.As(err, &refusal), errors.Is(err, ops.ErrNotFound), errors.Is(err, ops.ErrTerminated):
+		return &codedError{exitRefused, err}
 	}
-	var unavailableErr *serviceerror.Unavailable
-	if errors.As(err, &unavailableErr) {
-		return unavailable(err)
-	}
-	return refused("%s refused: %s", what, rootMessage(err))
-}
-
-// rootMessage strips the wrapping Temporal adds around a validator's error.
-func rootMessage(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err.Error()
-		}
-		err = next
-	}
+	return err
 }

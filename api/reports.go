@@ -1,0 +1,104 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/example/dunning/reports"
+)
+
+var errNoReports = &apiError{http.StatusServiceUnavailable, "unavailable", "reports are not configured on this server"}
+
+// agingFormats are the aging report's formats: content type and writer.
+var agingFormats = map[string]struct {
+	contentType string
+	write       func(io.Writer, reports.AgingReport) error
+}{
+	"json": {"application/json", reports.WriteJSON},
+	"csv":  {"text/csv; charset=utf-8", reports.WriteCSV},
+	"text": {"text/plain; charset=utf-8", reports.WriteText},
+}
+
+// aging answers GET /v1/reports/aging?as_of=&format=&currency=&status=&top_n=.
+func (s *server) aging(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, "as_of", "format", "currency", "status", "top_n")
+	if err != nil {
+		return err
+	}
+	format := q.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	out, ok := agingFormats[format]
+	if !ok {
+		return invalid(fmt.Errorf("format %q must be json, csv or text", format))
+	}
+	asOf := s.now()
+	if v := q.Get("as_of"); v != "" {
+		if asOf, err = parseTime(v); err != nil {
+			return invalid(fmt.Errorf("as_of: %v", err))
+		}
+	}
+	opts := reports.AgingOptions{Currency: strings.ToUpper(q.Get("currency"))}
+	if v := q.Get("status"); v != "" {
+		opts.Statuses = strings.Split(v, ",")
+	}
+	if opts.TopN, err = intParam(q, "top_n"); err != nil {
+		return err
+	}
+	if err := opts.Validate(); err != nil {
+		return invalid(err)
+	}
+	if s.reports == nil {
+		return errNoReports
+	}
+	rep, err := s.reports.Aging(r.Context(), asOf, opts)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := out.write(&buf, rep); err != nil {
+		return err
+	}
+	writeRaw(w, http.StatusOK, out.contentType, buf.Bytes())
+	return nil
+}
+
+// exportCollections answers POST /v1/collections/export with the CSV for
+// the collections agency. It is built in memory first: an export that
+// fails half-way has recorded nothing, and must not look like a file.
+func (s *server) exportCollections(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	if s.reports == nil {
+		return errNoReports
+	}
+	at := s.now().UTC()
+	var buf bytes.Buffer
+	n, err := s.reports.ExportCollections(r.Context(), &buf, at)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Exported-Count", strconv.Itoa(n))
+	w.Header().Set("Content-Disposition", `attachment; filename="collections-`+at.Format("20060102T150405Z")+`.csv"`)
+	writeRaw(w, http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	return nil
+}
+
+// parseTime reads RFC 3339 or a date (midnight UTC).
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
+	}
+	return t, nil
+}
