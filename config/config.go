@@ -38,37 +38,40 @@ type Config struct {
 // DefaultDatabaseURL is the local development database.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/dunning?sslmode=disable"
 
-// FromEnv reads the configuration and checks it.
-func FromEnv() (Config, error) {
+// FromEnv reads the configuration from the process environment and checks it.
+func FromEnv() (Config, error) { return FromGetenv(os.Getenv) }
+
+// FromGetenv reads the configuration through getenv (the environment, or a
+// map in tests of deployment files) and checks it.
+func FromGetenv(getenv func(string) string) (Config, error) {
+	env := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
 	c := Config{
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:         env("DUNNING_TASK_QUEUE", "dunning"),
 		DatabaseURL:       env("DATABASE_URL", DefaultDatabaseURL),
-		SendGridAPIKey:    os.Getenv("SENDGRID_API_KEY"),
+		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
 		SendGridAPIHost:   env("SENDGRID_API_HOST", "https://api.sendgrid.com"),
 		FromEmail:         env("DUNNING_FROM_EMAIL", "billing@example.com"),
 		FromName:          env("DUNNING_FROM_NAME", "Billing"),
-		ReplyTo:           os.Getenv("DUNNING_REPLY_TO"),
-		ProvisioningURL:   os.Getenv("DUNNING_PROVISIONING_URL"),
-		PolicyDir:         os.Getenv("DUNNING_POLICY_DIR"),
-		RiskConfig:        os.Getenv("DUNNING_RISK_CONFIG"),
+		ReplyTo:           getenv("DUNNING_REPLY_TO"),
+		ProvisioningURL:   getenv("DUNNING_PROVISIONING_URL"),
+		PolicyDir:         getenv("DUNNING_POLICY_DIR"),
+		RiskConfig:        getenv("DUNNING_RISK_CONFIG"),
 		StaffEmail:        env("DUNNING_STAFF_EMAIL", "billing-team@example.com"),
 		StaffLocale:       env("DUNNING_STAFF_LOCALE", "en"),
-		TemplateIDs:       os.Getenv("SENDGRID_TEMPLATE_IDS"),
-		WebhookPublicKey:  os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
-		HTTPAddr:          os.Getenv("DUNNING_HTTP_ADDR"),
-		APITokens:         os.Getenv("DUNNING_API_TOKENS"),
+		TemplateIDs:       getenv("SENDGRID_TEMPLATE_IDS"),
+		WebhookPublicKey:  getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		HTTPAddr:          getenv("DUNNING_HTTP_ADDR"),
+		APITokens:         getenv("DUNNING_API_TOKENS"),
 		LogLevel:          env("LOG_LEVEL", "info"),
 	}
 	return c, c.Validate()
-}
-
-func env(key, def string) string {
-	if v := strings.TrimSpace(os.Getenv(key)); v != "" {
-		return v
-	}
-	return def
 }
 
 // Validate checks the settings that can be checked without connecting.

@@ -540,25 +540,11 @@ func checkWorker(p *problems, proj *types.Project) {
 	}
 
 	// The worker's own configuration check accepts the values.
-	get := func(key, def string) string {
-		if v, ok := envValue(svc, key); ok && v != "" {
-			return v
-		}
-		return def
-	}
-	cfg := config.Config{
-		TemporalAddress:   get("TEMPORAL_ADDRESS", ""),
-		TemporalNamespace: get("TEMPORAL_NAMESPACE", ""),
-		TaskQueue:         get("DUNNING_TASK_QUEUE", ""),
-		DatabaseURL:       get("DATABASE_URL", ""),
-		SendGridAPIKey:    get("SENDGRID_API_KEY", ""),
-		SendGridAPIHost:   get("SENDGRID_API_HOST", "https://api.sendgrid.com"),
-		FromEmail:         get("DUNNING_FROM_EMAIL", "billing@example.com"),
-		FromName:          get("DUNNING_FROM_NAME", "Billing"),
-		ProvisioningURL:   get("DUNNING_PROVISIONING_URL", ""),
-		LogLevel:          get("LOG_LEVEL", "info"),
-	}
-	if err := cfg.Validate(); err != nil {
+	_, err := config.FromGetenv(func(key string) string {
+		v, _ := envValue(svc, key)
+		return v
+	})
+	if err != nil {
 		p.add("%s: the worker would refuse its environment: %v", svc.Name, err)
 	}
 }

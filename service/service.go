@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -138,6 +140,9 @@ func Provisioner(cfg config.Config, st *store.Store) activities.Provisioner {
 // Options tune a worker run.
 type Options struct {
 	Migrate bool // apply schema migrations at start
+	// HTTP builds the API and webhook handler served on DUNNING_HTTP_ADDR,
+	// and a background job to run beside it. Nil: no HTTP server.
+	HTTP func(config.Config, client.Client, *store.Store, *slog.Logger) (http.Handler, func(context.Context), error)
 }
 
 // Run connects everything and runs the worker until ctx is done.
@@ -195,6 +200,26 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		StaffLocale: cfg.StaffLocale,
 		FromName:    cfg.FromName,
 	})
+	if cfg.HTTPAddr != "" && opts.HTTP != nil {
+		h, sweep, err := opts.HTTP(cfg, c, st, logger)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("DUNNING_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		logger.Info("serving the API and webhooks", "addr", ln.Addr().String())
+		go sweep(ctx)
+	}
 	logger.Info("worker ready", "config", cfg)
 	stop := make(chan any)
 	go func() {

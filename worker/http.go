@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/api"
+	"github.com/example/dunning/config"
+	"github.com/example/dunning/ops"
+	"github.com/example/dunning/sgevents"
+	"github.com/example/dunning/store"
+	"github.com/example/dunning/workflows"
+)
+
+// BounceNotifier tells a customer's workflow that its email address stopped
+// working, with the EmailUndeliverable signal.
+type BounceNotifier struct{ Client client.Client }
+
+// EmailUndeliverable implements sgevents.Notifier. A customer whose
+// lifecycle has ended (or never existed here) has nobody left to tell.
+func (n BounceNotifier) EmailUndeliverable(ctx context.Context, customerID, messageKey, event, reason string) error {
+	err := n.Client.SignalWorkflow(ctx, workflows.WorkflowID(customerID), "", workflows.SignalEmailUndeliverable,
+		account.Bounce{MessageKey: messageKey, Event: event, Reason: reason})
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil
+	}
+	return err
+}
+
+// httpHandler builds the worker's HTTP handler: the staff API and, when
+// their keys are configured, the webhooks. It returns a function to run in
+// the background that retries bounce notifications SendGrid stopped
+// resending.
+func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *slog.Logger) (http.Handler, func(context.Context), error) {
+	tokens, err := api.ParseTokens(cfg.APITokens)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DUNNING_API_TOKENS: %w", err)
+	}
+	o := ops.New(ops.Options{Config: cfg, Client: c, Store: st, Logger: logger})
+	webhooks := map[string]http.Handler{}
+	sweep := func(context.Context) {}
+	if cfg.WebhookPublicKey != "" {
+		events := sgevents.NewStore(st.DB())
+		notifier := BounceNotifier{Client: c}
+		h, err := sgevents.NewHandler(sgevents.Config{PublicKey: cfg.WebhookPublicKey, Store: events, Notifier: notifier, Logger: logger})
+		if err != nil {
+			return nil, nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+		}
+		webhooks["POST /webhooks/sendgrid"] = h
+		sweep = func(ctx context.Context) {
+			every(ctx, time.Minute, func() {
+				if n, err := events.NotifyPending(ctx, notifier, nil); err != nil {
+					logger.Warn("bounce notifications still pending", "error", err)
+				} else if n > 0 {
+					logger.Info("sent pending bounce notifications", "count", n)
+				}
+			})
+		}
+	}
+	return api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Logger: logger}), sweep, nil
+}
+
+// every runs f at each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
