@@ -358,11 +358,21 @@ func (a *Account) Open(now time.Time) []Event {
 	return []Event{ev}
 }
 
-// EmailFailed records that a customer email could not be delivered, so that
-// staff see it in the audit log instead of it failing silently.
+// EmailFailed records that a notice could not be delivered, so that staff
+// see it in the audit log and in an alert instead of it failing silently.
+// An alert that itself fails is only recorded.
 func (a *Account) EmailFailed(n Notice, kind, problem string, now time.Time) []Event {
 	ev := a.newEvent(now, "email.failed", SystemActor, problem)
 	ev.InvoiceID = n.InvoiceID
 	ev.Detail = map[string]string{"dunning_key": n.Key, "stage": n.Stage, "kind": kind}
-	return []Event{ev}
+	events := []Event{ev}
+	if !n.Staff {
+		alertKind := "email_refused"
+		if kind == "EmailUnconfirmed" {
+			alertKind = "email_unconfirmed"
+		}
+		events = append(events, a.staffAlert(alertKind, fmt.Sprintf("%s notice to %s not delivered: %s", n.Stage, a.Customer.CustomerID, problem),
+			map[string]string{"dunning_key": n.Key, "error_kind": kind}, now))
+	}
+	return events
 }

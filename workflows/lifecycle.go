@@ -317,8 +317,19 @@ func (w *lifecycle) runEffects(ctx workflow.Context) {
 
 func (w *lifecycle) execute(ctx workflow.Context, b batch) {
 	logger := workflow.GetLogger(ctx)
-	rctx := workflow.WithActivityOptions(ctx, recordOptions("record "+b.summary))
-	if err := workflow.ExecuteActivity(rctx, acts.Record, activities.RecordInput{Customer: b.customer, Events: b.events}).Get(ctx, nil); err != nil {
+	in := activities.RecordInput{Customer: b.customer, Events: b.events}
+	var err error
+	// Version 1 records as a local activity: a short database write needs
+	// no task of its own, and one marker event instead of three plus a
+	// workflow task keeps histories small.
+	if workflow.GetVersion(ctx, "local-record", workflow.DefaultVersion, 1) == 1 {
+		lctx := workflow.WithLocalActivityOptions(ctx, localRecordOptions("record "+b.summary))
+		err = workflow.ExecuteLocalActivity(lctx, "Record", in).Get(ctx, nil)
+	} else {
+		rctx := workflow.WithActivityOptions(ctx, recordOptions("record "+b.summary))
+		err = workflow.ExecuteActivity(rctx, acts.Record, in).Get(ctx, nil)
+	}
+	if err != nil {
 		logger.Error("recording failed", "batch", b.summary, "error", err)
 	}
 	for _, ev := range b.events {

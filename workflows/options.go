@@ -23,6 +23,20 @@ func recordOptions(summary string) workflow.ActivityOptions {
 	}
 }
 
+// localRecordOptions: the same unending retries for the local activity;
+// the SDK turns long backoffs into timers, so a database outage only waits.
+func localRecordOptions(summary string) workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+		Summary: summary,
+	}
+}
+
 func provisionOptions(summary string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
