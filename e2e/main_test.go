@@ -6,6 +6,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +27,7 @@ import (
 	"github.com/example/dunning/internal/devenv"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/sendgridfake"
+	"github.com/example/dunning/sgevents"
 	"github.com/example/dunning/store"
 )
 
@@ -37,7 +42,15 @@ var env struct {
 	binDir       string
 	policyDir    string
 	workerLog    *syncWriter
+	apiURL       string            // the worker's HTTP API
+	webhookKey   *ecdsa.PrivateKey // signs SendGrid events
 }
+
+// API tokens the e2e worker accepts.
+const (
+	operatorToken = "operator-secret-token-0001"
+	viewerToken   = "viewer-secret-token-00002"
+)
 
 const sendgridKey = "SG.e2e-test-key"
 
@@ -96,7 +109,26 @@ func run(m *testing.M) int {
 	env.sendgrid = sendgridfake.NewServer(sendgridKey)
 	defer env.sendgrid.Close()
 
-	worker, logs, err := startWorker(ctx, nil)
+	env.webhookKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fail("%v", err)
+	}
+	pub, err := sgevents.PublicKeyBase64(&env.webhookKey.PublicKey)
+	if err != nil {
+		return fail("%v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail("%v", err)
+	}
+	httpAddr := l.Addr().String()
+	_ = l.Close()
+	env.apiURL = "http://" + httpAddr
+	worker, logs, err := startWorker(ctx, map[string]string{
+		"DUNNING_HTTP_ADDR":           httpAddr,
+		"DUNNING_API_TOKENS":          "ops-bot:operator:" + operatorToken + ",auditor:viewer:" + viewerToken,
+		"SENDGRID_WEBHOOK_PUBLIC_KEY": pub,
+	})
 	if err != nil {
 		return fail("%v", err)
 	}

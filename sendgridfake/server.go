@@ -31,6 +31,10 @@ type Fault struct {
 	// AcceptThenFail stores the message (as SendGrid would) and then answers
 	// with Status: a send that worked but whose answer got lost.
 	AcceptThenFail bool
+	// Hold stores the message and then waits this long before answering 202:
+	// a window in which to kill the sender between SendGrid's acceptance
+	// and the sender's record of it.
+	Hold time.Duration
 }
 
 // Message is one accepted request, with its message ID.
@@ -167,6 +171,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault.AcceptThenFail {
 		s.writeFault(w, fault)
 		return
+	}
+	if fault.Hold > 0 {
+		select {
+		case <-time.After(fault.Hold):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	w.Header().Set("X-Message-Id", id)
 	w.WriteHeader(http.StatusAccepted)

@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/example/dunning/account"
+)
+
+// call sends a request to the worker's API and decodes a JSON answer.
+func call(t *testing.T, token, method, path string, body any, out any) (int, string) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, env.apiURL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode, string(data)
+}
+
+// The staff API on the real worker: roles, refusals with the validator's
+// reason, the audit actor from the token, lists by search attribute, and
+// the reports.
+func TestHTTPAPI(t *testing.T) {
+	t.Parallel()
+	if code, _ := call(t, "", "GET", "/healthz", nil, nil); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	app := application("api-cust", "e2e")
+	if code, body := call(t, "", "POST", "/v1/customers", app, nil); code != 401 {
+		t.Errorf("no token: %d %s", code, body)
+	}
+	if code, body := call(t, viewerToken, "POST", "/v1/customers", app, nil); code != 403 || !strings.Contains(body, "forbidden") {
+		t.Errorf("viewer onboarding: %d %s", code, body)
+	}
+	if code, body := call(t, operatorToken, "POST", "/v1/customers", app, nil); code != 201 {
+		t.Fatalf("onboard: %d %s", code, body)
+	}
+	if code, body := call(t, operatorToken, "POST", "/v1/customers", app, nil); code != 409 || !strings.Contains(body, "already exists") {
+		t.Errorf("onboard twice: %d %s", code, body)
+	}
+	var v account.StatusView
+	eventually(t, 20*time.Second, "screening", func() bool {
+		code, _ := call(t, viewerToken, "GET", "/v1/customers/api-cust", nil, &v)
+		return code == 200 && v.Status == account.StatusAwaitingPrepayment
+	})
+	pay := account.Payment{PaymentID: "api-pre", AmountMinor: v.Invoices[0].AmountMinor, Currency: "USD", Method: "card"}
+	if code, _ := call(t, viewerToken, "POST", "/v1/customers/api-cust/payments", pay, nil); code != 403 {
+		t.Errorf("viewer paying: %d", code)
+	}
+	bad := pay
+	bad.PaymentID, bad.Currency = "api-eur", "EUR"
+	if code, body := call(t, operatorToken, "POST", "/v1/customers/api-cust/payments", bad, nil); code != 409 || !strings.Contains(body, "currency EUR does not match the account currency USD") {
+		t.Errorf("wrong currency: %d %s", code, body)
+	}
+	neg := pay
+	neg.AmountMinor = -1
+	if code, body := call(t, operatorToken, "POST", "/v1/customers/api-cust/payments", neg, nil); code != 400 || !strings.Contains(body, "amount_minor") {
+		t.Errorf("negative amount: %d %s", code, body)
+	}
+	var res account.PaymentResult
+	if code, body := call(t, operatorToken, "POST", "/v1/customers/api-cust/payments", pay, &res); code != 200 || res.Status != account.StatusActive {
+		t.Fatalf("payment: %d %s", code, body)
+	}
+	if code, _ := call(t, operatorToken, "GET", "/v1/customers/nobody", nil, nil); code != 404 {
+		t.Errorf("unknown customer: %d", code)
+	}
+	var audit struct {
+		Entries []struct {
+			Action string `json:"action"`
+			Actor  string `json:"actor"`
+		} `json:"entries"`
+	}
+	call(t, viewerToken, "GET", "/v1/customers/api-cust/audit", nil, &audit)
+	found := false
+	for _, a := range audit.Entries {
+		found = found || (a.Action == "payment.recorded" && a.Actor == "ops-bot")
+	}
+	if !found {
+		t.Errorf("payment not audited as ops-bot: %+v", audit)
+	}
+	// Lists come from the search attributes (visibility is eventually consistent).
+	eventually(t, 20*time.Second, "api-cust listed as active", func() bool {
+		var list struct {
+			Customers []struct {
+				CustomerID string `json:"customer_id"`
+			} `json:"customers"`
+		}
+		code, _ := call(t, viewerToken, "GET", "/v1/customers?status=active&page_size=1000", nil, &list)
+		for _, c := range list.Customers {
+			if c.CustomerID == "api-cust" {
+				return code == 200
+			}
+		}
+		return false
+	})
+	// A provider's enforcement notice through the API suspends at once.
+	notice := map[string]any{"customer_id": "api-cust", "notice_id": "ABUSE-7", "category": "ddos", "detail": "outbound flood from vm-2"}
+	if code, body := call(t, operatorToken, "POST", "/v1/enforcement-notices", notice, &v); code != 200 || v.Status != account.StatusSuspended {
+		t.Errorf("enforcement notice: %d %s", code, body)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", env.apiURL+"/v1/reports/aging?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer "+viewerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(csv), "currency") {
+		t.Errorf("aging csv: %d %s", resp.StatusCode, csv)
+	}
+}
