@@ -103,13 +103,21 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrEmailTemplate, err)
 	}
 	row := store.OutboxMessage{
-		MessageKey: msg.Key, CustomerID: msg.CustomerID, InvoiceID: sql.NullString{String: msg.InvoiceID, Valid: msg.InvoiceID != ""},
+		MessageKey: msg.Key, CustomerID: sql.NullString{String: msg.CustomerID, Valid: msg.CustomerID != ""}, InvoiceID: sql.NullString{String: msg.InvoiceID, Valid: msg.InvoiceID != ""},
 		Stage: msg.Stage, Template: msg.Template, Channel: channel, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML,
 	}
 	if channel == "sms" {
 		row.ToEmail, row.BodyHTML = in.Phone, ""
 		row.BodyText = smsText(msg.Subject, in.Notice.Reference, a.FromName)
 	}
+	return a.deliver(ctx, row, msg)
+}
+
+// deliver writes the outbox row if it is new and sends the message once:
+// a key already sent is never sent again, and a send cut off mid-way
+// (worker crash) is marked unconfirmed for staff rather than risked twice.
+func (a *Activities) deliver(ctx context.Context, row store.OutboxMessage, msg mail.Message) (NoticeResult, error) {
+	channel := row.Channel
 	// An earlier attempt may have sent it and then failed to record that.
 	if activity.HasHeartbeatDetails(ctx) {
 		var d sentDetail

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
@@ -272,7 +273,7 @@ func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, claimed, err := f.st.ClaimOutbox(context.Background(), store.OutboxMessage{MessageKey: msg.Key, CustomerID: "acme",
+	if _, claimed, err := f.st.ClaimOutbox(context.Background(), store.OutboxMessage{MessageKey: msg.Key, CustomerID: sql.NullString{String: "acme", Valid: true},
 		Stage: msg.Stage, Template: msg.Template, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML}); err != nil || !claimed {
 		t.Fatalf("claim: %v %v", claimed, err)
 	}

@@ -130,7 +130,7 @@ func (f *fakeOps) List(_ context.Context, filter ops.ListFilter) ([]ops.ListedCu
 }
 
 func sampleEmail(id, key string) store.OutboxMessage {
-	return store.OutboxMessage{ID: 7, MessageKey: key, CustomerID: id, InvoiceID: sql.NullString{String: "INV-" + id + "-0002", Valid: true},
+	return store.OutboxMessage{ID: 7, MessageKey: key, CustomerID: sql.NullString{String: id, Valid: true}, InvoiceID: sql.NullString{String: "INV-" + id + "-0002", Valid: true},
 		Stage: "invoice_issued", Template: "invoice_issued", Channel: "email", ToEmail: "billing@acme.test", Subject: "Your invoice",
 		BodyText: "Hello", BodyHTML: "<p>Hello</p>", Status: store.OutboxSent, Attempts: 1, CreatedAt: t0, UpdatedAt: t0,
 		SentAt: sql.NullTime{Time: t0, Valid: true}}

@@ -233,7 +233,7 @@ type Email struct {
 }
 
 func summary(m store.OutboxMessage) EmailSummary {
-	e := EmailSummary{ID: m.ID, MessageKey: m.MessageKey, CustomerID: m.CustomerID, InvoiceID: m.InvoiceID.String,
+	e := EmailSummary{ID: m.ID, MessageKey: m.MessageKey, CustomerID: m.CustomerID.String, InvoiceID: m.InvoiceID.String,
 		Stage: m.Stage, Template: m.Template, Channel: m.Channel, ToEmail: m.ToEmail, Subject: m.Subject, Status: m.Status,
 		Attempts: m.Attempts, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 	if m.SentAt.Valid {

@@ -32,6 +32,7 @@ type Config struct {
 	WebhookPublicKey  string // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies SendGrid's signed event webhook
 	HTTPAddr          string // DUNNING_HTTP_ADDR: API and webhooks; empty: no HTTP server
 	APITokens         string // DUNNING_API_TOKENS (secret): "name:role:token,..."
+	AgingSchedule     string // DUNNING_AGING_SCHEDULE: cron (UTC) of the daily aging snapshot; "off" disables
 	LogLevel          string // LOG_LEVEL: debug, info, warn, error
 }
 
@@ -69,6 +70,7 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		WebhookPublicKey:  getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		HTTPAddr:          getenv("DUNNING_HTTP_ADDR"),
 		APITokens:         getenv("DUNNING_API_TOKENS"),
+		AgingSchedule:     env("DUNNING_AGING_SCHEDULE", "5 0 * * *"),
 		LogLevel:          env("LOG_LEVEL", "info"),
 	}
 	return c, c.Validate()

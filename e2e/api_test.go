@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/example/dunning/account"
 )
 
@@ -139,5 +141,38 @@ func TestHTTPAPI(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(csv), "currency") {
 		t.Errorf("aging csv: %d %s", resp.StatusCode, csv)
+	}
+}
+
+// The worker sets up the daily aging Schedule; triggering it stores the
+// day's snapshot and mails staff the summary once.
+func TestDailyAgingSchedule(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := env.client.ScheduleClient().GetHandle(ctx, "aging-snapshot-daily")
+	desc, err := h.Describe(ctx)
+	if err != nil {
+		t.Fatalf("schedule: %v", err)
+	}
+	if cal := desc.Schedule.Spec.Calendars; len(cal) != 1 || cal[0].Minute[0].Start != 5 || cal[0].Hour[0].Start != 0 {
+		t.Errorf("schedule spec: %+v", desc.Schedule.Spec)
+	}
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	key := "aging-summary:" + time.Now().UTC().Format("2006-01-02")
+	eventually(t, 60*time.Second, "the staff summary", func() bool {
+		m, err := env.store.OutboxMessageByKey(ctx, key)
+		return err == nil && m.Status == "sent" && m.ToEmail == "billing-team@example.com" && strings.Contains(m.BodyText, "Receivables aging")
+	})
+	// One snapshot row per currency with open receivables today.
+	var snapshots, currencies int
+	_ = env.db.Get(&snapshots, `SELECT count(*) FROM aging_snapshots WHERE as_of = current_date`)
+	_ = env.db.Get(&currencies, `SELECT count(DISTINCT currency) FROM invoices WHERE status = 'open' AND kind = 'subscription' AND amount_minor > paid_minor`)
+	if snapshots != currencies {
+		t.Errorf("%d snapshot rows for %d currencies", snapshots, currencies)
+	}
+	if n := len(env.sendgrid.ByCustomArg("dunning_key", key)); n != 1 {
+		t.Errorf("summary sent %d times", n)
 	}
 }

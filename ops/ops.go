@@ -265,7 +265,7 @@ func (o *Ops) Email(ctx context.Context, customerID, key string) (store.OutboxMe
 		return store.OutboxMessage{}, err
 	}
 	m, err := st.OutboxMessageByKey(ctx, key)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && customerID != "" && m.CustomerID != customerID) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && customerID != "" && m.CustomerID.String != customerID) {
 		return store.OutboxMessage{}, notFound("no email with key %q", key)
 	}
 	return m, dbError(err)

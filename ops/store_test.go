@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestStoreReads(t *testing.T) {
 	if _, err := st.Record(ctx, store.CustomerFromAccount(acct, now), events); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.ClaimOutbox(ctx, store.OutboxMessage{MessageKey: "acme:welcome", CustomerID: "acme", Stage: "welcome",
+	if _, _, err := st.ClaimOutbox(ctx, store.OutboxMessage{MessageKey: "acme:welcome", CustomerID: sql.NullString{String: "acme", Valid: true}, Stage: "welcome",
 		Template: "welcome", ToEmail: app.Email, Subject: "Welcome", BodyText: "Hi"}); err != nil {
 		t.Fatal(err)
 	}

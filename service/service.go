@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -79,6 +81,28 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	}
 	logger.Info("registered search attributes", "count", len(missing))
 	return nil
+}
+
+// EnsureAgingSchedule creates the Temporal Schedule that runs the daily
+// receivables snapshot (DUNNING_AGING_SCHEDULE, a cron expression in UTC;
+// "off" disables it). One that exists already is kept as it is.
+func EnsureAgingSchedule(ctx context.Context, c client.Client, cfg config.Config) error {
+	if cfg.AgingSchedule == "off" {
+		return nil
+	}
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.AgingScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{cfg.AgingSchedule}},
+		Action: &client.ScheduleWorkflowAction{
+			ID: "aging-snapshot", Workflow: workflows.AgingWorkflowType, TaskQueue: cfg.TaskQueue,
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "daily receivables aging snapshot and staff summary",
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
+	}
+	return err
 }
 
 // Policies returns the embedded policies plus any in DUNNING_POLICY_DIR.
@@ -188,6 +212,10 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second})
 	wfs := &workflows.Workflows{Policies: reg, Risk: riskCfg}
 	w.RegisterWorkflowWithOptions(wfs.CustomerLifecycle, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	w.RegisterWorkflowWithOptions(workflows.AgingSnapshot, workflow.RegisterOptions{Name: workflows.AgingWorkflowType})
+	if err := EnsureAgingSchedule(ctx, c, cfg); err != nil {
+		logger.Warn("daily aging schedule not set up", "error", err)
+	}
 	w.RegisterActivity(&activities.Activities{
 		Store:       st,
 		Mailer:      mailer,

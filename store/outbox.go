@@ -22,7 +22,7 @@ const (
 type OutboxMessage struct {
 	ID                int64          `db:"id" json:"id"`
 	MessageKey        string         `db:"message_key" json:"message_key"`
-	CustomerID        string         `db:"customer_id" json:"customer_id"`
+	CustomerID        sql.NullString `db:"customer_id" json:"-"` // empty for staff reports
 	InvoiceID         sql.NullString `db:"invoice_id" json:"-"`
 	Stage             string         `db:"stage" json:"stage"`
 	Template          string         `db:"template" json:"template"`
