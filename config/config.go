@@ -16,6 +16,9 @@ import (
 type Config struct {
 	TemporalAddress   string // TEMPORAL_ADDRESS
 	TemporalNamespace string // TEMPORAL_NAMESPACE
+	TemporalAPIKey    string // TEMPORAL_API_KEY (secret): Temporal Cloud API key; turns TLS on
+	TemporalTLSCert   string // TEMPORAL_TLS_CERT: client certificate file for mTLS
+	TemporalTLSKey    string // TEMPORAL_TLS_KEY: its private key file
 	TaskQueue         string // DUNNING_TASK_QUEUE
 	DatabaseURL       string // DATABASE_URL
 	SendGridAPIKey    string // SENDGRID_API_KEY (secret; empty: mail stays in the outbox)
@@ -54,6 +57,9 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 	c := Config{
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		TemporalAPIKey:    getenv("TEMPORAL_API_KEY"),
+		TemporalTLSCert:   getenv("TEMPORAL_TLS_CERT"),
+		TemporalTLSKey:    getenv("TEMPORAL_TLS_KEY"),
 		TaskQueue:         env("DUNNING_TASK_QUEUE", "dunning"),
 		DatabaseURL:       env("DATABASE_URL", DefaultDatabaseURL),
 		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
@@ -88,6 +94,9 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.ProvisioningURL); err != nil || u.Host == "" {
 			return fmt.Errorf("DUNNING_PROVISIONING_URL %q is not a URL", c.ProvisioningURL)
 		}
+	}
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		return fmt.Errorf("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
 	}
 	if !strings.Contains(c.StaffEmail, "@") {
 		return fmt.Errorf("DUNNING_STAFF_EMAIL %q is not an email address", c.StaffEmail)
@@ -126,6 +135,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("temporal", c.TemporalAddress),
 		slog.String("namespace", c.TemporalNamespace),
+		slog.String("temporal_api_key", set(c.TemporalAPIKey)),
 		slog.String("task_queue", c.TaskQueue),
 		slog.String("database", Redact(c.DatabaseURL)),
 		slog.String("sendgrid_host", c.SendGridAPIHost),

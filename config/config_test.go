@@ -28,6 +28,8 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		"DUNNING_FROM_EMAIL":       "billing",
 		"LOG_LEVEL":                "loud",
 		"DUNNING_PROVISIONING_URL": "not a url",
+		"TEMPORAL_TLS_CERT":        "/etc/cert.pem",
+		"DUNNING_STAFF_LOCALE":     "fr",
 	} {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)
@@ -40,6 +42,8 @@ func TestBadSettingsAreRefused(t *testing.T) {
 
 func TestSecretsStayOutOfLogs(t *testing.T) {
 	t.Setenv("SENDGRID_API_KEY", "SG.supersecret")
+	t.Setenv("TEMPORAL_API_KEY", "tmprl-supersecret")
+	t.Setenv("DUNNING_API_TOKENS", "bot:operator:supersecret-token-1")
 	t.Setenv("DATABASE_URL", "postgres://app:hunter2@db:5432/dunning")
 	c, err := FromEnv()
 	if err != nil {

@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,11 +38,15 @@ import (
 func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := client.DialContext(dialCtx, client.Options{
+	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Logger:    tlog.NewStructuredLogger(logger),
-	})
+	}
+	if err := temporalSecurity(cfg, &opts); err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(dialCtx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
@@ -50,6 +55,26 @@ func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.C
 		return nil, fmt.Errorf("Temporal at %s is not healthy: %w", cfg.TemporalAddress, err)
 	}
 	return c, nil
+}
+
+// temporalSecurity sets TLS for a real cluster: an API key (Temporal Cloud)
+// or a client certificate (mTLS); either turns TLS on.
+func temporalSecurity(cfg config.Config, opts *client.Options) error {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case cfg.TemporalTLSCert != "" || cfg.TemporalTLSKey != "":
+		cert, err := tls.LoadX509KeyPair(cfg.TemporalTLSCert, cfg.TemporalTLSKey)
+		if err != nil {
+			return fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+		}
+		tlsCfg.Certificates = []tls.Certificate{cert}
+	case cfg.TemporalAPIKey != "":
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
+	default:
+		return nil
+	}
+	opts.ConnectionOptions.TLS = tlsCfg
+	return nil
 }
 
 // EnsureSearchAttributes registers the custom search attributes that are
