@@ -525,3 +525,15 @@ func TestAccessLogAndRequestID(t *testing.T) {
 		}
 	}
 }
+
+func TestActivityRouteWithoutMonitoring(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Activity = nil })
+	rec := h.do(request{method: "POST", path: "/v1/activity", token: operatorSecret, body: `[]`})
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "not configured") {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+	rec = h.do(request{method: "POST", path: "/v1/activity", token: viewerSecret, body: `[]`})
+	if rec.Code != 403 {
+		t.Errorf("viewer: %d", rec.Code)
+	}
+}

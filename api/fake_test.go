@@ -245,6 +245,10 @@ func newHarness(t *testing.T, mutate ...func(*Options)) *harness {
 		Webhooks: map[string]http.Handler{"POST /webhooks/sendgrid": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		})},
+		Activity: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"received":1,"stored":1,"duplicates":0,"invalid":[],"hits":[]}`))
+		}),
 	}
 	for _, m := range mutate {
 		m(&opts)

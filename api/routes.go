@@ -98,6 +98,7 @@ func (s *server) routes() []route {
 		{"POST /v1/enforcement-notices", s.h(s.enforcementNotice)},
 		{"GET /v1/reports/aging", s.h(s.aging)},
 		{"POST /v1/collections/export", s.h(s.exportCollections)},
+		{"POST /v1/activity", s.h(s.ingestActivity)},
 	}
 	for _, u := range customerUpdates {
 		rts = append(rts, route{"POST /v1/customers/{id}/" + u.path, s.h(func(w http.ResponseWriter, r *http.Request) error {
@@ -114,6 +115,17 @@ func (s *server) routes() []route {
 		}
 	}
 	return rts
+}
+
+// ingestActivity hands activity events to the monitoring ingester, which
+// answers for itself (200 with what it stored and flagged, 400 when
+// nothing was valid).
+func (s *server) ingestActivity(w http.ResponseWriter, r *http.Request) error {
+	if s.activity == nil {
+		return &apiError{http.StatusServiceUnavailable, "unavailable", "activity monitoring is not configured on this server"}
+	}
+	s.activity.ServeHTTP(w, r)
+	return nil
 }
 
 // checkID refuses a malformed customer ID in the path before anything else.

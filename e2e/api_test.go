@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +176,45 @@ func TestDailyAgingSchedule(t *testing.T) {
 	}
 	if n := len(env.sendgrid.ByCustomArg("dunning_key", key)); n != 1 {
 		t.Errorf("summary sent %d times", n)
+	}
+}
+
+// Activity events posted to the API are checked by the monitoring rules: a
+// mining resource suspends the customer and opens a review; the hit is
+// stored with its evidence. The CLI ingests a file the same way, listing
+// bad lines.
+func TestActivityMonitoringSuspendsOnMining(t *testing.T) {
+	t.Parallel()
+	app := application("gpu-farm", "e2e")
+	onboardActive(t, app)
+	now := time.Now().UTC().Format(time.RFC3339)
+	lines := `{"event_id":"gf-1","customer_id":"gpu-farm","at":"` + now + `","kind":"login","region":"us-east-1"}
+{"event_id":"gf-2","customer_id":"gpu-farm","at":"` + now + `","kind":"resource_created","region":"us-east-1","resource_type":"p4d.24xlarge"}
+`
+	req, _ := http.NewRequest("POST", env.apiURL+"/v1/activity", strings.NewReader(lines))
+	req.Header.Set("Authorization", "Bearer "+operatorToken)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"rule":"crypto_mining_resource"`) {
+		t.Fatalf("ingest: %d %s", resp.StatusCode, body)
+	}
+	eventually(t, 20*time.Second, "suspension for mining", func() bool {
+		v, err := tryStatus(app.CustomerID)
+		return err == nil && v.Status == account.StatusSuspended && len(v.Reviews) == 1 && v.Reviews[0].Source == "monitoring"
+	})
+	var evidence string
+	if err := env.db.Get(&evidence, `SELECT evidence::text FROM monitoring_hits WHERE event_id = 'gf-2' AND rule = 'crypto_mining_resource'`); err != nil || !strings.Contains(evidence, "p4d.24xlarge") {
+		t.Errorf("stored hit: %q %v", evidence, err)
+	}
+	file := filepath.Join(t.TempDir(), "activity.jsonl")
+	_ = os.WriteFile(file, []byte(lines+"{not json}\n"), 0o600)
+	out, code := starter(t, "ingest-activity", file)
+	if code != 0 || !strings.Contains(out, "3 events: 0 stored, 2 already known, 1 invalid") || !strings.Contains(out, "line 3") {
+		t.Errorf("starter ingest-activity: %d %s", code, out)
 	}
 }

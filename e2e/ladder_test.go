@@ -276,19 +276,28 @@ func TestNoPaymentLostAcrossContinueAsNew(t *testing.T) {
 	t.Parallel()
 	app := application("steady", "e2e")
 	onboardActive(t, app)
-	const workers, each = 4, 40
+	// Four payers for 35 s: the billing period is 15 s, so the payments
+	// cross at least two continue-as-new boundaries.
+	const workers = 4
 	var wg sync.WaitGroup
-	errs := make(chan error, workers*each)
+	var mu sync.Mutex
+	made := 0
+	errs := make(chan error, 1000)
+	deadline := time.Now().Add(35 * time.Second)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range each {
+			for i := 0; time.Now().Before(deadline); i++ {
 				id := fmt.Sprintf("steady-%d-%d", w, i)
 				if _, err := recordPayment(app.CustomerID, account.Payment{PaymentID: id, AmountMinor: 100, Currency: "USD", Method: "card"}); err != nil {
 					errs <- fmt.Errorf("%s: %w", id, err)
+					continue
 				}
-				time.Sleep(200 * time.Millisecond)
+				mu.Lock()
+				made++
+				mu.Unlock()
+				time.Sleep(250 * time.Millisecond)
 			}
 		}()
 	}
@@ -298,7 +307,7 @@ func TestNoPaymentLostAcrossContinueAsNew(t *testing.T) {
 		t.Error(err)
 	}
 	runs := histories(t, app.CustomerID)
-	if len(runs) < 2 {
+	if len(runs) < 3 {
 		t.Errorf("only %d run(s): the payments did not cross a continue-as-new", len(runs))
 	}
 	var n int
@@ -306,8 +315,8 @@ func TestNoPaymentLostAcrossContinueAsNew(t *testing.T) {
 	if err := env.db.QueryRow(`SELECT count(*), coalesce(sum(amount_minor), 0) FROM payments WHERE customer_id = $1 AND payment_id <> 'steady-prepay'`, app.CustomerID).Scan(&n, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if n != workers*each || sum != int64(workers*each*100) {
-		t.Errorf("%d payments totalling %d recorded, want %d and %d", n, sum, workers*each, workers*each*100)
+	if n != made || sum != int64(made*100) {
+		t.Errorf("%d payments totalling %d recorded, want %d and %d", n, sum, made, made*100)
 	}
 	// The workflow's own books agree: every minor unit paid is either
 	// applied to an invoice or held as credit.

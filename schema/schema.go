@@ -51,6 +51,8 @@ func provider(db *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Out-of-order: migrations written in parallel branches may land with a
+	// lower number than one already applied; each applies once either way.
 	return goose.NewProvider(goose.DialectPostgres, db, sub,
-		goose.WithSessionLocker(locker), goose.WithTableName("schema_migrations"))
+		goose.WithSessionLocker(locker), goose.WithTableName("schema_migrations"), goose.WithAllowOutofOrder(true))
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/example/dunning/monitoring"
 	"github.com/example/dunning/reports"
+	"github.com/example/dunning/service"
 )
 
 func (a *app) agingCmd() *cobra.Command {
@@ -114,4 +116,62 @@ temporary name and renamed only when the export succeeded.`,
 	}
 	cmd.Flags().StringVar(&out, "out", "", "file to write (default: standard output)")
 	return cmd
+}
+
+func (a *app) ingestActivityCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "ingest-activity FILE",
+		Short: "Check activity events (JSON lines) with the monitoring rules; hits open reviews or suspend",
+		Long: `Ingest customers' activity events from a JSON-lines file ('-' for standard
+input), one event per line:
+
+  {"event_id":"ev-1","customer_id":"acme","at":"2026-11-25T10:00:00Z","kind":"resource_created","region":"us-east-1","resource_type":"p4d.24xlarge"}
+
+Each event is stored once (by event_id) and checked by the monitoring rules:
+spend spikes against the trailing average, a new high-risk region, resource
+types linked to crypto mining, bursts of account changes. Every hit is stored
+with its rule and evidence and reported to the customer's workflow, which
+opens a review or, when severe, suspends. Bad lines are listed and skipped.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			in := os.Stdin
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return usage("%v", err)
+				}
+				defer f.Close()
+				in = f
+			}
+			riskCfg, err := service.RiskConfig(a.cfg)
+			if err != nil {
+				return usage("%v", err)
+			}
+			ctx := context.Background()
+			st, err := a.ops.Store(ctx)
+			if err != nil {
+				return explain(err)
+			}
+			ing := &monitoring.Ingester{DB: st.DB(), Config: riskCfg, Reporter: monitoring.OpsReporter{Ops: a.ops}}
+			res, err := monitoring.IngestJSONLines(ctx, ing, in)
+			if err != nil {
+				return &codedError{exitUnavailable, err}
+			}
+			if a.json {
+				return a.printJSON(res)
+			}
+			fmt.Fprintf(a.out, "%d events: %d stored, %d already known, %d invalid, %d hits\n",
+				res.Received, res.Stored, res.Duplicates, len(res.Invalid), len(res.Hits))
+			for _, bad := range res.Invalid {
+				fmt.Fprintf(a.out, "  line %d (%s): %s\n", bad.Line, bad.EventID, bad.Error)
+			}
+			for _, h := range res.Hits {
+				fmt.Fprintf(a.out, "  hit %s: %s on %s (%s, %s)\n", h.NoticeID, h.Rule, h.CustomerID, h.Severity, h.Status)
+			}
+			if res.Received > 0 && len(res.Invalid) == res.Received {
+				return usage("no valid event")
+			}
+			return nil
+		},
+	}
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/api"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/monitoring"
 	"github.com/example/dunning/ops"
+	"github.com/example/dunning/service"
 	"github.com/example/dunning/sgevents"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -36,18 +38,32 @@ func (n BounceNotifier) EmailUndeliverable(ctx context.Context, customerID, mess
 	return err
 }
 
-// httpHandler builds the worker's HTTP handler: the staff API and, when
-// their keys are configured, the webhooks. It returns a function to run in
-// the background that retries bounce notifications SendGrid stopped
-// resending.
+// httpHandler builds the worker's HTTP handler: the staff API with activity
+// monitoring and, when its key is configured, the SendGrid webhook. It
+// returns a function that starts the background retries: monitoring hits
+// not yet reported, and bounce notifications SendGrid stopped resending.
 func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *slog.Logger) (http.Handler, func(context.Context), error) {
 	tokens, err := api.ParseTokens(cfg.APITokens)
 	if err != nil {
 		return nil, nil, fmt.Errorf("DUNNING_API_TOKENS: %w", err)
 	}
 	o := ops.New(ops.Options{Config: cfg, Client: c, Store: st, Logger: logger})
+	riskCfg, err := service.RiskConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ing := &monitoring.Ingester{DB: st.DB(), Config: riskCfg, Reporter: monitoring.OpsReporter{Ops: o}, Logger: logger}
 	webhooks := map[string]http.Handler{}
-	sweep := func(context.Context) {}
+	jobs := []func(context.Context){func(ctx context.Context) {
+		// Monitoring hits whose report to the workflow failed.
+		every(ctx, time.Minute, func() {
+			if n, err := ing.ReportPending(ctx); err != nil {
+				logger.Warn("monitoring hits still pending", "error", err)
+			} else if n > 0 {
+				logger.Info("reported pending monitoring hits", "count", n)
+			}
+		})
+	}}
 	if cfg.WebhookPublicKey != "" {
 		events := sgevents.NewStore(st.DB())
 		notifier := BounceNotifier{Client: c}
@@ -56,7 +72,7 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 			return nil, nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
 		}
 		webhooks["POST /webhooks/sendgrid"] = h
-		sweep = func(ctx context.Context) {
+		jobs = append(jobs, func(ctx context.Context) {
 			every(ctx, time.Minute, func() {
 				if n, err := events.NotifyPending(ctx, notifier, nil); err != nil {
 					logger.Warn("bounce notifications still pending", "error", err)
@@ -64,9 +80,15 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 					logger.Info("sent pending bounce notifications", "count", n)
 				}
 			})
+		})
+	}
+	run := func(ctx context.Context) {
+		for _, job := range jobs {
+			go job(ctx)
 		}
 	}
-	return api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Logger: logger}), sweep, nil
+	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Logger: logger})
+	return h, run, nil
 }
 
 // every runs f at each interval until ctx ends.
