@@ -26,9 +26,15 @@ bench:
 	@scripts/ensure-postgres.sh
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
-lint:
-	$(GO) vet ./...
+GOLANGCI_LINT_VERSION := v2.15.0
+
+bin/golangci-lint:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+lint: bin/golangci-lint
 	gofmt -l . | (! grep .)
+	$(GO) vet ./...
+	bin/golangci-lint run ./...
 
 clean:
 	rm -rf bin .run

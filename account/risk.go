@@ -52,9 +52,9 @@ type Review struct {
 	Reason    string    `json:"reason"`
 	OpenedAt  time.Time `json:"opened_at"`
 	Deadline  time.Time `json:"deadline"`
-	Reminders int       `json:"reminders"`           // staff reminders sent
-	Lapsed    bool      `json:"lapsed,omitempty"`    // the deadline passed undecided
-	Decision  string    `json:"decision,omitempty"`  // once decided
+	Reminders int       `json:"reminders"`          // staff reminders sent
+	Lapsed    bool      `json:"lapsed,omitempty"`   // the deadline passed undecided
+	Decision  string    `json:"decision,omitempty"` // once decided
 	DecidedBy string    `json:"decided_by,omitempty"`
 	DecidedAt time.Time `json:"decided_at,omitzero"`
 }

@@ -146,14 +146,14 @@ type Account struct {
 	OnTimeInvoices int  `json:"on_time_invoices"`
 	PhoneVerified  bool `json:"phone_verified"`
 
-	Screening          *Screening            `json:"screening,omitempty"`
-	Phone              Phone                 `json:"phone"`
-	Reviews            []*Review             `json:"reviews,omitempty"` // open reviews
-	ReviewSeq          int                   `json:"review_seq"`
-	AbuseNotices       map[string]string     `json:"abuse_notices,omitempty"` // notice_id -> review id
-	Budget             *BudgetState          `json:"budget,omitempty"`
-	Usage              UsageState            `json:"usage"`
-	EmailUndeliverable bool                  `json:"email_undeliverable,omitempty"`
+	Screening          *Screening        `json:"screening,omitempty"`
+	Phone              Phone             `json:"phone"`
+	Reviews            []*Review         `json:"reviews,omitempty"` // open reviews
+	ReviewSeq          int               `json:"review_seq"`
+	AbuseNotices       map[string]string `json:"abuse_notices,omitempty"` // notice_id -> review id
+	Budget             *BudgetState      `json:"budget,omitempty"`
+	Usage              UsageState        `json:"usage"`
+	EmailUndeliverable bool              `json:"email_undeliverable,omitempty"`
 
 	// EventSeq numbers events so that every audit record has a stable
 	// idempotency key across retries and continue-as-new.

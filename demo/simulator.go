@@ -34,7 +34,9 @@ func personas() []persona {
 	return []persona{
 		{id: "prompt", name: "Prompt Payments Ltd", country: "US", currency: "USD", locale: "en", fee: 12000, prepay: true,
 			about: "pays every invoice the moment it arrives",
-			act: func(s *simulator, v account.StatusView) error { return s.payOpen(v, func(account.InvoiceView) bool { return true }) }},
+			act: func(s *simulator, v account.StatusView) error {
+				return s.payOpen(v, func(account.InvoiceView) bool { return true })
+			}},
 		{id: "late", name: "Late Larry GmbH", country: "DE", currency: "EUR", locale: "en", fee: 9900, prepay: true,
 			about: "pays once the second overdue notice arrives",
 			act: func(s *simulator, v account.StatusView) error {

@@ -140,7 +140,7 @@ func TestHTTPAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	csv, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(csv), "currency") {
 		t.Errorf("aging csv: %d %s", resp.StatusCode, csv)
 	}
@@ -199,7 +199,7 @@ func TestActivityMonitoringSuspendsOnMining(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"rule":"crypto_mining_resource"`) {
 		t.Fatalf("ingest: %d %s", resp.StatusCode, body)
 	}

@@ -63,7 +63,7 @@ func TestDemoRunsAndShowsCustomers(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("Web UI on :%d: %v %v", uport, resp, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 
 	c, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", tport)})
 	if err != nil {

@@ -31,7 +31,7 @@ func postEvents(t *testing.T, at time.Time, events []map[string]any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode
 }
 

@@ -296,7 +296,7 @@ func TestOnboard(t *testing.T) {
 		t.Errorf("CustomerId = %q %v", v, ok)
 	}
 	in := fc.startArgs[0].(workflows.Input)
-	if in.Application.Country != "US" || in.Application.Policy != "standard" || in.Application.Locale != "en" {
+	if in.Country != "US" || in.Policy != "standard" || in.Locale != "en" {
 		t.Errorf("application not normalized: %+v", in.Application)
 	}
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	_ "github.com/lib/pq" // the driver, for COPY
 )
 
 // Test data: customers and invoices generated in Go, loaded with COPY, and
@@ -126,8 +126,8 @@ func load(t testing.TB, db *sqlx.DB, cs []genCustomer, invs []genInvoice) {
 	}
 	defer func() { _ = tx.Rollback() }()
 	now := time.Now()
-	stmt, err := tx.Prepare(pq.CopyIn("customers", "customer_id", "name", "email", "phone", "country", "currency",
-		"locale", "policy", "monthly_fee_minor", "instrument_type", "signup_ip", "status", "access", "created_at", "updated_at"))
+	stmt, err := tx.Prepare(`COPY customers (customer_id, name, email, phone, country, currency,
+		locale, policy, monthly_fee_minor, instrument_type, signup_ip, status, access, created_at, updated_at) FROM STDIN`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,8 +143,8 @@ func load(t testing.TB, db *sqlx.DB, cs []genCustomer, invs []genInvoice) {
 	if err := stmt.Close(); err != nil {
 		t.Fatal(err)
 	}
-	stmt, err = tx.Prepare(pq.CopyIn("invoices", "invoice_id", "customer_id", "kind", "status", "currency", "amount_minor",
-		"paid_minor", "period_start", "period_end", "issued_at", "due_at", "stage", "updated_at"))
+	stmt, err = tx.Prepare(`COPY invoices (invoice_id, customer_id, kind, status, currency, amount_minor,
+		paid_minor, period_start, period_end, issued_at, due_at, stage, updated_at) FROM STDIN`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.C
 	}
 	if _, err := c.CheckHealth(dialCtx, &client.CheckHealthRequest{}); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("Temporal at %s is not healthy: %w", cfg.TemporalAddress, err)
+		return nil, fmt.Errorf("the Temporal server at %s is not healthy: %w", cfg.TemporalAddress, err)
 	}
 	return c, nil
 }

@@ -28,7 +28,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out io.Writer = io.Discard
+	out := io.Discard
 	if os.Getenv("REPLAY_DEBUG") != "" {
 		out = os.Stderr
 	}

@@ -218,7 +218,7 @@ func TestBounceSendsLaterNoticesBySMS(t *testing.T) {
 		env.SignalWorkflow(SignalEmailUndeliverable, account.Bounce{MessageKey: "acme:INV-acme-0001:prepayment_request", Event: "bounce", Reason: "550 5.1.1 no such user"})
 	})
 	h.run(Input{Application: testApplication("standard")}, firstIssue.Add(time.Hour))
-	var alert, invoice int = -1, -1
+	alert, invoice := -1, -1
 	for i, n := range h.notices {
 		if n.n.Staff && n.n.Detail["kind"] == "address_undeliverable" {
 			alert = i
