@@ -20,6 +20,7 @@ import (
 	"github.com/example/dunning/activities"
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/sendgridfake"
+	"github.com/example/dunning/service"
 	"github.com/example/dunning/store"
 )
 
@@ -176,7 +177,7 @@ func BenchmarkSendThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			w := worker.New(c, queue, worker.Options{MaxConcurrentActivityTaskPollers: 8, MaxConcurrentWorkflowTaskPollers: 4})
+			w := worker.New(c, queue, service.WorkerOptions())
 			w.RegisterWorkflow(benchFanout)
 			w.RegisterActivity(&activities.Activities{Store: env.store, Logger: quiet, StaffEmail: "staff@customers.test", StaffLocale: "en",
 				Mailer: &mail.SendGrid{APIKey: sendgridKey, Host: fake.URL(), From: "billing@dunning.test"}})

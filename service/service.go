@@ -186,6 +186,17 @@ func Provisioner(cfg config.Config, st *store.Store) activities.Provisioner {
 	return activities.DBProvisioner{Store: st}
 }
 
+// WorkerOptions are the worker's tuning: more activity pollers than the
+// SDK's two, because notices are many and short; time to finish tasks on
+// shutdown.
+func WorkerOptions() worker.Options {
+	return worker.Options{
+		MaxConcurrentActivityTaskPollers: 8,
+		MaxConcurrentWorkflowTaskPollers: 4,
+		WorkerStopTimeout:                20 * time.Second,
+	}
+}
+
 // Options tune a worker run.
 type Options struct {
 	Migrate bool // apply schema migrations at start
@@ -234,7 +245,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace, logger); err != nil {
 		logger.Warn("search attributes not registered; register them with your Temporal admin tools", "error", err)
 	}
-	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 20 * time.Second})
+	w := worker.New(c, cfg.TaskQueue, WorkerOptions())
 	wfs := &workflows.Workflows{Policies: reg, Risk: riskCfg}
 	w.RegisterWorkflowWithOptions(wfs.CustomerLifecycle, workflow.RegisterOptions{Name: workflows.WorkflowType})
 	w.RegisterWorkflowWithOptions(workflows.AgingSnapshot, workflow.RegisterOptions{Name: workflows.AgingWorkflowType})
