@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/example/dunning/ops"
 	"github.com/example/dunning/reports"
 )
 
@@ -40,7 +40,7 @@ func (s *server) aging(w http.ResponseWriter, r *http.Request) error {
 	}
 	asOf := s.now()
 	if v := q.Get("as_of"); v != "" {
-		if asOf, err = parseTime(v); err != nil {
+		if asOf, err = ops.ParseTime(v); err != nil {
 			return invalid(fmt.Errorf("as_of: %v", err))
 		}
 	}
@@ -89,16 +89,4 @@ func (s *server) exportCollections(w http.ResponseWriter, r *http.Request) error
 	w.Header().Set("Content-Disposition", `attachment; filename="collections-`+at.Format("20060102T150405Z")+`.csv"`)
 	writeRaw(w, http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 	return nil
-}
-
-// parseTime reads RFC 3339 or a date (midnight UTC).
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse("2006-01-02", s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
-	}
-	return t, nil
 }

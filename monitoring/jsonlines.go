@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"time"
 	"unicode/utf8"
 
 	"github.com/example/dunning/risk"
@@ -104,18 +103,6 @@ type requestError struct{ msg string }
 
 func (e *requestError) Error() string { return e.msg }
 
-// eventJSON is the JSON form of an event, as risk reads it: the time as a
-// string so that a bad one gets its own message rather than the decoder's.
-type eventJSON struct {
-	EventID      string `json:"event_id"`
-	CustomerID   string `json:"customer_id"`
-	At           string `json:"at"`
-	Kind         string `json:"kind"`
-	Region       string `json:"region"`
-	ResourceType string `json:"resource_type"`
-	AmountMinor  int64  `json:"amount_minor"`
-}
-
 // parseEvent reads one event the way risk.ParseActivityEvents reads a
 // line (same messages), leaving validation to Ingest. On error the event
 // ID is returned when it could be read, to name the event in the result.
@@ -123,29 +110,7 @@ func parseEvent(line []byte) (risk.ActivityEvent, error) {
 	if !utf8.Valid(line) {
 		return risk.ActivityEvent{}, errors.New("not valid UTF-8")
 	}
-	var l eventJSON
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return risk.ActivityEvent{EventID: l.EventID}, fmt.Errorf("field %s has type %s, want %s", te.Field, te.Value, te.Type)
-		}
-		return risk.ActivityEvent{EventID: l.EventID}, fmt.Errorf("not a JSON object: %v", err)
-	}
-	if dec.More() {
-		return risk.ActivityEvent{EventID: l.EventID}, errors.New("more than one JSON value on the line")
-	}
-	ev := risk.ActivityEvent{EventID: l.EventID, CustomerID: l.CustomerID, Kind: l.Kind, Region: l.Region,
-		ResourceType: l.ResourceType, AmountMinor: l.AmountMinor}
-	if l.At != "" {
-		t, err := time.Parse(time.RFC3339Nano, l.At)
-		if err != nil {
-			return risk.ActivityEvent{EventID: l.EventID}, fmt.Errorf("at %q is not an RFC 3339 time like 2025-01-31T12:00:00Z", l.At)
-		}
-		ev.At = t
-	}
-	return ev, nil
+	return risk.DecodeActivityEvent(line)
 }
 
 func sortInvalid(inv []InvalidEvent) {

@@ -304,3 +304,15 @@ func read[T any](ctx context.Context, o *Ops, customerID string, query func(*sto
 // Store returns the database, opening it if needed: for migrations and
 // reports.
 func (o *Ops) Store(ctx context.Context) (*store.Store, error) { return o.db(ctx) }
+
+// ParseTime reads the times staff type: RFC 3339, or a date (midnight UTC).
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
+	}
+	return t, nil
+}

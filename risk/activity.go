@@ -119,30 +119,41 @@ func ParseActivityEvents(r io.Reader) ([]ActivityEvent, error) {
 }
 
 func parseActivityLine(line []byte) (ActivityEvent, error) {
+	ev, err := DecodeActivityEvent(line)
+	if err != nil {
+		return ActivityEvent{}, err
+	}
+	if err := ev.Validate(); err != nil {
+		return ActivityEvent{}, err
+	}
+	return ev, nil
+}
+
+// DecodeActivityEvent reads one JSON line into an event without validating
+// it. On error the event carries the event_id when it could be read, so
+// that a caller can name the bad event.
+func DecodeActivityEvent(line []byte) (ActivityEvent, error) {
 	var l activityLine
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return ActivityEvent{}, fmt.Errorf("field %s has type %s, want %s", te.Field, te.Value, te.Type)
+			return ActivityEvent{EventID: l.EventID}, fmt.Errorf("field %s has type %s, want %s", te.Field, te.Value, te.Type)
 		}
-		return ActivityEvent{}, fmt.Errorf("not a JSON object: %v", err)
+		return ActivityEvent{EventID: l.EventID}, fmt.Errorf("not a JSON object: %v", err)
 	}
 	if dec.More() {
-		return ActivityEvent{}, errors.New("more than one JSON value on the line")
+		return ActivityEvent{EventID: l.EventID}, errors.New("more than one JSON value on the line")
 	}
 	ev := ActivityEvent{EventID: l.EventID, CustomerID: l.CustomerID, Kind: l.Kind, Region: l.Region,
 		ResourceType: l.ResourceType, AmountMinor: l.AmountMinor}
 	if l.At != "" {
 		t, err := time.Parse(time.RFC3339Nano, l.At)
 		if err != nil {
-			return ActivityEvent{}, fmt.Errorf("at %q is not an RFC 3339 time like 2025-01-31T12:00:00Z", l.At)
+			return ActivityEvent{EventID: l.EventID}, fmt.Errorf("at %q is not an RFC 3339 time like 2025-01-31T12:00:00Z", l.At)
 		}
 		ev.At = t
-	}
-	if err := ev.Validate(); err != nil {
-		return ActivityEvent{}, err
 	}
 	return ev, nil
 }

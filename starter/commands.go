@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -213,7 +212,7 @@ func (a *app) promiseCmd() *cobra.Command {
 		Example: "  starter promise acme --invoice INV-acme-0002 --until 2026-03-01T00:00:00Z",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			t, err := parseTime(until)
+			t, err := ops.ParseTime(until)
 			if err != nil {
 				return usage("--until: %v", err)
 			}
@@ -225,17 +224,6 @@ func (a *app) promiseCmd() *cobra.Command {
 	cmd.Flags().StringVar(&until, "until", "", "promised payment date, RFC 3339 or YYYY-MM-DD (required)")
 	cmd.Flags().StringVar(&p.Note, "note", "", "what was agreed")
 	return cmd
-}
-
-func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse("2006-01-02", s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
-	}
-	return t, nil
 }
 
 func (a *app) disputeCmd() *cobra.Command {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/example/dunning/monitoring"
+	"github.com/example/dunning/ops"
 	"github.com/example/dunning/reports"
 	"github.com/example/dunning/service"
 )
@@ -33,7 +34,7 @@ outstanding over the trailing 90 days).`,
 		RunE: func(*cobra.Command, []string) error {
 			at := time.Now()
 			if asOf != "" {
-				t, err := parseTime(asOf)
+				t, err := ops.ParseTime(asOf)
 				if err != nil {
 					return usage("--as-of: %v", err)
 				}

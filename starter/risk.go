@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/ops"
 	"github.com/example/dunning/workflows"
 )
 
@@ -59,7 +60,7 @@ deadline, when it is earlier than the policy's.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if deadline != "" {
-				t, err := parseTime(deadline)
+				t, err := ops.ParseTime(deadline)
 				if err != nil {
 					return usage("--deadline: %v", err)
 				}

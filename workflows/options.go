@@ -11,30 +11,17 @@ import (
 
 // Database writes retry until they succeed: a database restart delays the
 // record but never loses it.
+var recordRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+
+// recordOptions are for histories from before the local-record version.
 func recordOptions(summary string) workflow.ActivityOptions {
-	return workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-		Summary: summary,
-	}
+	return workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: recordRetry, Summary: summary}
 }
 
-// localRecordOptions: the same unending retries for the local activity;
-// the SDK turns long backoffs into timers, so a database outage only waits.
+// localRecordOptions: the SDK turns the long backoffs of a database outage
+// into timers, so the workflow only waits.
 func localRecordOptions(summary string) workflow.LocalActivityOptions {
-	return workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-		Summary: summary,
-	}
+	return workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: recordRetry, Summary: summary}
 }
 
 func provisionOptions(summary string) workflow.ActivityOptions {
