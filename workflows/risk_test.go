@@ -234,3 +234,24 @@ func TestBounceSendsLaterNoticesBySMS(t *testing.T) {
 		t.Errorf("channels: %v", h.channels)
 	}
 }
+
+func TestScreeningApprovesLowRiskWithoutPrepayment(t *testing.T) {
+	h := newHarness(t)
+	h.screening.Screening = account.Screening{Outcome: account.OutcomeApprove, Tier: "low", Score: 0, Summary: "score 0"}
+	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
+	if got := h.provisioned(); got != "activate" {
+		t.Errorf("provisioning: %s", got)
+	}
+	// Service starts at once and the first period is billed at once.
+	inv := h.invoice("INV-acme-0001")
+	if inv.Kind != account.KindSubscription || !inv.IssuedAt.Equal(start) {
+		t.Errorf("first invoice: %+v", inv)
+	}
+	if slices.Contains(h.templates(), "prepayment_request") {
+		t.Error("a low-risk customer was asked for a prepayment")
+	}
+	last := h.records[len(h.records)-1].Customer
+	if last.Status != "active" || last.Access != "limited" || last.RiskTier != "low" {
+		t.Errorf("customer: %+v", last)
+	}
+}
