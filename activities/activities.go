@@ -36,6 +36,7 @@ type Activities struct {
 	StaffEmail  string
 	StaffLocale string
 	FromName    string // signs SMS notices
+	CodeSecret  string // keys verification code hashes (DUNNING_CODE_SECRET)
 }
 
 // RecordInput is one batch of changes to one customer.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/policy"
+	"github.com/example/dunning/risk"
 	"github.com/example/dunning/store"
 )
 
@@ -335,4 +337,47 @@ func must(events []account.Event, err error) []account.Event {
 		panic(err)
 	}
 	return events
+}
+
+type capturedSMS struct{ to, body string }
+
+type fakeSMS struct{ sent []capturedSMS }
+
+func (f *fakeSMS) SendSMS(_ context.Context, to, body string) error {
+	f.sent = append(f.sent, capturedSMS{to, body})
+	return nil
+}
+
+// The code's hash is keyed with a secret that only activities hold: the
+// salt and hash in history are not enough to test candidate codes.
+func TestPhoneCodeHashNeedsTheSecret(t *testing.T) {
+	f := newFixture(t)
+	sms := &fakeSMS{}
+	f.acts.SMS, f.acts.CodeSecret = sms, "worker-secret"
+	val, err := f.env.ExecuteActivity(f.acts.SendPhoneCode, PhoneCodeInput{CustomerID: "acme", Phone: "+14155550100", Locale: "ko"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res PhoneCodeResult
+	_ = val.Get(&res)
+	if len(sms.sent) != 1 || sms.sent[0].to != "+14155550100" || !strings.Contains(sms.sent[0].body, "인증번호는") {
+		t.Fatalf("sms = %+v", sms.sent)
+	}
+	code := regexp.MustCompile(`\d{6}`).FindString(sms.sent[0].body)
+	if len(code) != 6 || strings.Contains(res.Hash+res.Salt, code) {
+		t.Fatalf("code %q, result %+v", code, res)
+	}
+	if risk.CheckCode(res.Hash, res.Salt, code) {
+		t.Error("the code checks without the secret")
+	}
+	for attempt, want := range map[string]bool{code: true, "000000": code == "000000"} {
+		val, err := f.env.ExecuteActivity(f.acts.CheckPhoneCode, CodeCheck{Hash: res.Hash, Salt: res.Salt, Code: attempt})
+		var ok bool
+		if err == nil {
+			_ = val.Get(&ok)
+		}
+		if ok != want {
+			t.Errorf("CheckPhoneCode(%q) = %v, %v", attempt, ok, err)
+		}
+	}
 }

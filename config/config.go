@@ -35,6 +35,7 @@ type Config struct {
 	WebhookPublicKey  string // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies SendGrid's signed event webhook
 	HTTPAddr          string // DUNNING_HTTP_ADDR: API and webhooks; empty: no HTTP server
 	APITokens         string // DUNNING_API_TOKENS (secret): "name:role:token,..."
+	CodeSecret        string // DUNNING_CODE_SECRET (secret): keys SMS code hashes; the same on every worker
 	AgingSchedule     string // DUNNING_AGING_SCHEDULE: cron (UTC) of the daily aging snapshot; "off" disables
 	LogLevel          string // LOG_LEVEL: debug, info, warn, error
 }
@@ -76,6 +77,7 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		WebhookPublicKey:  getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		HTTPAddr:          getenv("DUNNING_HTTP_ADDR"),
 		APITokens:         getenv("DUNNING_API_TOKENS"),
+		CodeSecret:        getenv("DUNNING_CODE_SECRET"),
 		AgingSchedule:     env("DUNNING_AGING_SCHEDULE", "5 0 * * *"),
 		LogLevel:          env("LOG_LEVEL", "info"),
 	}
@@ -145,6 +147,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http", c.HTTPAddr),
 		slog.String("api_tokens", set(c.APITokens)),
 		slog.String("webhook_key", set(c.WebhookPublicKey)),
+		slog.String("code_secret", set(c.CodeSecret)),
 	)
 }
 

@@ -144,16 +144,17 @@ func run(m *testing.M) int {
 // workerEnv is the environment a worker or starter process gets.
 func workerEnv(extra map[string]string) []string {
 	vars := map[string]string{
-		"TEMPORAL_ADDRESS":   env.temporalAddr,
-		"TEMPORAL_NAMESPACE": "default",
-		"DUNNING_TASK_QUEUE": "dunning",
-		"DATABASE_URL":       env.dbURL,
-		"SENDGRID_API_KEY":   sendgridKey,
-		"SENDGRID_API_HOST":  env.sendgrid.URL(),
-		"DUNNING_FROM_EMAIL": "billing@dunning.test",
-		"DUNNING_POLICY_DIR": env.policyDir,
-		"DUNNING_ACTOR":      "e2e-staff",
-		"LOG_LEVEL":          "info",
+		"TEMPORAL_ADDRESS":    env.temporalAddr,
+		"TEMPORAL_NAMESPACE":  "default",
+		"DUNNING_TASK_QUEUE":  "dunning",
+		"DATABASE_URL":        env.dbURL,
+		"SENDGRID_API_KEY":    sendgridKey,
+		"SENDGRID_API_HOST":   env.sendgrid.URL(),
+		"DUNNING_FROM_EMAIL":  "billing@dunning.test",
+		"DUNNING_POLICY_DIR":  env.policyDir,
+		"DUNNING_ACTOR":       "e2e-staff",
+		"DUNNING_CODE_SECRET": "e2e-code-secret",
+		"LOG_LEVEL":           "info",
 	}
 	for k, v := range extra {
 		vars[k] = v

@@ -146,6 +146,7 @@ func TestPhoneVerificationBySMS(t *testing.T) {
 	if strings.Contains(fmt.Sprint(outboxKeys(t, app.CustomerID)), code) {
 		t.Error("the code appears in the outbox")
 	}
+	checkReplay(t, app.CustomerID)
 }
 
 // A severe misuse report suspends at once and opens a review; clearing it

@@ -263,6 +263,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		StaffEmail:  cfg.StaffEmail,
 		StaffLocale: cfg.StaffLocale,
 		FromName:    cfg.FromName,
+		CodeSecret:  cfg.CodeSecret,
 	})
 	if cfg.HTTPAddr != "" && opts.HTTP != nil {
 		h, sweep, err := opts.HTTP(cfg, c, st, logger)

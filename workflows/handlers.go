@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/activities"
 	"github.com/example/dunning/risk"
 )
 
@@ -95,8 +96,8 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 		func(ctx workflow.Context, p account.PhoneCode) error {
 			return w.acct.CheckPhoneCode(p, workflow.Now(ctx))
 		},
-		func(_ workflow.Context, p account.PhoneCode, now time.Time) ([]account.Event, error) {
-			return w.acct.VerifyPhone(p, risk.CheckCode, now)
+		func(ctx workflow.Context, p account.PhoneCode, now time.Time) ([]account.Event, error) {
+			return w.acct.VerifyPhone(p, w.codeChecker(ctx), now)
 		},
 	); err != nil {
 		return err
@@ -154,6 +155,23 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 			return w.acct.ReportUsage(u, now)
 		},
 	)
+}
+
+// codeChecker compares a code with its hash. Since version code-secret the
+// hash is keyed with a secret only activities know, so the comparison is a
+// local activity; older runs compared in the workflow.
+func (w *lifecycle) codeChecker(ctx workflow.Context) account.CodeChecker {
+	if workflow.GetVersion(ctx, "code-secret", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return risk.CheckCode
+	}
+	return func(hash, salt, code string) bool {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: 10 * time.Second, Summary: "check the verification code",
+		})
+		var ok bool
+		err := workflow.ExecuteLocalActivity(lctx, "CheckPhoneCode", activities.CodeCheck{Hash: hash, Salt: salt, Code: code}).Get(ctx, &ok)
+		return err == nil && ok
+	}
 }
 
 // severity reads a misuse category's severity from the risk configuration
