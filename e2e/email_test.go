@@ -94,6 +94,10 @@ func TestBounceWebhookSwitchesToSMS(t *testing.T) {
 	if events != 1 {
 		t.Errorf("%d events recorded for %s", events, key)
 	}
+	// Staff see the delivery status beside each message.
+	if out, code := starter(t, "outbox", app.CustomerID); code != 0 || !strings.Contains(out, "bounce") || !strings.Contains(out, key) {
+		t.Errorf("starter outbox: %d %s", code, out)
+	}
 }
 
 // The crash window: the worker dies after SendGrid accepted a mail and

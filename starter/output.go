@@ -75,9 +75,13 @@ func printOutbox(w io.Writer, rows []store.OutboxMessage) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CREATED\tSTATUS\tSTAGE\tKEY\tSUBJECT")
+	fmt.Fprintln(tw, "CREATED\tSTATUS\tDELIVERY\tCHANNEL\tSTAGE\tKEY\tSUBJECT")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", when(r.CreatedAt), r.Status, r.Stage, r.MessageKey, r.Subject)
+		delivery := r.DeliveryStatus
+		if delivery == "" {
+			delivery = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(r.CreatedAt), r.Status, delivery, r.Channel, r.Stage, r.MessageKey, r.Subject)
 	}
 	return tw.Flush()
 }

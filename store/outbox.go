@@ -38,7 +38,14 @@ type OutboxMessage struct {
 	CreatedAt         time.Time      `db:"created_at" json:"created_at"`
 	UpdatedAt         time.Time      `db:"updated_at" json:"updated_at"`
 	SentAt            sql.NullTime   `db:"sent_at" json:"-"`
+	// DeliveryStatus is the furthest SendGrid event seen (delivered,
+	// bounce, ...), from the event webhook; empty before any.
+	DeliveryStatus string `db:"delivery_status" json:"delivery_status,omitempty"`
 }
+
+// outboxWithDelivery reads outbox rows with their delivery status.
+const outboxWithDelivery = `SELECT o.*, COALESCE(d.delivery_status, '') AS delivery_status
+	FROM email_outbox o LEFT JOIN email_outbox_delivery d USING (message_key)`
 
 // ClaimOutbox writes the message if it is new, and takes it for sending if
 // nothing has been sent for its key yet. It returns the row as it stands and
@@ -85,14 +92,14 @@ func (s *Store) FinishOutbox(ctx context.Context, key, status, providerID, errTe
 // OutboxFor lists a customer's messages, oldest first.
 func (s *Store) OutboxFor(ctx context.Context, customerID string) ([]OutboxMessage, error) {
 	var rows []OutboxMessage
-	err := s.db.SelectContext(ctx, &rows, `SELECT * FROM email_outbox WHERE customer_id = $1 ORDER BY id`, customerID)
+	err := s.db.SelectContext(ctx, &rows, outboxWithDelivery+` WHERE o.customer_id = $1 ORDER BY o.id`, customerID)
 	return rows, err
 }
 
 // OutboxMessageByKey returns one message.
 func (s *Store) OutboxMessageByKey(ctx context.Context, key string) (OutboxMessage, error) {
 	var row OutboxMessage
-	err := s.db.GetContext(ctx, &row, `SELECT * FROM email_outbox WHERE message_key = $1`, key)
+	err := s.db.GetContext(ctx, &row, outboxWithDelivery+` WHERE o.message_key = $1`, key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return row, fmt.Errorf("message %q: %w", key, ErrNotFound)
 	}
