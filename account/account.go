@@ -130,7 +130,7 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 		ev.Detail = map[string]string{"period_start": start.Format(time.RFC3339), "period_end": end.Format(time.RFC3339),
 			"usage_carried_minor": strconv.FormatInt(usage, 10)}
 		a.Usage.PeriodMinor += usage // billed with the next invoice
-		return []Event{ev}
+		return append(lifted, ev)
 	}
 	inv := &Invoice{
 		ID:          a.nextInvoiceID(),
@@ -154,11 +154,10 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(inv.AmountMinor, 10), "usage_minor": strconv.FormatInt(usage, 10),
 		"due_at": inv.DueAt.Format(time.RFC3339)}
-	events := append(append(lifted, ev), a.settle(now, nil)...)
+	settled := a.settle(now, nil)
 	// The invoice mail shows what is left after any credit was applied.
 	ev.Notice = a.notice(inv, "invoice_issued", "invoice_issued", inv.DueAt, now)
-	events[len(lifted)] = ev
-	return events
+	return append(append(lifted, ev), settled...)
 }
 
 // stepAt is when the invoice's ladder step i is due, pauses included.

@@ -331,3 +331,27 @@ func TestBounceSwitchesChannel(t *testing.T) {
 		t.Error("a second bounce alerted again")
 	}
 }
+
+// A budget stop lifted by a new period while another suspension holds is
+// recorded, and the period's fee is still not billed.
+func TestNewPeriodLiftsBudgetStopUnderAnotherSuspension(t *testing.T) {
+	a := activeAccount(t, "standard")
+	now := t0.Add(2 * time.Hour)
+	if _, err := a.SetBudget(Budget{LimitMinor: 100, HardStop: true}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReportUsage(Usage{UsageID: "u", AmountMinor: 100}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Suspend(StaffAction{Actor: "dave", Reason: "investigation"}, now); err != nil {
+		t.Fatal(err)
+	}
+	events := runUntil(a, a.NextBillingAt)
+	got := timeline(events, t0, "suspension.", "invoice.")
+	if !strings.Contains(got, "suspension.lifted") || !strings.Contains(got, "invoice.skipped") || strings.Contains(got, "invoice.issued") {
+		t.Errorf("events:\n%s", got)
+	}
+	if _, ok := a.Suspensions[ReasonBudget]; ok || a.Status != StatusSuspended {
+		t.Errorf("suspensions %v, status %s", a.Suspensions, a.Status)
+	}
+}
