@@ -2,6 +2,7 @@ package account
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -104,7 +105,9 @@ func maskPhone(p string) string {
 // EmailBounced records that the customer's address cannot receive mail.
 // Staff are told, and later notices go by the policy's next channel.
 func (a *Account) EmailBounced(b Bounce, now time.Time) []Event {
-	if a.EmailUndeliverable {
+	// A staff alert about this customer bounced at the staff's address,
+	// not the customer's.
+	if a.EmailUndeliverable || strings.HasPrefix(b.MessageKey, a.staffKeyPrefix()) {
 		return nil
 	}
 	a.EmailUndeliverable = true

@@ -68,6 +68,9 @@ func (a *Account) review(id string) *Review {
 	return nil
 }
 
+// staffKeyPrefix starts the message keys of staff alerts about the customer.
+func (a *Account) staffKeyPrefix() string { return a.Customer.CustomerID + ":staff:" }
+
 // staffAlert is an event that tells the billing team something needs them.
 func (a *Account) staffAlert(kind, summary string, detail map[string]string, now time.Time) Event {
 	ev := a.newEvent(now, "staff.alerted", SystemActor, summary)
@@ -77,7 +80,7 @@ func (a *Account) staffAlert(kind, summary string, detail map[string]string, now
 	}
 	ev.Detail = map[string]string{"kind": kind}
 	ev.Notice = &Notice{
-		Key:      a.Customer.CustomerID + ":staff:" + kind + ":" + strconv.Itoa(a.EventSeq),
+		Key:      a.staffKeyPrefix() + kind + ":" + strconv.Itoa(a.EventSeq),
 		Template: "staff_alert", Stage: "staff_" + kind, Staff: true,
 		Currency: a.Customer.Currency, BalanceMinor: a.Balance(), AmountMinor: a.Balance(),
 		Reference: a.Customer.CustomerID, Detail: d,

@@ -330,6 +330,10 @@ func TestBounceSwitchesChannel(t *testing.T) {
 	if again := a.EmailBounced(Bounce{MessageKey: "k2", Event: "dropped"}, t0); again != nil {
 		t.Error("a second bounce alerted again")
 	}
+	b := activeAccount(t, "standard")
+	if events := b.EmailBounced(Bounce{MessageKey: "acme:staff:email_refused:9", Event: "bounce"}, t0); events != nil || b.EmailUndeliverable {
+		t.Error("a bounced staff alert marked the customer's address undeliverable")
+	}
 }
 
 // A budget stop lifted by a new period while another suspension holds is
