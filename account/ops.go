@@ -97,6 +97,15 @@ func (a *Account) terminate(actor, reason, template string, cause *Invoice, now 
 			events = append(events, a.closeInvoice(inv, InvoiceVoid, now, actor, "terminated: "+reason)...)
 		}
 	}
+	// Reviews still open have nothing left to decide.
+	for _, r := range a.Reviews {
+		r.Decision, r.DecidedBy, r.DecidedAt = "closed_by_termination", actor, now
+		closed := a.newEvent(now, "review.closed", actor, "account terminated")
+		closed.Review = r
+		closed.Detail = map[string]string{"review_id": r.ID}
+		events = append(events, closed)
+	}
+	a.Reviews = nil
 	from := a.Status
 	a.Status = StatusTerminated
 	a.Access = AccessNone

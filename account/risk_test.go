@@ -157,8 +157,8 @@ func TestSevereAbuseSuspendsAndReviewDecides(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := map[string]Status{DecisionReinstate: StatusActive, DecisionTerminate: StatusTerminated}[decision]
-			if a.Status != want {
-				t.Errorf("after %s: %s", decision, a.Status)
+			if a.Status != want || len(a.Reviews) != 0 {
+				t.Errorf("after %s: %s, %d reviews open", decision, a.Status, len(a.Reviews))
 			}
 		})
 	}
@@ -181,6 +181,27 @@ func TestUndecidedMisuseReviewSuspendsAtDeadline(t *testing.T) {
 	}
 	if len(a.Reviews) != 1 || !a.Reviews[0].Lapsed {
 		t.Error("a lapsed review must stay open for a decision")
+	}
+}
+
+func TestTerminationClosesOpenReviews(t *testing.T) {
+	a := activeAccount(t, "standard")
+	now := t0.Add(time.Hour)
+	if _, err := a.ReportAbuse(AbuseReport{NoticeID: "c-1", Category: "spam", Source: "complaint", Detail: "x"}, SeverityMinor, now); err != nil {
+		t.Fatal(err)
+	}
+	events, err := a.Terminate(StaffAction{Actor: "frank", Reason: "closed"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed *Review
+	for _, ev := range events {
+		if ev.Type == "review.closed" {
+			closed = ev.Review
+		}
+	}
+	if len(a.Reviews) != 0 || closed == nil || closed.Decision != "closed_by_termination" || closed.DecidedBy != "frank" {
+		t.Errorf("reviews %v, closed %+v", a.Reviews, closed)
 	}
 }
 
