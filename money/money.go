@@ -10,12 +10,6 @@ import (
 // overflow int64 (10^15 minor units is ten trillion dollars).
 const MaxMinor int64 = 1_000_000_000_000_000
 
-// Amount is a sum of money in minor units (cents for USD, won for KRW).
-type Amount struct {
-	Minor    int64  `json:"amount_minor"`
-	Currency string `json:"currency"`
-}
-
 // ValidatePositive checks that minor is a positive amount that fits the bounds.
 func ValidatePositive(field string, minor int64) error {
 	switch {
