@@ -44,15 +44,8 @@ func onboardActive(t *testing.T, app account.Application) {
 }
 
 func update(id, name string, arg any) (account.StatusView, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	h, err := env.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(id), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
 	var v account.StatusView
-	if err == nil {
-		err = h.Get(ctx, &v)
-	}
+	err := updateInto(id, name, arg, &v)
 	return v, err
 }
 

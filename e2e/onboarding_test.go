@@ -75,17 +75,22 @@ func tryStatus(id string) (account.StatusView, error) {
 }
 
 func recordPayment(id string, p account.Payment) (account.PaymentResult, error) {
+	var res account.PaymentResult
+	err := updateInto(id, workflows.UpdateRecordPayment, p, &res)
+	return res, err
+}
+
+// updateInto runs an update and waits for its result.
+func updateInto(id, name string, arg, result any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h, err := env.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(id), UpdateName: workflows.UpdateRecordPayment,
-		Args: []any{p}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: workflows.WorkflowID(id), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	var res account.PaymentResult
-	if err == nil {
-		err = h.Get(ctx, &res)
+	if err != nil {
+		return err
 	}
-	return res, err
+	return h.Get(ctx, result)
 }
 
 // A customer is onboarded with the CLI, pays the prepayment, gets an

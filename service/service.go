@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -200,9 +198,11 @@ func WorkerOptions() worker.Options {
 // Options tune a worker run.
 type Options struct {
 	Migrate bool // apply schema migrations at start
-	// HTTP builds the API and webhook handler served on DUNNING_HTTP_ADDR,
-	// and a background job to run beside it. Nil: no HTTP server.
-	HTTP func(config.Config, client.Client, *store.Store, *slog.Logger) (http.Handler, func(context.Context), error)
+	// Beside sets up what runs beside the worker once Temporal and
+	// PostgreSQL answer (the worker command serves the API there). It
+	// returns a function that runs until its context ends, or nil for
+	// nothing; an error stops the start.
+	Beside func(config.Config, client.Client, *store.Store, *slog.Logger) (func(context.Context) error, error)
 }
 
 // Run connects everything and runs the worker until ctx is done.
@@ -265,25 +265,20 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		FromName:    cfg.FromName,
 		CodeSecret:  cfg.CodeSecret,
 	})
-	if cfg.HTTPAddr != "" && opts.HTTP != nil {
-		h, sweep, err := opts.HTTP(cfg, c, st, logger)
+	if opts.Beside != nil {
+		run, err := opts.Beside(cfg, c, st, logger)
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("DUNNING_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		if run != nil {
+			done := make(chan error, 1)
+			go func() { done <- run(ctx) }()
+			defer func() {
+				if err := <-done; err != nil {
+					logger.Warn("stopped with an error", "error", err)
+				}
+			}()
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
-		go func() { _ = srv.Serve(ln) }()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-		logger.Info("serving the API and webhooks", "addr", ln.Addr().String())
-		go sweep(ctx)
 	}
 	logger.Info("worker ready", "config", cfg)
 	stop := make(chan any)

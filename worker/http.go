@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -38,11 +39,33 @@ func (n BounceNotifier) EmailUndeliverable(ctx context.Context, customerID, mess
 	return err
 }
 
-// httpHandler builds the worker's HTTP handler: the staff API with activity
-// monitoring and, when its key is configured, the SendGrid webhook. It
-// returns a function that starts the background retries: monitoring hits
-// not yet reported, and bounce notifications SendGrid stopped resending.
-func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *slog.Logger) (http.Handler, func(context.Context), error) {
+// serveHTTP sets up, on DUNNING_HTTP_ADDR, the staff API with activity
+// monitoring and, when its key is configured, the SendGrid webhook, with
+// their background retries: monitoring hits not yet reported, and bounce
+// notifications SendGrid stopped resending. Without the address it does
+// nothing.
+func serveHTTP(cfg config.Config, c client.Client, st *store.Store, logger *slog.Logger) (func(context.Context) error, error) {
+	if cfg.HTTPAddr == "" {
+		return nil, nil
+	}
+	h, jobs, err := httpHandler(cfg, c, st, logger)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("DUNNING_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	return func(ctx context.Context) error {
+		for _, job := range jobs {
+			go job(ctx)
+		}
+		return api.Serve(ctx, ln, h, logger)
+	}, nil
+}
+
+// httpHandler builds the HTTP handler and the background jobs to run beside it.
+func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *slog.Logger) (http.Handler, []func(context.Context), error) {
 	tokens, err := api.ParseTokens(cfg.APITokens)
 	if err != nil {
 		return nil, nil, fmt.Errorf("DUNNING_API_TOKENS: %w", err)
@@ -82,13 +105,8 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 			})
 		})
 	}
-	run := func(ctx context.Context) {
-		for _, job := range jobs {
-			go job(ctx)
-		}
-	}
 	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Logger: logger})
-	return h, run, nil
+	return h, jobs, nil
 }
 
 // every runs f at each interval until ctx ends.

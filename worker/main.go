@@ -26,7 +26,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := service.Run(ctx, cfg, cfg.Logger(), service.Options{Migrate: *migrate, HTTP: httpHandler}); err != nil {
+	if err := service.Run(ctx, cfg, cfg.Logger(), service.Options{Migrate: *migrate, Beside: serveHTTP}); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
