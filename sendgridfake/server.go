@@ -35,6 +35,10 @@ type Fault struct {
 	// a window in which to kill the sender between SendGrid's acceptance
 	// and the sender's record of it.
 	Hold time.Duration
+	// Hang holds the request without reading it or answering until the
+	// sender gives up, or until the fault set with SetFault is cleared or
+	// changed (then the request is served normally). Nothing is stored.
+	Hang bool
 }
 
 // Message is one accepted request, with its message ID.
@@ -50,14 +54,17 @@ type Server struct {
 
 	mu       sync.Mutex
 	faults   []Fault
+	sticky   *Fault        // SetFault: used by every request until cleared
+	changed  chan struct{} // closed when the sticky fault changes
 	messages []Message
 	requests int
+	served   map[string]int // faulty answers by kind
 	http     *httptest.Server
 }
 
 // NewServer starts a fake on a free local port that accepts apiKey.
 func NewServer(apiKey string) *Server {
-	s := &Server{APIKey: apiKey}
+	s := &Server{APIKey: apiKey, changed: make(chan struct{}), served: map[string]int{}}
 	s.http = httptest.NewServer(s)
 	return s
 }
@@ -73,6 +80,43 @@ func (s *Server) Inject(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, faults...)
+}
+
+// SetFault makes every request fail with f until ClearFault (or another
+// SetFault). Queued faults from Inject come first.
+func (s *Server) SetFault(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sticky = &f
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// ClearFault ends SetFault's fault and releases requests held by Hang.
+func (s *Server) ClearFault() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sticky = nil
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// FaultsServed counts the requests that got a fault, by kind: the status
+// code ("429", "500"), "hang" (the sender gave up first) or "delay".
+func (s *Server) FaultsServed() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.served))
+	for k, v := range s.served {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Server) countFault(kind string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.served[kind]++
 }
 
 // Messages returns the accepted messages.
@@ -107,16 +151,31 @@ func (s *Server) ByCustomArg(key, value string) []Message {
 	return out
 }
 
-func (s *Server) nextFault() (Fault, bool) {
+func (s *Server) nextFault() (Fault, bool, chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
 	if len(s.faults) == 0 {
-		return Fault{}, false
+		if s.sticky != nil {
+			return *s.sticky, true, s.changed
+		}
+		return Fault{}, false, s.changed
 	}
 	f := s.faults[0]
 	s.faults = s.faults[1:]
-	return f, true
+	return f, true, s.changed
+}
+
+// hang holds a request until the sender gives up (false) or the sticky
+// fault changes (true: serve the request afresh).
+func (s *Server) hang(r *http.Request, changed chan struct{}) bool {
+	select {
+	case <-changed:
+		return true
+	case <-r.Context().Done():
+		s.countFault("hang")
+		return false
+	}
 }
 
 // ServeHTTP implements the v3 mail send endpoint.
@@ -129,8 +188,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusMethodNotAllowed, apiError{Message: "method not allowed"})
 		return
 	}
-	fault, faulty := s.nextFault()
+	// The body is read first: only then does the server notice a sender
+	// that gives up (a held request must end with its connection).
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		writeErrors(w, http.StatusBadRequest, apiError{Message: "could not read the request body"})
+		return
+	}
+	fault, faulty, changed := s.nextFault()
+	for fault.Hang {
+		if !s.hang(r, changed) {
+			return
+		}
+		s.mu.Lock()
+		fault, faulty, changed = Fault{}, false, s.changed
+		if s.sticky != nil {
+			fault, faulty = *s.sticky, true
+		}
+		s.mu.Unlock()
+	}
 	if fault.Delay > 0 {
+		s.countFault("delay")
 		select {
 		case <-time.After(fault.Delay):
 		case <-r.Context().Done():
@@ -144,11 +222,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setRateHeaders(w, fault)
 	if faulty && fault.Status != 0 && !fault.AcceptThenFail {
 		s.writeFault(w, fault)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, apiError{Message: "could not read the request body"})
 		return
 	}
 	if len(body) > MaxBody {
@@ -184,6 +257,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeFault(w http.ResponseWriter, f Fault) {
+	s.countFault(strconv.Itoa(f.Status))
 	msg := f.Body
 	if msg == "" {
 		msg = http.StatusText(f.Status)
