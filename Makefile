@@ -3,8 +3,9 @@
 
 GO ?= go
 TEST_TIMEOUT ?= 25m
+CHAOS_TIMEOUT ?= 20m
 
-.PHONY: demo test build unit lint bench clean
+.PHONY: demo test chaos build unit lint bench clean
 
 build:
 	$(GO) build -o bin/ ./worker ./starter ./demo
@@ -13,9 +14,17 @@ demo: build
 	@scripts/ensure-postgres.sh
 	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) bin/demo
 
+# Every test but the chaos suite, which has a target of its own.
 test:
 	@scripts/ensure-postgres.sh
-	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -skip '^TestChaos$$' ./...
+
+# The fault-injection suite (about 8 minutes): a database cut, worker kills,
+# provider faults, then an independent check. CHAOS_PG_RESTART=1 also stops
+# and starts the local PostgreSQL cluster; see e2e/chaos_test.go for the rest.
+chaos:
+	@scripts/ensure-postgres.sh
+	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) test -count=1 -timeout $(CHAOS_TIMEOUT) -run '^TestChaos$$' -v ./e2e
 
 # Fast tests only: no Temporal dev server, still PostgreSQL.
 unit:

@@ -247,9 +247,10 @@ type op struct {
 	currency string
 
 	attempts int
-	acked    bool   // some attempt answered success
-	unknown  int    // attempts whose outcome the caller never learnt
-	refusal  string // the definitive refusal, when nothing succeeded
+	took     time.Duration // from the first attempt to the answer that settled it
+	acked    bool          // some attempt answered success
+	unknown  int           // attempts whose outcome the caller never learnt
+	refusal  string        // the definitive refusal, when nothing succeeded
 	// durable: after the acknowledgement the row was read straight from
 	// PostgreSQL: "yes", "no", or "" when the database could not be asked.
 	durable string
@@ -276,6 +277,41 @@ func (l *ledger) add(o *op) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ops = append(l.ops, o)
+}
+
+// progress sums the outcomes so far by kind of request.
+func (l *ledger) progress() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	type sum struct{ sent, acked, pending, unknown, refused int }
+	by := map[string]*sum{}
+	for _, o := range l.ops {
+		k := o.kind
+		if k != "payment" && k != "usage" {
+			k = "staff"
+		}
+		if by[k] == nil {
+			by[k] = &sum{}
+		}
+		b := by[k]
+		b.sent++
+		switch o.outcome() {
+		case "acked":
+			b.acked++
+		case "unknown":
+			b.unknown++
+		case "refused":
+			b.refused++
+		default:
+			b.pending++
+		}
+	}
+	var parts []string
+	for _, k := range sortedKeys(by) {
+		b := by[k]
+		parts = append(parts, fmt.Sprintf("%s %d sent/%d acked/%d unknown so far/%d refused/%d first try pending", k, b.sent, b.acked, b.unknown, b.refused, b.pending))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (l *ledger) all() []*op {
@@ -320,22 +356,23 @@ func (f *faultLog) counts() map[string]int {
 
 // chaosEnv is what the drivers and the checks share.
 type chaosEnv struct {
-	t       *testing.T
-	cfg     chaosConfig
-	c       client.Client // the chaos namespace
-	db      *sqlx.DB      // straight to PostgreSQL, never through the proxy
-	dbURL   string
-	sg      *sendgridfake.Server
-	prov    *faults.Provisioning
-	proxy   *faults.Proxy
-	sup     *supervisor
-	ledger  *ledger
-	faults  *faultLog
-	custs   []*chaosCustomer
-	stopped atomic.Bool // the drive is over: no new requests
-	giveUp  time.Time   // callers stop retrying unknown outcomes
-	liftAt  time.Time   // when the faults were lifted
-	logPath string
+	t        *testing.T
+	cfg      chaosConfig
+	c        client.Client // the chaos namespace
+	db       *sqlx.DB      // straight to PostgreSQL, never through the proxy
+	dbURL    string
+	sg       *sendgridfake.Server
+	prov     *faults.Provisioning
+	proxy    *faults.Proxy
+	sup      *supervisor
+	ledger   *ledger
+	faults   *faultLog
+	custs    []*chaosCustomer
+	stopped  atomic.Bool // the drive is over: no new requests
+	giveUp   time.Time   // callers stop retrying unknown outcomes
+	liftAt   time.Time   // when the faults were lifted
+	logPath  string
+	midDrive string // what the check during the refusals saw
 }
 
 func TestChaos(t *testing.T) {
@@ -509,7 +546,27 @@ func TestChaos(t *testing.T) {
 		})
 	}
 
+	// Progress every 30 s: what callers have been told so far.
+	progressDone := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-progressDone:
+				return
+			case <-tick.C:
+				ce.faults.note("progress: %s", ce.ledger.progress())
+			}
+		}
+	}()
+
+	time.Sleep(time.Until(start.Add(drive - 5*time.Second)))
+	// While the webhook still refuses: every refused customer whose
+	// subscriptions differ from the decision must show it.
+	ce.provisioningDuringRefusals()
 	time.Sleep(time.Until(start.Add(drive)))
+	close(progressDone)
 	ce.stopped.Store(true)
 	chaos.Wait()
 	// Lift everything still on.
@@ -680,11 +737,13 @@ func classify(err error) attemptResult {
 // an answer or gives up. It records what it learnt in the ledger.
 func (ce *chaosEnv) request(o *op, name string, arg any, retry bool, check func() string) {
 	ce.ledger.add(o)
+	began := time.Now()
 	for {
 		var res json.RawMessage
 		r, err := ce.callUpdate(o.customer, name, arg, &res)
 		ce.ledger.mu.Lock()
 		o.attempts++
+		o.took = time.Since(began)
 		switch r {
 		case answered:
 			o.acked = true
