@@ -28,6 +28,7 @@ type UsageState struct {
 type UsageRef struct {
 	AmountMinor int64 `json:"amount_minor"`
 	Period      int   `json:"period"`
+	Seq         int   `json:"seq,omitempty"` // event sequence when recorded: the oldest is forgotten first
 }
 
 // UsageRecord is a usage report as recorded.
@@ -110,9 +111,9 @@ func (a *Account) ReportUsage(u Usage, now time.Time) ([]Event, error) {
 	if a.Usage.IDs == nil {
 		a.Usage.IDs = map[string]UsageRef{}
 	}
-	a.Usage.IDs[u.UsageID] = UsageRef{AmountMinor: u.AmountMinor, Period: a.Usage.Period}
 	a.Usage.PeriodMinor += u.AmountMinor
 	ev := a.newEvent(now, "usage.recorded", SystemActor, u.Description)
+	a.Usage.IDs[u.UsageID] = UsageRef{AmountMinor: u.AmountMinor, Period: a.Usage.Period, Seq: a.EventSeq}
 	ev.Usage = &UsageRecord{UsageID: u.UsageID, AmountMinor: u.AmountMinor, Currency: a.Customer.Currency,
 		Description: u.Description, Period: a.Usage.Period}
 	ev.Detail = map[string]string{"usage_id": u.UsageID, "amount_minor": strconv.FormatInt(u.AmountMinor, 10),

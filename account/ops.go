@@ -162,10 +162,10 @@ func (a *Account) RecordPayment(p Payment, now time.Time) (PaymentResult, []Even
 	if _, dup := a.Payments[p.PaymentID]; dup {
 		return a.paymentResult(p.PaymentID, nil, true), nil, nil
 	}
-	a.Payments[p.PaymentID] = PaymentRef{AmountMinor: p.AmountMinor, Currency: p.Currency}
 	a.CreditMinor += p.AmountMinor
 	rec := &RecordedPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency, Method: p.Method, Reference: p.Reference}
 	ev := a.newEvent(now, "payment.recorded", actor, "payment "+p.PaymentID)
+	a.Payments[p.PaymentID] = PaymentRef{AmountMinor: p.AmountMinor, Currency: p.Currency, Seq: a.EventSeq}
 	ev.Payment = rec
 	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(p.AmountMinor, 10), "method": p.Method}
 	events := append([]Event{ev}, a.settle(now, rec)...)

@@ -48,6 +48,12 @@ type harness struct {
 	// approve with prepayment).
 	screening activities.ScreenResult
 	channels  []string // channel of each notice sent
+	// known are the keys PostgreSQL holds, by "<kind>/<id>" (LookupKey).
+	known map[string]account.KnownKey
+	// record and provision, when set, replace the default mocks (which
+	// succeed): they inject database and provisioning faults.
+	record    func(context.Context, activities.RecordInput) (int, error)
+	provision func(context.Context, activities.ProvisionInput) error
 }
 
 // phoneCode is the code the mocked SMS carries.
@@ -167,12 +173,26 @@ func (h *harness) run(in Input, until time.Time) {
 func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 	var acts *activities.Activities
 	env.OnActivity(acts.Record, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RecordInput) (int, error) {
+		func(ctx context.Context, in activities.RecordInput) (int, error) {
+			if h.record != nil {
+				if _, err := h.record(ctx, in); err != nil {
+					return 0, err
+				}
+			}
 			h.records = append(h.records, in)
 			return len(in.Events), nil
 		})
+	env.OnActivity(acts.LookupKey, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.LookupKeyInput) (account.KnownKey, error) {
+			return h.known[string(in.Kind)+"/"+in.ID], nil
+		})
 	env.OnActivity(acts.Provision, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ProvisionInput) error {
+		func(ctx context.Context, in activities.ProvisionInput) error {
+			if h.provision != nil {
+				if err := h.provision(ctx, in); err != nil {
+					return err
+				}
+			}
 			h.provisions = append(h.provisions, in)
 			return nil
 		})
