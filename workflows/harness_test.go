@@ -54,6 +54,11 @@ type harness struct {
 	// succeed): they inject database and provisioning faults.
 	record    func(context.Context, activities.RecordInput) (int, error)
 	provision func(context.Context, activities.ProvisionInput) error
+	screen    func() error // when set, may fail the Screen activity
+
+	env        *testsuite.TestWorkflowEnvironment // the run's environment
+	codesSent  int                                // SMS codes sent
+	maxCarried int                                // largest continue-as-new input, in bytes
 }
 
 // phoneCode is the code the mocked SMS carries.
@@ -131,6 +136,7 @@ func (h *harness) run(in Input, until time.Time) {
 	h.t.Helper()
 	for {
 		env := h.suite.NewTestWorkflowEnvironment()
+		h.env = env
 		env.SetStartTime(h.now)
 		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: WorkflowID(in.CustomerID), TaskQueue: DefaultTaskQueue})
 		env.RegisterWorkflowWithOptions(h.wf.CustomerLifecycle, workflow.RegisterOptions{Name: WorkflowType})
@@ -163,6 +169,7 @@ func (h *harness) run(in Input, until time.Time) {
 		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 			h.t.Fatal(err)
 		}
+		h.maxCarried = max(h.maxCarried, can.Input.Size())
 		in = next
 		if h.runs > 200 {
 			h.t.Fatal("too many runs")
@@ -184,7 +191,19 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 		})
 	env.OnActivity(acts.LookupKey, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.LookupKeyInput) (account.KnownKey, error) {
-			return h.known[string(in.Kind)+"/"+in.ID], nil
+			if k, ok := h.known[string(in.Kind)+"/"+in.ID]; ok {
+				return k, nil
+			}
+			// What the mocked Record has written stands for PostgreSQL.
+			for _, ev := range h.events() {
+				switch {
+				case in.Kind == activities.KeyPayment && ev.Payment != nil && ev.Payment.PaymentID == in.ID:
+					return account.KnownKey{Found: true, AmountMinor: ev.Payment.AmountMinor, Currency: ev.Payment.Currency}, nil
+				case in.Kind == activities.KeyUsage && ev.Usage != nil && ev.Usage.UsageID == in.ID:
+					return account.KnownKey{Found: true, AmountMinor: ev.Usage.AmountMinor, Currency: ev.Usage.Currency}, nil
+				}
+			}
+			return account.KnownKey{}, nil
 		})
 	env.OnActivity(acts.Provision, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.ProvisionInput) error {
@@ -198,6 +217,11 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 		})
 	env.OnActivity(acts.Screen, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ScreenInput) (activities.ScreenResult, error) {
+			if h.screen != nil {
+				if err := h.screen(); err != nil {
+					return activities.ScreenResult{}, err
+				}
+			}
 			res := h.screening
 			if res.Policy == "" {
 				res.Policy = in.Application.Policy
@@ -206,6 +230,7 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 		})
 	env.OnActivity(acts.SendPhoneCode, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.PhoneCodeInput) (activities.PhoneCodeResult, error) {
+			h.codesSent++
 			return activities.PhoneCodeResult{Hash: risk.HashCode(phoneCode, "salt"), Salt: "salt"}, nil
 		})
 	env.OnActivity(acts.SendNotice, mock.Anything, mock.Anything).Return(
