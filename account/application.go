@@ -75,7 +75,7 @@ func (a *Application) Normalize() {
 	a.Currency = strings.ToUpper(a.Currency)
 	a.Locale = strings.ToLower(a.Locale)
 	if i := strings.IndexAny(a.Locale, "-_"); i > 0 { // "ko-KR" -> "ko"
-		a.Locale = a.Locale[:i]
+		a.Locale = strings.TrimSpace(a.Locale[:i])
 	}
 	if a.Locale == "" {
 		a.Locale = "en"
