@@ -127,7 +127,7 @@ func TestExportCollectionsConcurrent(t *testing.T) {
 
 	// Several rounds of exporters started together, with write-offs arriving
 	// in between; every write-off ends up in exactly one output.
-	seen := map[string]string{} // write-off -> batch
+	seen := map[string]string{}  // write-off -> batch
 	files := map[string][]byte{} // batch -> the file its exporter produced
 	total := 0
 	for round := range 3 {
