@@ -63,6 +63,10 @@ func runeProblem(r rune, multiline bool) string {
 		return fmt.Sprintf("contains a Unicode bidirectional control character (U+%04X)", r)
 	case r == 0xfeff:
 		return "contains a byte order mark (U+FEFF)"
+	case r == utf8.RuneError:
+		// What JSON decoders put in place of invalid UTF-8 or a lone
+		// surrogate (\ud800): the text was damaged before it got here.
+		return "contains the replacement character U+FFFD (text that was not valid Unicode)"
 	case r >= 0xfff9 && r <= 0xfffb, r == 0xfffe || r == 0xffff:
 		return fmt.Sprintf("contains a Unicode non-character (U+%04X)", r)
 	}

@@ -159,6 +159,20 @@ func writeCollections(w io.Writer, rows []collectionsRow, batch string) error {
 	return nil
 }
 
+// BatchOf reads the batch ID from an export's first row: "" for an export
+// of nothing.
+func BatchOf(csvData []byte) string {
+	r := csv.NewReader(bytes.NewReader(csvData))
+	if _, err := r.Read(); err != nil {
+		return ""
+	}
+	row, err := r.Read()
+	if err != nil || len(row) != len(CollectionsHeader) {
+		return ""
+	}
+	return row[len(row)-1]
+}
+
 // CollectionsBatch is one past collections export.
 type CollectionsBatch struct {
 	BatchID    string    `json:"batch_id" db:"batch_id"`

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -140,7 +139,7 @@ and fetch one again, byte for byte, with --batch ID.`,
 				if err != nil {
 					return explain(err)
 				}
-				id = batchOf(buf.Bytes())
+				id = reports.BatchOf(buf.Bytes())
 			}
 			if out == "" {
 				_, err := a.out.Write(buf.Bytes())
@@ -167,16 +166,6 @@ and fetch one again, byte for byte, with --batch ID.`,
 	cmd.Flags().BoolVar(&list, "list", false, "list past exports (batches), newest first")
 	cmd.Flags().StringVar(&batch, "batch", "", "write a past export again, byte for byte, instead of exporting")
 	return cmd
-}
-
-// batchOf reads the batch ID from an export's first row ("" when it has
-// none).
-func batchOf(csvData []byte) string {
-	rows, err := csv.NewReader(bytes.NewReader(csvData)).ReadAll()
-	if err != nil || len(rows) < 2 {
-		return ""
-	}
-	return rows[1][len(rows[1])-1]
 }
 
 // writeFileAtomic writes to a temporary name beside path and renames it.
