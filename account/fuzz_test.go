@@ -33,7 +33,8 @@ func storable(t *testing.T, field, s string, maxBytes int, multiline bool) {
 		t.Fatalf("accepted %s of %d bytes, limit %d", field, len(s), maxBytes)
 	}
 	for _, r := range s {
-		bad := r < 0x20 && !(multiline && (r == '\n' || r == '\t'))
+		allowed := multiline && (r == '\n' || r == '\t')
+		bad := r < 0x20 && !allowed
 		bad = bad || (r >= 0x7f && r <= 0x9f)
 		bad = bad || strings.ContainsRune("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u2028\u2029\ufeff\ufffd", r)
 		if bad {
