@@ -60,6 +60,14 @@ func newCorpusFixture(t *testing.T, setup string) corpusFixture {
 		if _, err := a.ReportAbuse(AbuseReport{NoticeID: "N-1", Category: "spam", Source: "staff", Detail: "spam"}, SeverityModerate, now); err != nil {
 			t.Fatal(err)
 		}
+	case "credit-max":
+		if _, _, err := a.RecordPayment(Payment{PaymentID: "big", AmountMinor: money.MaxMinor, Currency: "USD", Method: "bank_transfer"}, now); err != nil {
+			t.Fatal(err)
+		}
+	case "usage-max":
+		if _, err := a.ReportUsage(Usage{UsageID: "big", AmountMinor: money.MaxMinor}, now); err != nil {
+			t.Fatal(err)
+		}
 	case "code":
 		a.PhoneCodeSent(fakeHash("salt", "123456"), "salt", now)
 	case "suspended":
@@ -75,7 +83,7 @@ func newCorpusFixture(t *testing.T, setup string) corpusFixture {
 // was kept is exactly what was sent.
 type corpusCase struct {
 	name   string
-	setup  string // "", "dispute", "review", "suspended", "code"
+	setup  string // "", "dispute", "review", "suspended", "code", "credit-max", "usage-max"
 	op     func(f corpusFixture) ([]Event, error)
 	want   string
 	stored func(t *testing.T, f corpusFixture, events []Event)
@@ -215,6 +223,8 @@ func updateCorpus() []corpusCase {
 		"newline": "a\nb", "cr": cr, "long": long1001} {
 		add(corpusCase{name: "payment/reference " + name, op: payment(func(p *Payment) { p.Reference = ref }), want: "reference"})
 	}
+	add(corpusCase{name: "payment/credit past the maximum", setup: "credit-max", op: payment(func(p *Payment) { p.AmountMinor = 20000 }),
+		want: "would take the account's credit"})
 	add(corpusCase{name: "payment/actor bidi", op: payment(func(p *Payment) { p.Actor = "ali\u202ece" }), want: "actor"})
 	for _, ref := range []string{emoji, exact1000, korean} {
 		add(corpusCase{name: "payment/reference stored whole " + ref[:4], op: payment(func(p *Payment) { p.Reference = ref }),
@@ -226,6 +236,8 @@ func updateCorpus() []corpusCase {
 	// ReportUsage.
 	add(corpusCase{name: "usage/usage_id nul", op: usage(func(u *Usage) { u.UsageID = "u\x00" }), want: "usage_id"})
 	add(corpusCase{name: "usage/amount int64 max", op: usage(func(u *Usage) { u.AmountMinor = math.MaxInt64 }), want: "amount_minor"})
+	add(corpusCase{name: "usage/period past the maximum", setup: "usage-max", op: usage(func(u *Usage) { u.AmountMinor = 1 }),
+		want: "would take this period's usage"})
 	add(corpusCase{name: "usage/amount negative", op: usage(func(u *Usage) { u.AmountMinor = -5 }), want: "amount_minor"})
 	for name, d := range map[string]string{"nul": nul, "rlo": rlo, "bad utf8": badUTF8, "long": long1001, "cr": cr, "c1": c1} {
 		add(corpusCase{name: "usage/description " + name, op: usage(func(u *Usage) { u.Description = d }), want: "description"})
