@@ -172,3 +172,17 @@ func TestCollectionsBatchRoutes(t *testing.T) {
 		t.Errorf("calls %+v", calls)
 	}
 }
+
+// Report times outside 2000-2100 are refused, naming the parameter.
+func TestAgingAsOfOutOfRange(t *testing.T) {
+	h := newHarness(t)
+	for _, v := range []string{"0001-01-01", "1999-12-31T23:59:59Z", "2101-01-01", "9999-12-31T23:59:59Z"} {
+		rec := h.do(request{method: http.MethodGet, path: "/v1/reports/aging?as_of=" + v, token: viewerSecret})
+		if code, msg := errorCode(t, rec); rec.Code != http.StatusBadRequest || code != "invalid_request" || !strings.Contains(msg, "as_of") || !strings.Contains(msg, "out of range") {
+			t.Errorf("as_of %s: %d %s %q", v, rec.Code, code, msg)
+		}
+	}
+	if calls := h.fake.got(); len(calls) != 0 {
+		t.Errorf("backend called: %+v", calls)
+	}
+}
