@@ -92,6 +92,11 @@ func (a *Account) CheckUsage(u Usage) error {
 	if err := a.requireOperational("report usage"); err != nil {
 		return err
 	}
+	if _, dup := a.Usage.IDs[u.UsageID]; !dup {
+		if err := checkTotal("amount_minor", u.AmountMinor, "this period's usage", a.Usage.PeriodMinor); err != nil {
+			return err
+		}
+	}
 	if prev, ok := a.Usage.IDs[u.UsageID]; ok && prev.AmountMinor != u.AmountMinor {
 		return fmt.Errorf("usage_id %q was already reported for %d; a different amount needs a new usage_id", u.UsageID, prev.AmountMinor)
 	}

@@ -139,6 +139,11 @@ func (a *Account) CheckPayment(p Payment) error {
 		}
 		return nil // a retry of the same payment: accepted, changes nothing
 	}
+	// Totals stay bounded too, so that no sum of amounts can overflow:
+	// the payment is credit until it is applied.
+	if err := checkTotal("amount_minor", p.AmountMinor, "the account's credit", a.CreditMinor); err != nil {
+		return err
+	}
 	switch a.Status {
 	case StatusScreening, StatusManualReview:
 		return fmt.Errorf("account is %s: nothing has been invoiced yet", a.Status)

@@ -307,12 +307,14 @@ func (o *Ops) Store(ctx context.Context) (*store.Store, error) { return o.db(ctx
 
 // ParseTime reads the times staff type: RFC 3339, or a date (midnight UTC).
 func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse("2006-01-02", s)
+	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
+		if t, err = time.Parse("2006-01-02", s); err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
+		}
+	}
+	if y := t.Year(); y < account.MinYear || y > account.MaxYear {
+		return time.Time{}, fmt.Errorf("%q is out of range: it must be between the years %d and %d", s, account.MinYear, account.MaxYear)
 	}
 	return t, nil
 }
