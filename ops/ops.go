@@ -149,6 +149,18 @@ func (o *Ops) Onboard(ctx context.Context, app account.Application) (workflowID,
 	}
 	ctx, cancel, limit := o.withTimeout(ctx)
 	defer cancel()
+	// A customer ID is never reused: after its workflow has left the
+	// namespace's retention, PostgreSQL still holds its rows.
+	st, err := o.db(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if prev, err := st.CustomerByID(ctx, app.CustomerID); err == nil {
+		return "", "", &RefusedError{Message: fmt.Sprintf("customer %q already exists (status %s since %s); a customer ID is never reused: choose a new one",
+			app.CustomerID, prev.Status, prev.CreatedAt.Format(time.RFC3339))}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", "", err
+	}
 	c, err := o.temporalClient(ctx)
 	if err != nil {
 		return "", "", err

@@ -303,6 +303,11 @@ func (w *lifecycle) idle(ctx workflow.Context) bool {
 	inFlight := w.inFlight
 	if w.durable {
 		inFlight = w.youngNotices(ctx)
+		// A provisioning call under way is waited for, unless its
+		// action is already failing: then it is carried.
+		if w.provisioning != "" && w.acct.Provisioning.FailingSince.IsZero() {
+			inFlight++
+		}
 	}
 	return len(w.pending) == 0 && inFlight == 0 && w.bounces.Len() == 0 && workflow.AllHandlersFinished(ctx)
 }
