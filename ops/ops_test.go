@@ -327,8 +327,13 @@ func TestOnboard(t *testing.T) {
 	if _, _, err := lazy.Onboard(context.Background(), unknown); !errors.As(err, &inv) {
 		t.Errorf("unknown policy = %v", err)
 	}
-	// A good one meets the missing server.
-	if _, _, err := lazy.Onboard(context.Background(), application()); !isUnavailable(err) || !strings.Contains(err.Error(), "cannot reach Temporal") {
+	// A good one meets the missing servers: PostgreSQL first (a customer
+	// ID is checked against it), then Temporal.
+	if _, _, err := lazy.Onboard(context.Background(), application()); !isUnavailable(err) || !strings.Contains(err.Error(), "cannot reach PostgreSQL") {
+		t.Errorf("no database = %v", err)
+	}
+	noTemporal := New(Options{Config: unreachable, Store: emptyStore(t)})
+	if _, _, err := noTemporal.Onboard(context.Background(), application()); !isUnavailable(err) || !strings.Contains(err.Error(), "cannot reach Temporal") {
 		t.Errorf("no server = %v", err)
 	}
 }
