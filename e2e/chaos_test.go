@@ -54,12 +54,13 @@ import (
 // arguments "VERSION NAME", found with pg_lsclusters when unset),
 // CHAOS_LOG_DIR (keep the worker log there).
 
-// checkProvisioningVisibility switches on the check that every customer
-// whose provisioning was refused, and whose applied state differs from the
-// decided one, shows the failure in GetStatus.
-// TODO(lead): set to true once GetStatus carries the provisioning failure
-// (the check also switches itself on when it sees such a field).
-const checkProvisioningVisibility = false
+// checkProvisioningVisibility: every customer whose provisioning was
+// refused, and whose applied state differs from the decided one, must show
+// the failure in GetStatus (provisioning.state "failing") and in the
+// ProvisioningState search attribute. Set false only to run the suite
+// against a build from before GetStatus had the field (the check also
+// switches itself on whenever it sees one).
+const checkProvisioningVisibility = true
 
 const (
 	chaosNamespace = "chaos"
@@ -251,6 +252,7 @@ type op struct {
 	acked    bool          // some attempt answered success
 	unknown  int           // attempts whose outcome the caller never learnt
 	refusal  string        // the definitive refusal, when nothing succeeded
+	lastErr  string        // the last error an attempt got
 	// durable: after the acknowledgement the row was read straight from
 	// PostgreSQL: "yes", "no", or "" when the database could not be asked.
 	durable string
@@ -744,6 +746,9 @@ func (ce *chaosEnv) request(o *op, name string, arg any, retry bool, check func(
 		ce.ledger.mu.Lock()
 		o.attempts++
 		o.took = time.Since(began)
+		if err != nil {
+			o.lastErr = err.Error()
+		}
 		switch r {
 		case answered:
 			o.acked = true
