@@ -703,6 +703,13 @@ func (ce *chaosEnv) report(rep *chaosReport) {
 	t.Logf("provisioning: webhook %v, refused customers %d; while refusing: %s; at the end: mismatches %d, shown as failures %d, out-of-order arrivals %d, GetStatus provisioning field: %v",
 		ce.prov.Counts(), rep.ProvisioningRefused, ce.midDrive, rep.ProvisioningMismatch, rep.ProvisioningVisible, rep.ProvisioningOutOfOrd, rep.ProvisioningFieldSeen)
 	t.Logf("answer times: payments %s; usage %s; staff %s", latency(ce.ledger.all(), "payment"), latency(ce.ledger.all(), "usage"), latency(ce.ledger.all(), "staff"))
+	waited := map[string]int{}
+	for _, o := range ce.ledger.all() {
+		if o.acked && o.took > 30*time.Second {
+			waited[o.kind]++
+		}
+	}
+	t.Logf("acknowledged after waiting more than 30 s (through an outage, durable when answered): %v", waited)
 	t.Logf("workflows: %v; bad %d, stuck tasks %d, activities still retrying %d, replay failures %d",
 		rep.WorkflowStatus, rep.BadWorkflows, rep.StuckWorkflowTasks, rep.RetryingActivities, rep.ReplayFailures)
 	t.Logf("drift (GetStatus vs customers row): %d; reconcile: %s", rep.Drift, rep.Reconcile)

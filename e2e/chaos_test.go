@@ -529,9 +529,11 @@ func TestChaos(t *testing.T) {
 	if cfg.pgRestart {
 		at(cutEnd+20*time.Second, func() { ce.restartPostgres(15 * time.Second) })
 	}
-	// SIGKILL at random moments: one before the cut, one during it, the
-	// rest after it.
-	killAt := []time.Duration{warm + jitter(rng, 25*time.Second), cutStart + 10*time.Second + jitter(rng, max(cfg.cut-20*time.Second, time.Second))}
+	// SIGKILL at random moments: one before the cut, one in the last
+	// quarter of it (a worker cannot start while PostgreSQL is away, so an
+	// earlier kill would leave the rest of the cut without a worker, and
+	// nothing would wait out the outage inside a workflow), the rest after.
+	killAt := []time.Duration{warm + jitter(rng, 25*time.Second), cutStart + cfg.cut*3/4 + jitter(rng, max(cfg.cut/4-5*time.Second, time.Second))}
 	for len(killAt) < cfg.kills {
 		killAt = append(killAt, cutEnd+jitter(rng, drive-cutEnd-15*time.Second))
 	}
@@ -906,19 +908,20 @@ func outstanding(v account.StatusView, match func(account.InvoiceView) bool) int
 // restartPostgres stops the local cluster for real and starts it again.
 func (ce *chaosEnv) restartPostgres(down time.Duration) {
 	ver, name := ce.cfg.pgCtl[0], ce.cfg.pgCtl[1]
-	ctl := func(action string, extra ...string) error {
-		args := append([]string{"--skip-systemctl-redirect", ver, name, action}, extra...)
+	ctl := func(action string, opts ...string) error {
+		args := append(append([]string{"--skip-systemctl-redirect"}, opts...), ver, name, action)
 		out, err := exec.Command("pg_ctlcluster", args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("pg_ctlcluster %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 		return nil
 	}
-	if err := ctl("stop", "-m", "fast"); err != nil {
+	// Immediate: a crash, with recovery from the WAL at the next start.
+	if err := ctl("stop", "-m", "immediate"); err != nil {
 		ce.t.Errorf("stop PostgreSQL: %v", err)
 		return
 	}
-	ce.faults.inject("pg_restart", "PostgreSQL %s/%s stopped for %s", ver, name, down)
+	ce.faults.inject("pg_restart", "PostgreSQL %s/%s stopped (immediate) for %s", ver, name, down)
 	time.Sleep(down)
 	for i := 0; ; i++ {
 		err := ctl("start")
