@@ -86,7 +86,7 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
-	return w.registerRiskHandlers(ctx)
+	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx))
 }
 
 // registerRiskHandlers installs the identity, misuse, review and budget

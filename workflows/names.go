@@ -11,6 +11,7 @@ const (
 	DefaultTaskQueue = "dunning"
 
 	QueryGetStatus = "GetStatus"
+	QueryGetLedger = "GetLedger" // reconciliation: the account's figures as PostgreSQL should mirror them
 
 	UpdateRecordPayment  = "RecordPayment"
 	UpdateSuspend        = "Suspend"
@@ -28,6 +29,7 @@ const (
 	UpdateReviewDecision   = "ReviewDecision"
 	UpdateSetBudget        = "SetBudget"
 	UpdateReportUsage      = "ReportUsage"
+	UpdateResync           = "Resync" // reconciliation: re-record the account's current figures
 
 	// SignalEmailUndeliverable comes from the SendGrid event webhook when
 	// an address bounces or drops.
