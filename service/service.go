@@ -14,6 +14,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -24,6 +25,7 @@ import (
 	"github.com/example/dunning/config"
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/policy"
+	"github.com/example/dunning/reconcile"
 	"github.com/example/dunning/risk"
 	"github.com/example/dunning/risk/providers"
 	"github.com/example/dunning/schema"
@@ -126,6 +128,39 @@ func EnsureAgingSchedule(ctx context.Context, c client.Client, cfg config.Config
 		return nil
 	}
 	return err
+}
+
+// EnsureReconcileSchedule creates the Temporal Schedule that runs the daily
+// reconciliation (DUNNING_RECONCILE_SCHEDULE, a cron expression in UTC;
+// "off" disables it). One that exists already is kept as it is.
+func EnsureReconcileSchedule(ctx context.Context, c client.Client, cfg config.Config) error {
+	if cfg.ReconcileSchedule == "off" {
+		return nil
+	}
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.ReconcileScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{cfg.ReconcileSchedule}},
+		Action: &client.ScheduleWorkflowAction{
+			ID: "reconcile", Workflow: workflows.ReconcileWorkflowType, TaskQueue: cfg.TaskQueue,
+			Args: []any{cfg.ReconcileRepair},
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "daily reconciliation of the customers' workflows with PostgreSQL",
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
+	}
+	return err
+}
+
+// Reconciler compares the customers' workflows with PostgreSQL, over c and
+// st. The subscriptions table is compared when it is the provisioner.
+func Reconciler(cfg config.Config, c client.Client, st *store.Store) *reconcile.Reconciler {
+	return &reconcile.Reconciler{
+		Workflows:     reconcile.Temporal{Client: c},
+		Database:      st,
+		Subscriptions: cfg.ProvisioningURL == "",
+	}
 }
 
 // Policies returns the embedded policies plus any in DUNNING_POLICY_DIR.
@@ -251,6 +286,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	w.RegisterWorkflowWithOptions(workflows.AgingSnapshot, workflow.RegisterOptions{Name: workflows.AgingWorkflowType})
 	if err := EnsureAgingSchedule(ctx, c, cfg); err != nil {
 		logger.Warn("daily aging schedule not set up", "error", err)
+	}
+	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowType})
+	w.RegisterActivityWithOptions((&reconcile.Activities{Reconciler: Reconciler(cfg, c, st), Store: st}).ReconcileAll,
+		activity.RegisterOptions{Name: workflows.ReconcileActivity})
+	if err := EnsureReconcileSchedule(ctx, c, cfg); err != nil {
+		logger.Warn("daily reconciliation schedule not set up", "error", err)
 	}
 	w.RegisterActivity(&activities.Activities{
 		Store:       st,
