@@ -33,7 +33,7 @@ type Ledger struct {
 	Customer   *LedgerRow `json:"customer"` // nil: no customers row
 	// Invoices are the open invoices plus the invoices asked for by ID
 	// (the workflow's open ones), whatever their status.
-	Invoices []Invoice      `json:"invoices"`
+	Invoices []Invoice       `json:"invoices"`
 	Payments []LedgerPayment `json:"payments"`
 	// AuditMaxSeq is the highest event sequence in the customer's audit
 	// log keys ("<customer_id>/<seq>"); AuditEvents counts those rows.
