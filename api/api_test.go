@@ -20,6 +20,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/ops"
+	"github.com/example/dunning/reconcile"
 	"github.com/example/dunning/reports"
 	"github.com/example/dunning/workflows"
 )
@@ -219,6 +220,9 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/v1/reports/aging?as_of=2026-02-01&currency=usd&status=past_due,suspended&top_n=5", "", 200,
 			call{op: "Aging", arg: reports.AgingOptions{Currency: "USD", Statuses: []string{"past_due", "suspended"}, TopN: 5}}},
 		{"POST", "/v1/collections/export", "", 200, call{op: "Export", arg: t0.UTC()}},
+		{"GET", "/v1/reconcile?customer_id=acme", "", 200, call{op: "Reconcile", customerID: "acme", arg: reconcile.Options{CustomerID: "acme"}}},
+		{"POST", "/v1/reconcile", `{"reason":"r"}`, 200, call{op: "Reconcile", arg: reconcile.Options{Repair: true, Actor: "alice", Reason: "r"}}},
+		{"POST", "/v1/reconcile", ``, 200, call{op: "Reconcile", arg: reconcile.Options{Repair: true, Actor: "alice"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -356,6 +360,8 @@ func TestValidationErrors(t *testing.T) {
 		{"list status", "GET", "/v1/customers?status=late", ``, nil, 400, "invalid_request", `status "late"`},
 		{"list stage", "GET", "/v1/customers?stage=x%22%20OR%20true", ``, nil, 400, "invalid_request", "stage"},
 		{"list unknown param", "GET", "/v1/customers?risk-tier=high", ``, nil, 400, "invalid_request", `unknown query parameter "risk-tier"`},
+		{"reconcile actor in body", "POST", "/v1/reconcile", `{"actor":"mallory"}`, nil, 400, "invalid_request", `unknown field "actor"`},
+		{"reconcile unknown param", "GET", "/v1/reconcile?customer=acme", ``, nil, 400, "invalid_request", `unknown query parameter "customer"`},
 		{"list repeated param", "GET", "/v1/customers?status=active&status=past_due", ``, nil, 400, "invalid_request", "given 2 times"},
 		{"list days", "GET", "/v1/customers?min_days_past_due=ten", ``, nil, 400, "invalid_request", "must be an integer"},
 		{"list page size", "GET", "/v1/customers?page_size=5000", ``, nil, 400, "invalid_request", "page_size"},

@@ -22,6 +22,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/ops"
+	"github.com/example/dunning/reconcile"
 	"github.com/example/dunning/reports"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -239,7 +240,7 @@ func newHarness(t *testing.T, mutate ...func(*Options)) *harness {
 	fake := &fakeOps{}
 	logs := &syncBuffer{}
 	opts := Options{
-		Ops: fake, Reports: fake, Tokens: tokens,
+		Ops: fake, Reports: fake, Reconciler: fake, Tokens: tokens,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Now:    func() time.Time { return t0 },
 		Webhooks: map[string]http.Handler{"POST /webhooks/sendgrid": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -323,4 +324,21 @@ func errorCode(t *testing.T, rec *httptest.ResponseRecorder) (code, message stri
 		t.Fatalf("error body %q: %v", rec.Body, err)
 	}
 	return body.Error.Code, body.Error.Message
+}
+
+func (f *fakeOps) Reconcile(_ context.Context, o reconcile.Options) (reconcile.Report, error) {
+	if err := f.record(call{op: "Reconcile", customerID: o.CustomerID, arg: o}); err != nil {
+		return reconcile.Report{}, err
+	}
+	rep := reconcile.Report{StartedAt: t0, FinishedAt: t0, Repair: o.Repair, Checked: 1, Drifted: 1, Customers: []reconcile.CustomerReport{{
+		CustomerID: "acme", State: reconcile.StateDrift, Execution: "running",
+		Drift: []reconcile.Drift{{Field: "payment:p1", Workflow: "500 USD", Database: reconcile.Missing, Repairable: true}},
+	}}}
+	if o.Repair {
+		rep.Drifted, rep.Repaired = 0, 1
+		rep.Customers[0].State = reconcile.StateRepaired
+		rep.Customers[0].Repair = &account.ResyncResult{EventSeq: 12, Invoices: 1, PaymentsRestored: []string{"p1"}}
+		rep.Customers[0].Remaining = []reconcile.Drift{}
+	}
+	return rep, nil
 }

@@ -99,6 +99,8 @@ func (s *server) routes() []route {
 		{"GET /v1/reports/aging", s.h(s.aging)},
 		{"POST /v1/collections/export", s.h(s.exportCollections)},
 		{"POST /v1/activity", s.h(s.ingestActivity)},
+		{"GET /v1/reconcile", s.h(s.reconcileReport)},
+		{"POST /v1/reconcile", s.h(s.reconcileRepair)},
 	}
 	for _, u := range customerUpdates {
 		rts = append(rts, route{"POST /v1/customers/{id}/" + u.path, s.h(func(w http.ResponseWriter, r *http.Request) error {

@@ -67,10 +67,10 @@ type Reconciler struct {
 
 // Options select what a run does.
 type Options struct {
-	CustomerID string // only this customer; empty: everyone
-	Repair     bool   // run Resync on customers with repairable drift, then check again
-	Actor      string // the audit actor of repairs
-	Reason     string // the audit reason of repairs; default "reconciliation repair"
+	CustomerID string `json:"customer_id,omitempty"` // only this customer; empty: everyone
+	Repair     bool   `json:"repair"`                // run Resync on customers with repairable drift, then check again
+	Actor      string `json:"actor,omitempty"`       // the audit actor of repairs
+	Reason     string `json:"reason,omitempty"`      // the audit reason of repairs; default "reconciliation repair"
 }
 
 // CustomerReport is one customer's result.
