@@ -39,8 +39,9 @@ type harness struct {
 	notices    []sentNotice
 	records    []activities.RecordInput
 	provisions []activities.ProvisionInput
-	results    map[string]any   // update ID -> result
-	rejections map[string]error // update ID -> rejection or failure
+	restores   []activities.RestorePaymentsInput // payment rows a Resync re-recorded
+	results    map[string]any                    // update ID -> result
+	rejections map[string]error                  // update ID -> rejection or failure
 
 	// sendNotice, when set, replaces the default mock (which succeeds).
 	sendNotice func(context.Context, activities.NoticeInput) (activities.NoticeResult, error)
@@ -175,6 +176,15 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 		func(_ context.Context, in activities.ProvisionInput) error {
 			h.provisions = append(h.provisions, in)
 			return nil
+		})
+	env.OnActivity(acts.RestorePayments, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RestorePaymentsInput) ([]string, error) {
+			h.restores = append(h.restores, in)
+			ids := []string{}
+			for _, p := range in.Payments {
+				ids = append(ids, p.PaymentID)
+			}
+			return ids, nil
 		})
 	env.OnActivity(acts.Screen, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ScreenInput) (activities.ScreenResult, error) {
