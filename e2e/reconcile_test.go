@@ -12,6 +12,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/reconcile"
+	"github.com/example/dunning/workflows"
 )
 
 // reconcileJSON runs `starter reconcile --json` with args and decodes the
@@ -56,9 +57,18 @@ func hasDrift(c reconcile.CustomerReport, field, wf, db string) bool {
 // whole-system runs see only its customers.
 func TestReconcileReportsAndRepairsDrift(t *testing.T) {
 	ids := []string{"rc-pay", "rc-bal", "rc-inv", "rc-clean"}
-	for _, id := range []string{"rc-pay", "rc-bal", "rc-clean"} {
+	for _, id := range []string{"rc-pay", "rc-bal", "rc-clean", "rc-term"} {
 		onboardActive(t, application(id, "standard"))
 	}
+	// A terminated customer's workflow has completed: it is compared
+	// through a query on the closed workflow.
+	if _, err := update("rc-term", workflows.UpdateTerminate, account.StaffAction{Actor: "e2e-staff", Reason: "closing the account"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "rc-term's lifecycle to end", func() bool {
+		d, err := env.client.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID("rc-term"), "")
+		return err == nil && d.GetWorkflowExecutionInfo().GetCloseTime() != nil
+	})
 	onboard(t, application("rc-inv", "standard"))
 	eventually(t, 30*time.Second, "rc-inv's prepayment request", func() bool { return len(status(t, "rc-inv").Invoices) == 1 })
 	prepay := status(t, "rc-inv").Invoices[0]
@@ -75,8 +85,12 @@ func TestReconcileReportsAndRepairsDrift(t *testing.T) {
 
 	// A clean system.
 	rep, code, out := reconcileJSON(t)
-	if code != 0 || rep.HasDrift() || rep.Errors != 0 || rep.Checked < len(ids) {
+	if code != 0 || rep.HasDrift() || rep.Errors != 0 || rep.Checked != len(ids)+1 {
 		t.Fatalf("clean system: exit %d\n%s", code, out)
+	}
+	rep, code, out = reconcileJSON(t, "--customer", "rc-term")
+	if c, _ := customerIn(rep, "rc-term"); code != 0 || c.State != reconcile.StateOK || c.Execution != "completed" {
+		t.Errorf("terminated customer: exit %d\n%s", code, out)
 	}
 
 	// The damage.
