@@ -37,6 +37,9 @@ type Database interface {
 var (
 	ErrNoWorkflow = errors.New("no workflow")
 	ErrClosed     = errors.New("the customer's lifecycle has ended")
+	// ErrNoLedger: the workflow has ended without answering GetLedger (it
+	// failed before it opened the account).
+	ErrNoLedger = errors.New("the workflow ended without a ledger")
 	// ErrUnknownCustomer is the error of a customer that has neither a
 	// workflow nor a customers row (reported as its Error text).
 	ErrUnknownCustomer = errors.New("no workflow and no customers row")
@@ -278,8 +281,8 @@ func (r *Reconciler) check(ctx context.Context, id string) CustomerReport {
 	for {
 		l, exec, err := r.Workflows.Ledger(ctx, id)
 		c.Execution = exec
-		if errors.Is(err, ErrNoWorkflow) {
-			return r.noWorkflow(ctx, c)
+		if errors.Is(err, ErrNoWorkflow) || errors.Is(err, ErrNoLedger) {
+			return r.noWorkflow(ctx, c, err)
 		}
 		if err != nil {
 			c.State, c.Error = StateError, err.Error()
@@ -327,12 +330,23 @@ func (r *Reconciler) check(ctx context.Context, id string) CustomerReport {
 	}
 }
 
-// noWorkflow reports a customer without a workflow: drift when PostgreSQL
-// has the customer, else nothing to compare.
-func (r *Reconciler) noWorkflow(ctx context.Context, c CustomerReport) CustomerReport {
+// noWorkflow reports a customer without a workflow, or whose workflow ended
+// without a ledger (why): drift when PostgreSQL has the customer, else
+// nothing to compare.
+func (r *Reconciler) noWorkflow(ctx context.Context, c CustomerReport, why error) CustomerReport {
 	db, err := r.Database.LedgerOf(ctx, c.CustomerID, nil, false)
 	if err != nil {
 		c.State, c.Error = StateError, err.Error()
+		return c
+	}
+	if errors.Is(why, ErrNoLedger) {
+		if db.Customer == nil {
+			c.State = StateOK // an application that failed before anything was recorded
+			return c
+		}
+		c.State = StateDrift
+		c.Drift = []Drift{{Field: "workflow", Workflow: "ended (" + c.Execution + ") without a ledger", Database: "customer " + db.Customer.Status,
+			Note: why.Error() + "; staff must check the workflow's history"}}
 		return c
 	}
 	if db.Customer == nil {

@@ -29,6 +29,9 @@ type fakeWorkflows struct {
 func (f *fakeWorkflows) Ledger(_ context.Context, id string) (account.Ledger, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.exec[id] == "failed" {
+		return account.Ledger{}, "failed", ErrNoLedger
+	}
 	l, ok := f.ledgers[id]
 	if !ok {
 		return l, "", ErrNoWorkflow
@@ -270,5 +273,22 @@ func TestListingFailureIsAnError(t *testing.T) {
 	r.Database = &failingDB{}
 	if _, err := r.Run(context.Background(), Options{}); err == nil {
 		t.Error("a run that cannot list the customers must fail")
+	}
+}
+
+// A workflow that failed before it opened the account has no ledger:
+// nothing to compare without a row, drift (for staff) with one.
+func TestWorkflowWithoutLedger(t *testing.T) {
+	wf, db, r := setup()
+	wf.exec["h-failed"], wf.exec["i-failed"] = "failed", "failed"
+	db.rows["i-failed"] = rowsOf("i-failed")
+	for id, want := range map[string]string{"h-failed": StateOK, "i-failed": StateDrift} {
+		c := r.Customer(context.Background(), id, Options{Repair: true, Actor: "alice"})
+		if c.State != want || c.Execution != "failed" || (want == StateDrift && (c.Drift[0].Field != "workflow" || c.Drift[0].Repairable)) {
+			t.Errorf("%s: %+v", id, c)
+		}
+	}
+	if len(wf.resyncs) != 0 {
+		t.Errorf("resync tried on a workflow without a ledger: %v", wf.resyncs)
 	}
 }

@@ -50,6 +50,12 @@ func (t Temporal) Ledger(ctx context.Context, customerID string) (account.Ledger
 	}
 	exec := executionStatus(d.GetWorkflowExecutionInfo().GetStatus().String())
 	val, err := t.Client.QueryWorkflow(ctx, id, "", workflows.QueryGetLedger)
+	var failed *serviceerror.QueryFailed
+	if err != nil && exec != "running" && errors.As(err, &failed) {
+		// A closed workflow that never installed the query: it failed
+		// before it opened the account.
+		return l, exec, fmt.Errorf("%w: %s", ErrNoLedger, failed.Message)
+	}
 	if err != nil {
 		return l, exec, t.explain("query "+workflows.QueryGetLedger+" on", id, err)
 	}
