@@ -195,6 +195,10 @@ func expectedSubscription(l account.Ledger) (status string, ok bool) {
 	return "", false
 }
 
+// compareSubscription compares the table provisioner's row. When the
+// account keeps a provisioning state of its own (Ledger.Provisioning, to
+// come), that state is what should be compared here instead of one derived
+// from the status.
 func compareSubscription(l account.Ledger, sub *store.Subscription) []Drift {
 	status, ok := expectedSubscription(l)
 	if !ok {
