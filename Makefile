@@ -4,7 +4,7 @@
 GO ?= go
 TEST_TIMEOUT ?= 25m
 
-.PHONY: demo test build unit lint bench clean
+.PHONY: demo test build unit lint bench fuzz clean
 
 build:
 	$(GO) build -o bin/ ./worker ./starter ./demo
@@ -21,6 +21,20 @@ test:
 unit:
 	@scripts/ensure-postgres.sh
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+# A short run of every fuzz target (seed corpora in <package>/testdata/fuzz).
+# FUZZTIME per target; longer runs: make fuzz FUZZTIME=5m.
+FUZZTIME ?= 8s
+FUZZ_TARGETS := account:FuzzApplication account:FuzzPayment account:FuzzUsage account:FuzzBudget \
+	account:FuzzAbuseReport account:FuzzPromise account:FuzzStaffAction account:FuzzDecision \
+	account:FuzzResolution reports:FuzzCSVCell
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz ./$$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 bench:
 	@scripts/ensure-postgres.sh

@@ -36,6 +36,10 @@ type PaymentInstrument struct {
 	CardBIN string `json:"card_bin,omitempty"` // first 6 to 8 digits of a card number
 }
 
+// maxEmailBytes is the longest address SMTP can carry (RFC 5321's path
+// limit less the angle brackets).
+const maxEmailBytes = 254
+
 // Instrument types accepted in an application (screening may still refuse some).
 var instrumentTypes = map[string]bool{"card": true, "prepaid_card": true, "stored_value": true, "bank_transfer": true}
 
@@ -47,6 +51,9 @@ var (
 	idPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 	phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	binPattern   = regexp.MustCompile(`^[0-9]{6,8}$`)
+	// policyPattern is a policy name, optionally with its version
+	// ("standard", "standard.v2"); the workflow checks that it exists.
+	policyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
 
 // ValidateCustomerID checks the customer ID format. IDs become part of the
@@ -68,7 +75,7 @@ func (a *Application) Normalize() {
 	a.Currency = strings.ToUpper(a.Currency)
 	a.Locale = strings.ToLower(a.Locale)
 	if i := strings.IndexAny(a.Locale, "-_"); i > 0 { // "ko-KR" -> "ko"
-		a.Locale = a.Locale[:i]
+		a.Locale = strings.TrimSpace(a.Locale[:i])
 	}
 	if a.Locale == "" {
 		a.Locale = "en"
@@ -85,10 +92,17 @@ func (a Application) Validate() error {
 	if err := ValidateCustomerID(a.CustomerID); err != nil {
 		add("%v", err)
 	}
-	if a.Name == "" || len(a.Name) > 200 {
-		add("name is required (at most 200 characters)")
+	if a.Name == "" || len(a.Name) > MaxNameBytes {
+		add("name is required (at most %d characters)", MaxNameBytes)
+	} else if p := TextProblem(a.Name, false); p != "" {
+		add("name %s: only %s is allowed", p, allowedText(false))
 	}
-	if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Address != a.Email {
+	if p := TextProblem(a.Email, false); p != "" || len(a.Email) > maxEmailBytes {
+		if p == "" {
+			p = fmt.Sprintf("is longer than %d characters", maxEmailBytes)
+		}
+		add("email %s: it must be a plain email address like billing@example.com", p)
+	} else if addr, err := mail.ParseAddress(a.Email); err != nil || addr.Address != a.Email {
 		add("email %q is not a plain email address like billing@example.com", a.Email)
 	}
 	if !phonePattern.MatchString(a.Phone) {
@@ -102,6 +116,9 @@ func (a Application) Validate() error {
 	}
 	if !locales[a.Locale] {
 		add("locale %q is not supported (en, ko)", a.Locale)
+	}
+	if !policyPattern.MatchString(a.Policy) {
+		add("policy %q must be a policy name like standard (1-64 letters, digits, '.', '_' or '-')", a.Policy)
 	}
 	if err := money.ValidatePositive("plan.monthly_fee_minor", a.Plan.MonthlyFeeMinor); err != nil {
 		add("%v", err)

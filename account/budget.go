@@ -28,6 +28,7 @@ type UsageState struct {
 type UsageRef struct {
 	AmountMinor int64 `json:"amount_minor"`
 	Period      int   `json:"period"`
+	Seq         int   `json:"seq,omitempty"` // event sequence when recorded: the oldest is forgotten first
 }
 
 // UsageRecord is a usage report as recorded.
@@ -91,6 +92,11 @@ func (a *Account) CheckUsage(u Usage) error {
 	if err := a.requireOperational("report usage"); err != nil {
 		return err
 	}
+	if _, dup := a.Usage.IDs[u.UsageID]; !dup {
+		if err := checkTotal("amount_minor", u.AmountMinor, "this period's usage", a.Usage.PeriodMinor); err != nil {
+			return err
+		}
+	}
 	if prev, ok := a.Usage.IDs[u.UsageID]; ok && prev.AmountMinor != u.AmountMinor {
 		return fmt.Errorf("usage_id %q was already reported for %d; a different amount needs a new usage_id", u.UsageID, prev.AmountMinor)
 	}
@@ -110,9 +116,9 @@ func (a *Account) ReportUsage(u Usage, now time.Time) ([]Event, error) {
 	if a.Usage.IDs == nil {
 		a.Usage.IDs = map[string]UsageRef{}
 	}
-	a.Usage.IDs[u.UsageID] = UsageRef{AmountMinor: u.AmountMinor, Period: a.Usage.Period}
 	a.Usage.PeriodMinor += u.AmountMinor
 	ev := a.newEvent(now, "usage.recorded", SystemActor, u.Description)
+	a.Usage.IDs[u.UsageID] = UsageRef{AmountMinor: u.AmountMinor, Period: a.Usage.Period, Seq: a.EventSeq}
 	ev.Usage = &UsageRecord{UsageID: u.UsageID, AmountMinor: u.AmountMinor, Currency: a.Customer.Currency,
 		Description: u.Description, Period: a.Usage.Period}
 	ev.Detail = map[string]string{"usage_id": u.UsageID, "amount_minor": strconv.FormatInt(u.AmountMinor, 10),

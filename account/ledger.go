@@ -25,11 +25,17 @@ type Ledger struct {
 	Currency     string          `json:"currency"`
 	Invoices     []LedgerInvoice `json:"invoices"` // open invoices, oldest first
 	Payments     []LedgerPayment `json:"payments"` // by payment ID
-	Suspended    bool            `json:"suspended"`
-	// Provisioning is the provisioning state the account expects of the
-	// customer's subscriptions. Empty until the account keeps one; then
-	// reconciliation compares it with what the provisioner has.
-	Provisioning string `json:"provisioning,omitempty"`
+	// PaymentsAll says Payments lists every payment the customer made. An
+	// account with bounded memory forgets the oldest payment IDs; then a
+	// payment row the ledger does not list is not drift.
+	PaymentsAll bool `json:"payments_all"`
+	Suspended   bool `json:"suspended"`
+	// Provisioning is the provisioning state (in_sync, pending, failing)
+	// and ProvisioningApplied the last action the provisioning system
+	// confirmed (empty for runs from before the account kept it).
+	Provisioning        string `json:"provisioning"`
+	ProvisioningApplied string `json:"provisioning_applied,omitempty"`
+	ProvisioningError   string `json:"provisioning_error,omitempty"`
 	// PendingBatches is how many batches of events the workflow has not
 	// recorded yet (set by the workflow, not by Ledger): while it is not
 	// zero, a difference from PostgreSQL is recording in progress, not
@@ -64,6 +70,8 @@ func (a *Account) Ledger() Ledger {
 		CustomerID: a.Customer.CustomerID, Status: a.Status, Access: a.Access, EventSeq: a.EventSeq,
 		BalanceMinor: a.Balance(), CreditMinor: a.CreditMinor, Currency: a.Customer.Currency,
 		Invoices: []LedgerInvoice{}, Payments: []LedgerPayment{}, Suspended: len(a.Suspensions) > 0,
+		PaymentsAll:  !a.BoundedMemory || len(a.Payments) < RememberedPayments,
+		Provisioning: a.Provisioning.State(), ProvisioningApplied: a.Provisioning.Applied, ProvisioningError: a.Provisioning.LastError,
 	}
 	for _, inv := range a.Invoices {
 		l.Invoices = append(l.Invoices, LedgerInvoice{

@@ -139,6 +139,11 @@ func (a *Account) CheckPayment(p Payment) error {
 		}
 		return nil // a retry of the same payment: accepted, changes nothing
 	}
+	// Totals stay bounded too, so that no sum of amounts can overflow:
+	// the payment is credit until it is applied.
+	if err := checkTotal("amount_minor", p.AmountMinor, "the account's credit", a.CreditMinor); err != nil {
+		return err
+	}
 	switch a.Status {
 	case StatusScreening, StatusManualReview:
 		return fmt.Errorf("account is %s: nothing has been invoiced yet", a.Status)
@@ -162,10 +167,10 @@ func (a *Account) RecordPayment(p Payment, now time.Time) (PaymentResult, []Even
 	if _, dup := a.Payments[p.PaymentID]; dup {
 		return a.paymentResult(p.PaymentID, nil, true), nil, nil
 	}
-	a.Payments[p.PaymentID] = PaymentRef{AmountMinor: p.AmountMinor, Currency: p.Currency}
 	a.CreditMinor += p.AmountMinor
 	rec := &RecordedPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency, Method: p.Method, Reference: p.Reference}
 	ev := a.newEvent(now, "payment.recorded", actor, "payment "+p.PaymentID)
+	a.Payments[p.PaymentID] = PaymentRef{AmountMinor: p.AmountMinor, Currency: p.Currency, Seq: a.EventSeq}
 	ev.Payment = rec
 	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(p.AmountMinor, 10), "method": p.Method}
 	events := append([]Event{ev}, a.settle(now, rec)...)

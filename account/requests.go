@@ -5,13 +5,14 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/example/dunning/money"
 )
 
 var (
-	keyPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
-	actorPattern = regexp.MustCompile(`^[^\x00-\x1f]{1,100}$`)
+	keyPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+	categoryPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
 
 func checkKey(field, v string) error {
@@ -22,20 +23,32 @@ func checkKey(field, v string) error {
 }
 
 func checkActor(actor string) error {
-	if !actorPattern.MatchString(actor) {
-		return fmt.Errorf("actor is required (who is doing this, at most 100 characters)")
+	if strings.TrimSpace(actor) == "" || utf8.RuneCountInString(actor) > MaxActorRunes {
+		return fmt.Errorf("actor is required (who is doing this, at most %d characters)", MaxActorRunes)
+	}
+	if p := TextProblem(actor, false); p != "" {
+		return fmt.Errorf("actor %s: only %s is allowed", p, allowedText(false))
 	}
 	return nil
 }
 
+// checkOptionalActor checks an actor that the caller may leave out (the
+// system or the source is then the actor).
+func checkOptionalActor(actor string) error {
+	if actor == "" {
+		return nil
+	}
+	return checkActor(actor)
+}
+
+// checkText checks single-line text such as a reason or a reference.
 func checkText(field, v string, required bool) error {
-	if required && strings.TrimSpace(v) == "" {
-		return fmt.Errorf("%s is required", field)
-	}
-	if len(v) > 1000 {
-		return fmt.Errorf("%s is longer than 1000 characters", field)
-	}
-	return nil
+	return CheckText(field, v, MaxTextBytes, false, required)
+}
+
+// checkNote checks multi-line free text such as a note or a detail.
+func checkNote(field, v string, required bool) error {
+	return CheckText(field, v, MaxTextBytes, true, required)
 }
 
 // Payment methods accepted by RecordPayment.
@@ -65,7 +78,10 @@ func (p Payment) Validate() error {
 	if !paymentMethods[p.Method] {
 		return fmt.Errorf("method %q must be one of bank_transfer, card, cash, check, direct_debit, other", p.Method)
 	}
-	return checkText("reference", p.Reference, false)
+	if err := checkText("reference", p.Reference, false); err != nil {
+		return err
+	}
+	return checkOptionalActor(p.Actor)
 }
 
 // PaymentResult says what a payment did.
@@ -93,7 +109,7 @@ func (s StaffAction) Validate() error {
 	if err := checkText("reason", s.Reason, true); err != nil {
 		return err
 	}
-	return checkText("note", s.Note, false)
+	return checkNote("note", s.Note, false)
 }
 
 // Promise is the PromiseToPay update.
@@ -112,10 +128,13 @@ func (p Promise) Validate() error {
 	if p.Until.IsZero() {
 		return fmt.Errorf("until is required (RFC 3339 time, e.g. 2026-12-01T00:00:00Z)")
 	}
+	if err := CheckTime("until", p.Until); err != nil {
+		return err
+	}
 	if err := checkActor(p.Actor); err != nil {
 		return err
 	}
-	return checkText("note", p.Note, false)
+	return checkNote("note", p.Note, false)
 }
 
 // Dispute is the DisputeInvoice update.
@@ -130,7 +149,7 @@ func (d Dispute) Validate() error {
 	if err := checkKey("invoice_id", d.InvoiceID); err != nil {
 		return err
 	}
-	if err := checkText("reason", d.Reason, true); err != nil {
+	if err := checkNote("reason", d.Reason, true); err != nil {
 		return err
 	}
 	return checkActor(d.Actor)
@@ -172,7 +191,7 @@ func (r Resolution) Validate() error {
 	if err := checkActor(r.Actor); err != nil {
 		return err
 	}
-	return checkText("note", r.Note, false)
+	return checkNote("note", r.Note, false)
 }
 
 // InvoiceAction is the WriteOff update.
@@ -211,6 +230,9 @@ type CodeRequest struct {
 	Actor string `json:"actor,omitempty"`
 }
 
+// Validate checks the request's form.
+func (c CodeRequest) Validate() error { return checkOptionalActor(c.Actor) }
+
 // AbuseReport is the ReportAbuse update: a complaint, a provider enforcement
 // notice, or a monitoring hit.
 type AbuseReport struct {
@@ -240,7 +262,18 @@ func (r AbuseReport) Validate() error {
 	default:
 		return fmt.Errorf("severity %q must be severe, moderate or minor", r.Severity)
 	}
-	return checkText("detail", r.Detail, true)
+	if !categoryPattern.MatchString(r.Category) {
+		return fmt.Errorf("category %q must be a misuse category such as spam, hacking, ddos, crypto_mining, malware, piracy_resale or other", r.Category)
+	}
+	if !r.Deadline.IsZero() {
+		if err := CheckTime("deadline", r.Deadline); err != nil {
+			return err
+		}
+	}
+	if err := checkNote("detail", r.Detail, true); err != nil {
+		return err
+	}
+	return checkOptionalActor(r.Actor)
 }
 
 // Review decisions.
@@ -274,7 +307,7 @@ func (d Decision) Validate() error {
 	if err := checkActor(d.Actor); err != nil {
 		return err
 	}
-	return checkText("note", d.Note, false)
+	return checkNote("note", d.Note, false)
 }
 
 // Budget is the SetBudget update: a monthly spending limit on usage.
@@ -299,7 +332,7 @@ func (b Budget) Validate() error {
 		}
 		prev = p
 	}
-	return nil
+	return checkOptionalActor(b.Actor)
 }
 
 // Usage is the ReportUsage update: metered consumption to bill.
@@ -317,7 +350,7 @@ func (u Usage) Validate() error {
 	if err := money.ValidatePositive("amount_minor", u.AmountMinor); err != nil {
 		return err
 	}
-	return checkText("description", u.Description, false)
+	return checkNote("description", u.Description, false)
 }
 
 // Bounce is the EmailUndeliverable signal from the SendGrid event webhook.

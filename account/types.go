@@ -121,6 +121,7 @@ type Suspension struct {
 type PaymentRef struct {
 	AmountMinor int64  `json:"amount_minor"`
 	Currency    string `json:"currency"`
+	Seq         int    `json:"seq,omitempty"` // event sequence when recorded: the oldest is forgotten first
 }
 
 // Account is the whole state of one customer. It is what the workflow carries
@@ -154,6 +155,13 @@ type Account struct {
 	Budget             *BudgetState      `json:"budget,omitempty"`
 	Usage              UsageState        `json:"usage"`
 	EmailUndeliverable bool              `json:"email_undeliverable,omitempty"`
+	Provisioning       Provisioning      `json:"provisioning,omitzero"`
+
+	// BoundedMemory caps the idempotency keys the account remembers
+	// (payments, usage); older keys are checked against PostgreSQL. Set
+	// for runs from version durable-effects on; older runs replay
+	// without it.
+	BoundedMemory bool `json:"bounded_memory,omitempty"`
 
 	// EventSeq numbers events so that every audit record has a stable
 	// idempotency key across retries and continue-as-new.

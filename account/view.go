@@ -8,33 +8,34 @@ import (
 
 // StatusView is the GetStatus query's answer.
 type StatusView struct {
-	CustomerID    string        `json:"customer_id"`
-	Name          string        `json:"name"`
-	Email         string        `json:"email"`
-	Status        Status        `json:"status"`
-	Access        Access        `json:"access"`
-	RiskTier      string        `json:"risk_tier"`
-	Policy        string        `json:"policy"`
-	Currency      string        `json:"currency"`
-	BalanceMinor  int64         `json:"balance_minor"` // owed now, less credit
-	CreditMinor   int64         `json:"credit_minor"`
-	OverdueMinor  int64         `json:"overdue_minor"`
-	DaysPastDue   int           `json:"days_past_due"`
-	DunningStage  string        `json:"dunning_stage"`
-	Suspensions   []Suspension  `json:"suspensions"`
-	Invoices      []InvoiceView `json:"invoices"`
-	NextBillingAt time.Time     `json:"next_billing_at,omitzero"`
-	NextActionAt  time.Time     `json:"next_action_at,omitzero"`
-	NextAction    string        `json:"next_action,omitempty"`
-	Trusted       bool          `json:"trusted"`
-	PhoneVerified bool          `json:"phone_verified"`
-	EmailOK       bool          `json:"email_deliverable"`
-	Channel       string        `json:"notice_channel"`
-	Screening     *Screening    `json:"screening,omitempty"`
-	Reviews       []Review      `json:"open_reviews"`
-	Budget        *BudgetView   `json:"budget,omitempty"`
-	UsageMinor    int64         `json:"usage_this_period_minor"`
-	AsOf          time.Time     `json:"as_of"`
+	CustomerID    string           `json:"customer_id"`
+	Name          string           `json:"name"`
+	Email         string           `json:"email"`
+	Status        Status           `json:"status"`
+	Access        Access           `json:"access"`
+	RiskTier      string           `json:"risk_tier"`
+	Policy        string           `json:"policy"`
+	Currency      string           `json:"currency"`
+	BalanceMinor  int64            `json:"balance_minor"` // owed now, less credit
+	CreditMinor   int64            `json:"credit_minor"`
+	OverdueMinor  int64            `json:"overdue_minor"`
+	DaysPastDue   int              `json:"days_past_due"`
+	DunningStage  string           `json:"dunning_stage"`
+	Suspensions   []Suspension     `json:"suspensions"`
+	Invoices      []InvoiceView    `json:"invoices"`
+	NextBillingAt time.Time        `json:"next_billing_at,omitzero"`
+	NextActionAt  time.Time        `json:"next_action_at,omitzero"`
+	NextAction    string           `json:"next_action,omitempty"`
+	Trusted       bool             `json:"trusted"`
+	PhoneVerified bool             `json:"phone_verified"`
+	EmailOK       bool             `json:"email_deliverable"`
+	Channel       string           `json:"notice_channel"`
+	Screening     *Screening       `json:"screening,omitempty"`
+	Reviews       []Review         `json:"open_reviews"`
+	Budget        *BudgetView      `json:"budget,omitempty"`
+	UsageMinor    int64            `json:"usage_this_period_minor"`
+	Provisioning  ProvisioningView `json:"provisioning"`
+	AsOf          time.Time        `json:"as_of"`
 }
 
 // BudgetView is the budget's use this period.
@@ -90,6 +91,7 @@ func (a *Account) View(now time.Time) StatusView {
 		Screening:     a.Screening,
 		Reviews:       []Review{},
 		UsageMinor:    a.Usage.PeriodMinor,
+		Provisioning:  a.provisioningView(),
 		AsOf:          now,
 	}
 	for _, r := range a.Reviews {

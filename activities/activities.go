@@ -4,12 +4,15 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -45,14 +48,93 @@ type RecordInput struct {
 	Events   []account.Event
 }
 
+// ErrCustomerIDReused is the error type of a write refused because the
+// customer ID belongs to an earlier customer; the workflow stops on it.
+const ErrCustomerIDReused = "CustomerIDReused"
+
 // Record writes a batch of events and the customer's current figures in one
-// transaction. Events already recorded are skipped.
+// transaction. Events already recorded are skipped. Text PostgreSQL cannot
+// hold (NUL characters, which may arrive in a provider's webhook) is made
+// storable first, so that no input can block a customer's records for good.
 func (a *Activities) Record(ctx context.Context, in RecordInput) (int, error) {
+	in, cleaned, err := storable(in)
+	if err != nil {
+		return 0, err
+	}
+	if cleaned {
+		a.Logger.Warn("NUL characters replaced before recording", "customer_id", in.Customer.CustomerID)
+	}
 	n, err := a.Store.Record(ctx, in.Customer, in.Events)
+	if errors.Is(err, store.ErrCustomerIDReused) {
+		return 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrCustomerIDReused, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("record %d events for %s: %w", len(in.Events), in.Customer.CustomerID, err)
 	}
 	return n, nil
+}
+
+// storable replaces NUL characters, which PostgreSQL's text and jsonb
+// refuse, with U+FFFD. encoding/json has already replaced invalid UTF-8.
+func storable(in RecordInput) (RecordInput, bool, error) {
+	raw, err := json.Marshal(in)
+	if err != nil || !bytes.Contains(raw, []byte(`\u0000`)) {
+		return in, false, err // the common case: nothing to clean
+	}
+	var tree any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return in, false, err
+	}
+	if raw, err = json.Marshal(withoutNUL(tree)); err != nil {
+		return in, false, err
+	}
+	var out RecordInput
+	err = json.Unmarshal(raw, &out)
+	return out, true, err
+}
+
+func withoutNUL(v any) any {
+	switch t := v.(type) {
+	case string:
+		return strings.ReplaceAll(t, "\x00", "\uFFFD")
+	case []any:
+		for i := range t {
+			t[i] = withoutNUL(t[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[strings.ReplaceAll(k, "\x00", "\uFFFD")] = withoutNUL(x)
+		}
+		return out
+	}
+	return v
+}
+
+// KeyKind names a caller-supplied idempotency key.
+type KeyKind = store.KeyKind
+
+// Keys LookupKey finds.
+const (
+	KeyPayment = store.KeyPayment
+	KeyUsage   = store.KeyUsage
+)
+
+// LookupKeyInput asks for one customer's key.
+type LookupKeyInput struct {
+	CustomerID string  `json:"customer_id"`
+	Kind       KeyKind `json:"kind"`
+	ID         string  `json:"id"`
+}
+
+// LookupKey tells the workflow whether PostgreSQL holds a payment or usage
+// key that the workflow no longer remembers.
+func (a *Activities) LookupKey(ctx context.Context, in LookupKeyInput) (account.KnownKey, error) {
+	found, amount, currency, err := a.Store.LookupKey(ctx, in.CustomerID, in.Kind, in.ID)
+	if err != nil {
+		return account.KnownKey{}, fmt.Errorf("look up %s %s of %s: %w", in.Kind, in.ID, in.CustomerID, err)
+	}
+	return account.KnownKey{Found: found, AmountMinor: amount, Currency: currency}, nil
 }
 
 // NoticeInput is one notice to a customer (or, for staff alerts, to the

@@ -62,6 +62,8 @@ type Ops interface {
 type Reports interface {
 	Aging(ctx context.Context, asOf time.Time, opts reports.AgingOptions) (reports.AgingReport, error)
 	ExportCollections(ctx context.Context, w io.Writer, exportedAt time.Time) (int, error)
+	CollectionsBatches(ctx context.Context, limit int) ([]reports.CollectionsBatch, error)
+	FetchCollectionsBatch(ctx context.Context, w io.Writer, batchID string) (reports.CollectionsBatch, error)
 }
 
 // DefaultMaxBody is the largest request body accepted by default.

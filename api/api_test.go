@@ -47,7 +47,7 @@ func operations(t *testing.T) []operation {
 
 // concrete fills the path parameters.
 func concrete(path string) string {
-	return strings.NewReplacer("{id}", "acme", "{key}", "acme:INV-acme-0002:invoice_issued").Replace(path)
+	return strings.NewReplacer("{id}", "acme", "{key}", "acme:INV-acme-0002:invoice_issued", "{batch}", sampleBatch).Replace(path)
 }
 
 // examples are the operation's request body examples, as JSON.

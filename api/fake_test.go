@@ -189,6 +189,24 @@ func (f *fakeOps) ExportCollections(_ context.Context, w io.Writer, at time.Time
 	return 1, nil
 }
 
+const sampleBatch = "col-20260210T093000Z-0a1b2c3d"
+
+func (f *fakeOps) CollectionsBatches(_ context.Context, limit int) ([]reports.CollectionsBatch, error) {
+	if err := f.record(call{op: "Batches", arg: limit}); err != nil {
+		return nil, err
+	}
+	return []reports.CollectionsBatch{{BatchID: sampleBatch, ExportedAt: t0, Rows: 1, SHA256: strings.Repeat("ab", 32), Kept: true}}, nil
+}
+
+func (f *fakeOps) FetchCollectionsBatch(_ context.Context, w io.Writer, batchID string) (reports.CollectionsBatch, error) {
+	if err := f.record(call{op: "Batch", arg: batchID}); err != nil {
+		return reports.CollectionsBatch{}, err
+	}
+	fmt.Fprintln(w, strings.Join(reports.CollectionsHeader, ","))
+	fmt.Fprintln(w, "acme,Acme Ltd,billing@acme.test,+14155550100,US,INV-acme-0002,100.00,USD,2026-02-01,acme/9,"+batchID)
+	return reports.CollectionsBatch{BatchID: batchID, ExportedAt: t0, Rows: 1, Kept: true}, nil
+}
+
 // Test tokens.
 const (
 	operatorSecret = "operator-secret-0001"

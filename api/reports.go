@@ -86,7 +86,59 @@ func (s *server) exportCollections(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	w.Header().Set("X-Exported-Count", strconv.Itoa(n))
+	if batch := reports.BatchOf(buf.Bytes()); batch != "" {
+		w.Header().Set("X-Export-Batch", batch)
+	}
 	w.Header().Set("Content-Disposition", `attachment; filename="collections-`+at.Format("20060102T150405Z")+`.csv"`)
+	writeRaw(w, http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	return nil
+}
+
+// collectionsBatches answers GET /v1/collections/exports?limit= with the
+// past exports, newest first.
+func (s *server) collectionsBatches(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, "limit")
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		return err
+	}
+	if limit < 0 {
+		return invalid(fmt.Errorf("limit %d must not be negative", limit))
+	}
+	if s.reports == nil {
+		return errNoReports
+	}
+	batches, err := s.reports.CollectionsBatches(r.Context(), limit)
+	if err != nil {
+		return err
+	}
+	if batches == nil {
+		batches = []reports.CollectionsBatch{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"batches": batches})
+	return nil
+}
+
+// collectionsBatch answers GET /v1/collections/exports/{batch} with a past
+// export's CSV, byte for byte as it was first produced.
+func (s *server) collectionsBatch(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	if s.reports == nil {
+		return errNoReports
+	}
+	var buf bytes.Buffer
+	b, err := s.reports.FetchCollectionsBatch(r.Context(), &buf, r.PathValue("batch"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Exported-Count", strconv.Itoa(b.Rows))
+	w.Header().Set("X-Export-Batch", b.BatchID)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+b.BatchID+`.csv"`)
 	writeRaw(w, http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 	return nil
 }

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -98,6 +100,8 @@ func (s *server) routes() []route {
 		{"POST /v1/enforcement-notices", s.h(s.enforcementNotice)},
 		{"GET /v1/reports/aging", s.h(s.aging)},
 		{"POST /v1/collections/export", s.h(s.exportCollections)},
+		{"GET /v1/collections/exports", s.h(s.collectionsBatches)},
+		{"GET /v1/collections/exports/{batch}", s.h(s.collectionsBatch)},
 		{"POST /v1/activity", s.h(s.ingestActivity)},
 		{"GET /v1/reconcile", s.h(s.reconcileReport)},
 		{"POST /v1/reconcile", s.h(s.reconcileRepair)},
@@ -348,9 +352,16 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json"}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		return s.bodyError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
+	if pe, ok := errors.AsType[*time.ParseError](err); ok {
+		return invalid(fmt.Errorf("request body: field %s must be an RFC 3339 time like 2026-03-01T00:00:00Z, not %q", timeField(body, pe.Value), pe.Value))
+	}
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -366,6 +377,21 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return s.bodyError(err)
 	}
 	return nil
+}
+
+// timeField names the top-level field of body whose string value is v, for
+// a time that did not parse (the decoder's error does not say which).
+func timeField(body []byte, v string) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) == nil {
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			var s string
+			if json.Unmarshal(fields[k], &s) == nil && s == v {
+				return k
+			}
+		}
+	}
+	return "(a time)"
 }
 
 // bodyError explains why a body could not be decoded.

@@ -44,12 +44,13 @@ const (
 // contractSearchAttributes are the public contract's search attributes
 // (SPEC.md), which the namespace job registers.
 var contractSearchAttributes = map[string]string{
-	"CustomerId":    "Keyword",
-	"AccountStatus": "Keyword",
-	"DunningStage":  "Keyword",
-	"RiskTier":      "Keyword",
-	"AmountOverdue": "Int",
-	"DaysPastDue":   "Int",
+	"CustomerId":        "Keyword",
+	"AccountStatus":     "Keyword",
+	"DunningStage":      "Keyword",
+	"RiskTier":          "Keyword",
+	"ProvisioningState": "Keyword",
+	"AmountOverdue":     "Int",
+	"DaysPastDue":       "Int",
 }
 
 // contractEnv are the public contract's settings the worker must be given.

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -72,13 +74,18 @@ func checkReplay(t *testing.T, customerID string) {
 			t.Errorf("run %d of %s does not replay: %v", i, customerID, err)
 		}
 		if dir != "" {
-			data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+			data, err := protojson.Marshal(h)
 			if err != nil {
 				t.Fatal(err)
 			}
+			var gz bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+			if _, err := zw.Write(data); err != nil || zw.Close() != nil {
+				t.Fatal("compress history")
+			}
 			// The workflow ID is part of the name: the workflow checks it.
-			name := fmt.Sprintf("%s__%s__run%d.json", unsafeName.ReplaceAllString(t.Name(), "-"), wid, i)
-			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			name := fmt.Sprintf("%s__%s__run%d.json.gz", unsafeName.ReplaceAllString(t.Name(), "-"), wid, i)
+			if err := os.WriteFile(filepath.Join(dir, name), gz.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}

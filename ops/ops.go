@@ -149,6 +149,18 @@ func (o *Ops) Onboard(ctx context.Context, app account.Application) (workflowID,
 	}
 	ctx, cancel, limit := o.withTimeout(ctx)
 	defer cancel()
+	// A customer ID is never reused: after its workflow has left the
+	// namespace's retention, PostgreSQL still holds its rows.
+	st, err := o.db(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if prev, err := st.CustomerByID(ctx, app.CustomerID); err == nil {
+		return "", "", &RefusedError{Message: fmt.Sprintf("customer %q already exists (status %s since %s); a customer ID is never reused: choose a new one",
+			app.CustomerID, prev.Status, prev.CreatedAt.Format(time.RFC3339))}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", "", err
+	}
 	c, err := o.temporalClient(ctx)
 	if err != nil {
 		return "", "", err
@@ -307,12 +319,14 @@ func (o *Ops) Store(ctx context.Context) (*store.Store, error) { return o.db(ctx
 
 // ParseTime reads the times staff type: RFC 3339, or a date (midnight UTC).
 func ParseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse("2006-01-02", s)
+	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
+		if t, err = time.Parse("2006-01-02", s); err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
+		}
+	}
+	if y := t.Year(); y < account.MinYear || y > account.MaxYear {
+		return time.Time{}, fmt.Errorf("%q is out of range: it must be between the years %d and %d", s, account.MinYear, account.MaxYear)
 	}
 	return t, nil
 }

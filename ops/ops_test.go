@@ -21,6 +21,8 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/internal/pgtest"
+	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
 
@@ -280,9 +282,15 @@ func application() account.Application {
 		PaymentInstrument: account.PaymentInstrument{Type: "bank_transfer"}, SignupIP: "203.0.113.7"}
 }
 
+// emptyStore is a database with the schema and no customers.
+func emptyStore(t *testing.T) *store.Store {
+	_, db := pgtest.New(t)
+	return store.New(db)
+}
+
 func TestOnboard(t *testing.T) {
 	fc := &fakeClient{}
-	o := New(Options{Config: unreachable, Client: fc})
+	o := New(Options{Config: unreachable, Client: fc, Store: emptyStore(t)})
 	wid, rid, err := o.Onboard(context.Background(), application())
 	if err != nil || wid != "customer-acme" || rid != "run-1" {
 		t.Fatalf("Onboard = %q %q %v", wid, rid, err)
@@ -319,8 +327,13 @@ func TestOnboard(t *testing.T) {
 	if _, _, err := lazy.Onboard(context.Background(), unknown); !errors.As(err, &inv) {
 		t.Errorf("unknown policy = %v", err)
 	}
-	// A good one meets the missing server.
-	if _, _, err := lazy.Onboard(context.Background(), application()); !isUnavailable(err) || !strings.Contains(err.Error(), "cannot reach Temporal") {
+	// A good one meets the missing servers: PostgreSQL first (a customer
+	// ID is checked against it), then Temporal.
+	if _, _, err := lazy.Onboard(context.Background(), application()); !isUnavailable(err) || !strings.Contains(err.Error(), "cannot reach PostgreSQL") {
+		t.Errorf("no database = %v", err)
+	}
+	noTemporal := New(Options{Config: unreachable, Store: emptyStore(t)})
+	if _, _, err := noTemporal.Onboard(context.Background(), application()); !isUnavailable(err) || !strings.Contains(err.Error(), "cannot reach Temporal") {
 		t.Errorf("no server = %v", err)
 	}
 }
@@ -396,5 +409,29 @@ func TestStatusAndList(t *testing.T) {
 	}
 	if _, _, err := o.List(context.Background(), ListFilter{Status: "late"}); !errors.As(err, &inv) {
 		t.Errorf("bad filter = %v", err)
+	}
+}
+
+// A customer ID whose rows PostgreSQL holds is refused before anything
+// starts, even when Temporal has forgotten its workflow (retention).
+func TestOnboardRefusesAReusedCustomerID(t *testing.T) {
+	st := emptyStore(t)
+	app := application()
+	app.Normalize()
+	c := store.Customer{CustomerID: "acme", Name: "Acme (2019)", Email: "old@acme.test", Country: "US", Currency: "USD", Locale: "en",
+		Policy: "standard.v1", MonthlyFeeMinor: 10000, InstrumentType: "card", SignupIP: "203.0.113.7", Status: "terminated", Access: "none",
+		DunningStage: "none", CreatedAt: time.Date(2019, 3, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := st.Record(context.Background(), c, nil); err != nil {
+		t.Fatal(err)
+	}
+	fc := &fakeClient{}
+	o := New(Options{Config: unreachable, Client: fc, Store: st})
+	_, _, err := o.Onboard(context.Background(), application())
+	var refused *RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "never reused") || !strings.Contains(err.Error(), "terminated") {
+		t.Fatalf("Onboard of a reused ID = %v", err)
+	}
+	if fc.started.ID != "" {
+		t.Errorf("a workflow was started: %+v", fc.started)
 	}
 }

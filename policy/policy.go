@@ -43,6 +43,39 @@ type Policy struct {
 	Reviews     Reviews       `json:"reviews"`
 	Channels    []string      `json:"channels"` // notice channels in order of preference
 	Ladder      []Step        `json:"ladder"`
+	// Provisioning is optional in a file; ProvisioningRules fills it in.
+	Provisioning Provisioning `json:"provisioning,omitzero"`
+}
+
+// Provisioning says how a suspension, reinstatement or termination that the
+// provisioning system refuses or does not answer is retried and escalated.
+type Provisioning struct {
+	AttemptFor    time.Duration `json:"attempt_for"`    // one round of tries with backoff
+	RetryEvery    time.Duration `json:"retry_every"`    // a failed round is tried again after this
+	EscalateAfter time.Duration `json:"escalate_after"` // failing this long: staff are asked to act by hand
+}
+
+// ProvisioningRules are the policy's provisioning rules, or defaults scaled
+// to the policy's day (an hour of tries, a new round every quarter day,
+// escalation after a day), never shorter than the floors below, so that the
+// demo policy's two-second day still leaves the provisioning system time
+// to answer.
+func (p Policy) ProvisioningRules() Provisioning {
+	r := p.Provisioning
+	day := p.Day
+	if day <= 0 {
+		day = 24 * time.Hour
+	}
+	if r.AttemptFor <= 0 {
+		r.AttemptFor = max(day/24, 30*time.Second)
+	}
+	if r.RetryEvery <= 0 {
+		r.RetryEvery = max(day/4, 10*time.Second)
+	}
+	if r.EscalateAfter <= 0 {
+		r.EscalateAfter = max(day, time.Minute)
+	}
+	return r
 }
 
 // Reviews sets how long staff have to decide a review, by kind and
@@ -180,8 +213,13 @@ type file struct {
 		Minor      string    `json:"minor"`
 		Reminders  []float64 `json:"reminders"`
 	} `json:"reviews"`
-	Channels []string `json:"channels"`
-	Ladder   []struct {
+	Channels     []string `json:"channels"`
+	Provisioning *struct {
+		AttemptFor    string `json:"attempt_for"`
+		RetryEvery    string `json:"retry_every"`
+		EscalateAfter string `json:"escalate_after"`
+	} `json:"provisioning"`
+	Ladder []struct {
 		Stage    string `json:"stage"`
 		Offset   string `json:"offset"`
 		Action   string `json:"action"`
@@ -297,6 +335,21 @@ func Parse(fileName string, data []byte) (Policy, error) {
 		for i, f := range r.Reminders {
 			if f <= 0 || f >= 1 || (i > 0 && f <= r.Reminders[i-1]) {
 				return fail(fmt.Sprintf("reviews.reminders[%d]", i), "%v must rise, each between 0 and 1 (a fraction of the time allowed)", f)
+			}
+		}
+	}
+	if r := f.Provisioning; r != nil {
+		for _, d := range []struct {
+			field string
+			src   string
+			dst   *time.Duration
+		}{
+			{"provisioning.attempt_for", r.AttemptFor, &p.Provisioning.AttemptFor},
+			{"provisioning.retry_every", r.RetryEvery, &p.Provisioning.RetryEvery},
+			{"provisioning.escalate_after", r.EscalateAfter, &p.Provisioning.EscalateAfter},
+		} {
+			if *d.dst, err = positive(d.field, d.src); err != nil {
+				return Policy{}, err
 			}
 		}
 	}

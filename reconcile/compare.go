@@ -39,7 +39,7 @@ type Drift struct {
 	// Field names what differs: status, access, balance_minor,
 	// credit_minor, event_seq, customer_row, workflow, audit_log,
 	// invoice:<id>, invoice:<id>.<field>, payment:<id>,
-	// payment:<id>.<field>, subscription, subscription.<field>,
+	// payment:<id>.<field>, subscription, subscription.status,
 	// provisioning.
 	Field    string `json:"field"`
 	Workflow string `json:"workflow"` // the workflow's value ("missing" when it has none)
@@ -169,7 +169,7 @@ func comparePayments(l account.Ledger, db store.Ledger) []Drift {
 		}
 	}
 	for _, r := range db.Payments {
-		if !known[r.PaymentID] {
+		if !known[r.PaymentID] && l.PaymentsAll {
 			out = append(out, Drift{Field: "payment:" + r.PaymentID, Workflow: Missing, Database: i64(r.AmountMinor) + " " + r.Currency,
 				Note: "a payment row the workflow never recorded; staff must check it"})
 		}
@@ -179,11 +179,21 @@ func comparePayments(l account.Ledger, db store.Ledger) []Drift {
 
 // expectedSubscription is the subscriptions row status the table
 // provisioner should hold for the ledger; ok false when no row is expected
-// (the customer was never provisioned). Access is not compared: the
-// provisioning actions do not carry every change of access (a review that
-// takes full access away is not provisioned), so it would be reported on
-// healthy accounts.
+// (the customer was never provisioned). It follows the last action the
+// provisioning system confirmed; runs from before the account kept that
+// are judged by their status. Access is not compared: the provisioning
+// actions do not carry every change of access (a review that takes full
+// access away is not provisioned), so it would be reported on healthy
+// accounts.
 func expectedSubscription(l account.Ledger) (status string, ok bool) {
+	switch l.ProvisioningApplied {
+	case account.ProvisionActivate, account.ProvisionReinstate, account.ProvisionFullAccess:
+		return "active", true
+	case account.ProvisionSuspend:
+		return "suspended", true
+	case account.ProvisionTerminate:
+		return "terminated", true
+	}
 	switch l.Status {
 	case account.StatusActive, account.StatusPastDue:
 		return "active", true
@@ -195,18 +205,29 @@ func expectedSubscription(l account.Ledger) (status string, ok bool) {
 	return "", false
 }
 
-// compareSubscription compares the table provisioner's row. When the
-// account keeps a provisioning state of its own (Ledger.Provisioning, to
-// come), that state is what should be compared here instead of one derived
-// from the status.
+// compareSubscription compares the table provisioner's row with what the
+// account's provisioning says. While provisioning is pending the row may
+// lag: not drift. Failing provisioning is reported (the workflow keeps
+// retrying it and has alerted staff; a resync does not help).
 func compareSubscription(l account.Ledger, sub *store.Subscription) []Drift {
+	const note = "provisioning is not repaired by a resync; check the provisioning log and act by hand"
+	switch l.Provisioning {
+	case account.ProvisioningPending:
+		return nil
+	case account.ProvisioningFailing:
+		got := Missing
+		if sub != nil {
+			got = sub.Status
+		}
+		return []Drift{{Field: "provisioning", Workflow: "failing: " + l.ProvisioningError, Database: got,
+			Note: "the workflow retries it and has alerted staff; see starter status"}}
+	}
 	status, ok := expectedSubscription(l)
 	if !ok {
 		return nil
 	}
-	const note = "provisioning is not repaired by a resync; check the provisioning log and act by hand"
 	if sub == nil {
-		if l.Status == account.StatusTerminated {
+		if l.Status == account.StatusTerminated && l.ProvisioningApplied == "" {
 			return nil // terminated before anything was provisioned
 		}
 		return []Drift{{Field: "subscription", Workflow: status, Database: Missing, Note: note}}

@@ -19,7 +19,8 @@ func ledger() account.Ledger {
 		BalanceMinor: 6000, CreditMinor: 0, Currency: "USD",
 		Invoices: []account.LedgerInvoice{{ID: "INV-acme-0002", Kind: account.KindSubscription, Status: account.InvoiceOpen,
 			AmountMinor: 10000, PaidMinor: 4000, Currency: "USD", Stage: "overdue_1", DueAt: due}},
-		Payments: []account.LedgerPayment{{PaymentID: "p1", AmountMinor: 10000, Currency: "USD"}, {PaymentID: "p2", AmountMinor: 4000, Currency: "USD"}},
+		Payments:    []account.LedgerPayment{{PaymentID: "p1", AmountMinor: 10000, Currency: "USD"}, {PaymentID: "p2", AmountMinor: 4000, Currency: "USD"}},
+		PaymentsAll: true, Provisioning: account.ProvisioningInSync, ProvisioningApplied: account.ProvisionActivate,
 	}
 }
 
@@ -88,9 +89,21 @@ func TestCompareDamage(t *testing.T) {
 				Note: "audit events are missing in the middle; the workflow does not keep past events"}}},
 		{"subscription not suspended", func(l *account.Ledger, db *store.Ledger) {
 			l.Status, l.Access, l.Suspended = account.StatusSuspended, account.AccessNone, true
+			l.ProvisioningApplied = account.ProvisionSuspend
 			db.Customer.Status, db.Customer.Access = "suspended", "none"
 		}, []Drift{{Field: "subscription.status", Workflow: "suspended", Database: "active",
 			Note: "provisioning is not repaired by a resync; check the provisioning log and act by hand"}}},
+		{"payment forgotten by the account", func(l *account.Ledger, db *store.Ledger) {
+			l.PaymentsAll, l.Payments = false, l.Payments[1:]
+		}, nil},
+		{"provisioning pending", func(l *account.Ledger, db *store.Ledger) {
+			l.Provisioning, l.ProvisioningApplied = account.ProvisioningPending, account.ProvisionSuspend
+			db.Subscription.Status = "active"
+		}, nil},
+		{"provisioning failing", func(l *account.Ledger, _ *store.Ledger) {
+			l.Provisioning, l.ProvisioningError = account.ProvisioningFailing, "503 from the provider"
+		}, []Drift{{Field: "provisioning", Workflow: "failing: 503 from the provider", Database: "active",
+			Note: "the workflow retries it and has alerted staff; see starter status"}}},
 		{"subscription missing", func(_ *account.Ledger, db *store.Ledger) { db.Subscription = nil },
 			[]Drift{{Field: "subscription", Workflow: "active", Database: Missing,
 				Note: "provisioning is not repaired by a resync; check the provisioning log and act by hand"}}},
@@ -116,7 +129,7 @@ func TestCompareSubscriptionOnlyWithTheTableProvisioner(t *testing.T) {
 	// provisioned have no row, and need none.
 	for _, s := range []account.Status{account.StatusScreening, account.StatusAwaitingPrepayment, account.StatusManualReview, account.StatusTerminated} {
 		l := ledger()
-		l.Status = s
+		l.Status, l.ProvisioningApplied = s, ""
 		db := rows()
 		db.Customer.Status = string(s)
 		db.Subscription = nil
@@ -138,5 +151,22 @@ func TestMissingPaymentsAndRepairable(t *testing.T) {
 	}
 	if Repairable([]Drift{{Field: "payment:p9", Workflow: Missing, Database: "5 USD"}}) {
 		t.Error("a payment the workflow does not know is not repairable")
+	}
+}
+
+// Runs from before the account kept its provisioning state are judged by
+// their status.
+func TestCompareSubscriptionWithoutProvisioningState(t *testing.T) {
+	l, db := ledger(), rows()
+	l.Provisioning, l.ProvisioningApplied = "", ""
+	if d := Compare(l, db, true); len(d) != 0 {
+		t.Errorf("drift: %+v", d)
+	}
+	l.Status = account.StatusSuspended
+	db.Customer.Status = "suspended"
+	want := []Drift{{Field: "subscription.status", Workflow: "suspended", Database: "active",
+		Note: "provisioning is not repaired by a resync; check the provisioning log and act by hand"}}
+	if d := Compare(l, db, true); !reflect.DeepEqual(d, want) {
+		t.Errorf("drift = %+v", d)
 	}
 }

@@ -1,10 +1,14 @@
 package reports
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -39,10 +43,16 @@ var CollectionsHeader = []string{
 // rolls back). The CSV is written and flushed to w before the transaction
 // commits, so a failed write leaves nothing claimed.
 //
+// The file is kept with its batch (collections_export_batches, in the same
+// transaction), so an export that was generated but never delivered (the
+// caller died, or the commit's outcome was unknown) can be listed with
+// ListCollectionsBatches and fetched again, byte for byte, with
+// FetchCollectionsBatch. An export of nothing keeps no batch.
+//
 // On error, discard what was written to w: nothing was recorded as
 // exported, except in the one case where the commit itself fails with an
 // unknown outcome (a lost connection); then the export_batch column of the
-// output can be looked up in collections_exports to reconcile.
+// output names the batch to look for.
 func ExportCollections(ctx context.Context, db *sqlx.DB, w io.Writer, exportedAt time.Time) (n int, err error) {
 	if exportedAt.IsZero() {
 		return 0, fmt.Errorf("export time is required")
@@ -70,19 +80,49 @@ func ExportCollections(ctx context.Context, db *sqlx.DB, w io.Writer, exportedAt
 		ON CONFLICT (event_key) DO NOTHING`, batch, exportedAt); err != nil {
 		return 0, fmt.Errorf("claim write-offs for export: %w", err)
 	}
-	var rows []struct {
-		CustomerID  string         `db:"customer_id"`
-		Name        string         `db:"name"`
-		Email       string         `db:"email"`
-		Phone       string         `db:"phone"`
-		Country     string         `db:"country"`
-		InvoiceIDs  pq.StringArray `db:"invoice_ids"`
-		AmountMinor int64          `db:"amount_minor"`
-		Currency    string         `db:"currency"`
-		At          time.Time      `db:"at"`
-		EventKey    string         `db:"event_key"`
+	rows, err := batchRows(ctx, tx, batch)
+	if err != nil {
+		return 0, err
 	}
-	if err := tx.SelectContext(ctx, &rows, `
+	var buf bytes.Buffer
+	if err := writeCollections(&buf, rows, batch); err != nil {
+		return 0, err
+	}
+	if len(rows) > 0 {
+		sum := sha256.Sum256(buf.Bytes())
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO collections_export_batches (batch_id, exported_at, row_count, csv, sha256)
+			VALUES ($1, $2, $3, $4, $5)`, batch, exportedAt, len(rows), buf.Bytes(), hex.EncodeToString(sum[:])); err != nil {
+			return 0, fmt.Errorf("keep collections export %s: %w", batch, err)
+		}
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return 0, fmt.Errorf("write collections export: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("record collections export %s: %w", batch, err)
+	}
+	return len(rows), nil
+}
+
+// collectionsRow is one write-off of an export.
+type collectionsRow struct {
+	CustomerID  string         `db:"customer_id"`
+	Name        string         `db:"name"`
+	Email       string         `db:"email"`
+	Phone       string         `db:"phone"`
+	Country     string         `db:"country"`
+	InvoiceIDs  pq.StringArray `db:"invoice_ids"`
+	AmountMinor int64          `db:"amount_minor"`
+	Currency    string         `db:"currency"`
+	At          time.Time      `db:"at"`
+	EventKey    string         `db:"event_key"`
+}
+
+// batchRows reads the write-offs of a batch, in file order.
+func batchRows(ctx context.Context, q sqlx.QueryerContext, batch string) ([]collectionsRow, error) {
+	var rows []collectionsRow
+	if err := sqlx.SelectContext(ctx, q, &rows, `
 		SELECT w.customer_id, c.name, c.email, c.phone, trim(c.country) AS country, w.invoice_ids,
 			w.amount_minor, trim(w.currency) AS currency, w.at, w.event_key
 		FROM collections_exports e
@@ -90,30 +130,125 @@ func ExportCollections(ctx context.Context, db *sqlx.DB, w io.Writer, exportedAt
 		JOIN customers c ON c.customer_id = w.customer_id
 		WHERE e.batch_id = $1
 		ORDER BY w.at, w.event_key`, batch); err != nil {
-		return 0, fmt.Errorf("read write-offs for export: %w", err)
+		return nil, fmt.Errorf("read write-offs for export: %w", err)
 	}
+	return rows, nil
+}
 
+// writeCollections writes the CSV of a batch. Customer-supplied text is
+// neutralised against spreadsheet formulas (SafeCell); amounts, dates and
+// keys are ours and written as they are.
+func writeCollections(w io.Writer, rows []collectionsRow, batch string) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CollectionsHeader); err != nil {
-		return 0, err
+		return err
 	}
 	for _, r := range rows {
 		if err := cw.Write([]string{
-			r.CustomerID, r.Name, r.Email, r.Phone, r.Country, strings.Join(r.InvoiceIDs, ";"),
-			money.Decimal(r.AmountMinor, r.Currency), r.Currency, r.At.UTC().Format("2006-01-02"),
-			r.EventKey, batch,
+			SafeCell(r.CustomerID), SafeCell(r.Name), SafeCell(r.Email), safePhone(r.Phone), SafeCell(r.Country),
+			strings.Join(r.InvoiceIDs, ";"), money.Decimal(r.AmountMinor, r.Currency), r.Currency,
+			r.At.UTC().Format("2006-01-02"), r.EventKey, batch,
 		}); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		return 0, fmt.Errorf("write collections export: %w", err)
+		return fmt.Errorf("write collections export: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("record collections export %s: %w", batch, err)
+	return nil
+}
+
+// BatchOf reads the batch ID from an export's first row: "" for an export
+// of nothing.
+func BatchOf(csvData []byte) string {
+	r := csv.NewReader(bytes.NewReader(csvData))
+	if _, err := r.Read(); err != nil {
+		return ""
 	}
-	return len(rows), nil
+	row, err := r.Read()
+	if err != nil || len(row) != len(CollectionsHeader) {
+		return ""
+	}
+	return row[len(row)-1]
+}
+
+// CollectionsBatch is one past collections export.
+type CollectionsBatch struct {
+	BatchID    string    `json:"batch_id" db:"batch_id"`
+	ExportedAt time.Time `json:"exported_at" db:"exported_at"`
+	Rows       int       `json:"rows" db:"row_count"`
+	// SHA256 is the hex digest of the file as first produced; empty for a
+	// batch from before files were kept (it is regenerated when fetched).
+	SHA256 string `json:"sha256" db:"sha256"`
+	Kept   bool   `json:"kept" db:"kept"` // the file itself is kept
+}
+
+// ErrNoSuchBatch is returned by FetchCollectionsBatch for an unknown batch.
+var ErrNoSuchBatch = errors.New("no such collections export batch")
+
+// ListCollectionsBatches lists past exports that exported something,
+// newest first, at most limit (0: all).
+func ListCollectionsBatches(ctx context.Context, db *sqlx.DB, limit int) ([]CollectionsBatch, error) {
+	var out []CollectionsBatch
+	q := `
+		SELECT batch_id, exported_at, row_count, sha256, true AS kept FROM collections_export_batches
+		UNION ALL
+		SELECT e.batch_id, min(e.exported_at), count(*)::int, '', false
+		FROM collections_exports e
+		WHERE NOT EXISTS (SELECT 1 FROM collections_export_batches b WHERE b.batch_id = e.batch_id)
+		GROUP BY e.batch_id
+		ORDER BY exported_at DESC, batch_id DESC`
+	args := []any{}
+	if limit > 0 {
+		q += ` LIMIT $1`
+		args = append(args, limit)
+	}
+	if err := db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("list collections exports: %w", err)
+	}
+	return out, nil
+}
+
+// FetchCollectionsBatch writes a past export again, byte for byte as it
+// was first produced, and returns its description. Batches from before
+// files were kept are regenerated from what they claimed.
+func FetchCollectionsBatch(ctx context.Context, db *sqlx.DB, w io.Writer, batch string) (CollectionsBatch, error) {
+	var kept struct {
+		CollectionsBatch
+		CSV []byte `db:"csv"`
+	}
+	err := db.GetContext(ctx, &kept, `
+		SELECT batch_id, exported_at, row_count, sha256, true AS kept, csv
+		FROM collections_export_batches WHERE batch_id = $1`, batch)
+	switch {
+	case err == nil:
+		sum := sha256.Sum256(kept.CSV)
+		if hex.EncodeToString(sum[:]) != kept.SHA256 {
+			return kept.CollectionsBatch, fmt.Errorf("collections export %s: the kept file does not match its digest", batch)
+		}
+		_, err = w.Write(kept.CSV)
+		return kept.CollectionsBatch, err
+	case !errors.Is(err, sql.ErrNoRows):
+		return CollectionsBatch{}, fmt.Errorf("collections export %s: %w", batch, err)
+	}
+	rows, err := batchRows(ctx, db, batch)
+	if err != nil {
+		return CollectionsBatch{}, err
+	}
+	if len(rows) == 0 {
+		return CollectionsBatch{}, fmt.Errorf("%w: %q", ErrNoSuchBatch, batch)
+	}
+	var exportedAt time.Time
+	if err := db.GetContext(ctx, &exportedAt, `SELECT min(exported_at) FROM collections_exports WHERE batch_id = $1`, batch); err != nil {
+		return CollectionsBatch{}, fmt.Errorf("collections export %s: %w", batch, err)
+	}
+	var buf bytes.Buffer
+	if err := writeCollections(&buf, rows, batch); err != nil {
+		return CollectionsBatch{}, err
+	}
+	_, err = w.Write(buf.Bytes())
+	return CollectionsBatch{BatchID: batch, ExportedAt: exportedAt, Rows: len(rows)}, err
 }
 
 // newBatchID names an export: its time and a random suffix, so that two

@@ -127,7 +127,8 @@ func TestExportCollectionsConcurrent(t *testing.T) {
 
 	// Several rounds of exporters started together, with write-offs arriving
 	// in between; every write-off ends up in exactly one output.
-	seen := map[string]string{} // write-off -> batch
+	seen := map[string]string{}  // write-off -> batch
+	files := map[string][]byte{} // batch -> the file its exporter produced
 	total := 0
 	for round := range 3 {
 		outs := make([]bytes.Buffer, exporters)
@@ -159,6 +160,7 @@ func TestExportCollectionsConcurrent(t *testing.T) {
 			}
 			if ns[i] > 0 {
 				busy++
+				files[rows[0][10]] = bytes.Clone(outs[i].Bytes())
 			}
 			total += ns[i]
 			for _, r := range rows {
@@ -186,6 +188,23 @@ func TestExportCollectionsConcurrent(t *testing.T) {
 	for _, r := range recorded {
 		if seen[r.EventKey] != r.BatchID {
 			t.Errorf("%s recorded in batch %s but output in %q", r.EventKey, r.BatchID, seen[r.EventKey])
+		}
+	}
+	// Every batch is listed and fetched again byte for byte.
+	batches, err := ListCollectionsBatches(ctx, db, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != len(files) {
+		t.Errorf("%d batches listed, %d produced", len(batches), len(files))
+	}
+	for _, b := range batches {
+		var again bytes.Buffer
+		if _, err := FetchCollectionsBatch(ctx, db, &again, b.BatchID); err != nil {
+			t.Fatal(err)
+		}
+		if !b.Kept || !bytes.Equal(again.Bytes(), files[b.BatchID]) {
+			t.Errorf("batch %s (kept %v) fetched differently from what its export wrote", b.BatchID, b.Kept)
 		}
 	}
 }

@@ -39,7 +39,8 @@ var csvBucketNames = [NumBuckets]string{"current", "days_1_30", "days_31_60", "d
 // currency, a row "total" followed by a row "customer" for each customer
 // listed. Amounts are decimal strings in the currency's major unit
 // (money.Decimal, e.g. 1234.56 for USD, 123456 for KRW) and every row names
-// its currency. Columns that do not apply to a row are empty: customers,
+// its currency. Customer names (and IDs) are neutralised against
+// spreadsheet formulas (SafeCell). Columns that do not apply to a row are empty: customers,
 // sales and DSO on customer rows, customer fields on total rows, and DSO
 // where it is undefined.
 func WriteCSV(w io.Writer, r AgingReport) error {
@@ -64,7 +65,7 @@ func WriteCSV(w io.Writer, r AgingReport) error {
 			return err
 		}
 		for _, cu := range c.TopCustomers {
-			row := []string{asOf, "customer", c.Currency, cu.CustomerID, cu.Name, cu.Status, ""}
+			row := []string{asOf, "customer", c.Currency, SafeCell(cu.CustomerID), SafeCell(cu.Name), cu.Status, ""}
 			for _, b := range cu.Buckets {
 				row = append(row, strconv.FormatInt(b.Count, 10), dec(b.Minor))
 			}

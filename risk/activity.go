@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/money"
 )
 
 // Activity kinds.
@@ -38,6 +39,9 @@ type ActivityEvent struct {
 	AmountMinor  int64     `json:"amount_minor,omitempty"`
 }
 
+// maxActivityText bounds an event's region and resource type.
+const maxActivityText = 200
+
 var eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 
 // Validate checks the fields every rule relies on.
@@ -57,6 +61,8 @@ func (e ActivityEvent) Validate() error {
 	}
 	if e.At.IsZero() {
 		add("at is required (an RFC 3339 time like 2025-01-31T12:00:00Z)")
+	} else if err := account.CheckTime("at", e.At); err != nil {
+		add("%v", err)
 	}
 	switch e.Kind {
 	case "":
@@ -64,6 +70,8 @@ func (e ActivityEvent) Validate() error {
 	case KindUsage:
 		if e.AmountMinor <= 0 {
 			add("amount_minor must be positive for usage, got %d", e.AmountMinor)
+		} else if err := money.ValidatePositive("amount_minor", e.AmountMinor); err != nil {
+			add("%v", err)
 		}
 	case KindResourceCreated:
 		if e.ResourceType == "" {
@@ -75,6 +83,11 @@ func (e ActivityEvent) Validate() error {
 	}
 	if e.Kind != KindUsage && e.AmountMinor != 0 {
 		add("amount_minor is only for usage events")
+	}
+	for _, f := range []struct{ name, v string }{{"region", e.Region}, {"resource_type", e.ResourceType}} {
+		if err := account.CheckText(f.name, f.v, maxActivityText, false, false); err != nil {
+			add("%v", err)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // SendGrid event names.
@@ -80,6 +81,9 @@ type Event struct {
 	InvoiceID  string
 	Stage      string
 	Raw        json.RawMessage
+	// Repaired: the event was not valid Unicode (invalid UTF-8, a lone
+	// surrogate); Raw is its re-encoding with U+FFFD in the bad places.
+	Repaired bool
 }
 
 // HardBounce reports a bounce SendGrid will not retry and that puts the
@@ -155,6 +159,24 @@ func parseEvent(raw json.RawMessage) (Event, error) {
 	}
 	// PostgreSQL's jsonb refuses \u0000; it never carries meaning here.
 	raw = bytes.ReplaceAll(raw, []byte(`\u0000`), []byte(`\ufffd`))
+	// It also refuses invalid UTF-8 and lone surrogates (\ud800): such an
+	// event would fail its insert on every retry and hold back the rest of
+	// the batch for good. Re-encode it instead: what cannot be stored
+	// becomes U+FFFD, as it already has in the fields read above.
+	repaired := false
+	if !utf8.Valid(raw) || hasLoneSurrogate(raw) {
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return Event{}, errors.New(jsonErr(err))
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return Event{}, errors.New(jsonErr(err))
+		}
+		raw, repaired = b, true
+	}
 	ev := Event{
 		EventID:    string(f.EventID),
 		MessageID:  string(f.MessageID),
@@ -168,8 +190,11 @@ func parseEvent(raw json.RawMessage) (Event, error) {
 		InvoiceID:  string(f.InvoiceID),
 		Stage:      string(f.Stage),
 		Raw:        append(json.RawMessage(nil), raw...),
+		Repaired:   repaired,
 	}
-	if ts, err := strconv.ParseFloat(string(f.Timestamp), 64); err == nil && ts > 0 && ts < 1e11 {
+	// A time outside 2000-2100 is no time at all: the event counts as
+	// happening when it was received.
+	if ts, err := strconv.ParseFloat(string(f.Timestamp), 64); err == nil && ts >= minTimestamp && ts < maxTimestamp {
 		ev.OccurredAt = time.Unix(int64(ts), 0).UTC()
 	}
 	if ev.EventID == "" {
@@ -179,6 +204,48 @@ func parseEvent(raw json.RawMessage) (Event, error) {
 		ev.EventID = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return ev, nil
+}
+
+// The window of event timestamps taken as given (Unix seconds of
+// 2000-01-01 and 2100-01-01).
+const (
+	minTimestamp = 946684800
+	maxTimestamp = 4102444800
+)
+
+// hasLoneSurrogate reports a \uD800-\uDFFF escape in JSON text that is not
+// a high surrogate followed by a low one.
+func hasLoneSurrogate(raw []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 32)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // some other escape: skip the escaped character
+			continue
+		}
+		switch {
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return true
+			}
+			i += 11
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
 }
 
 // flexString takes a JSON string, number or boolean as text, and null as "":

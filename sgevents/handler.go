@@ -144,6 +144,10 @@ func (h *Handler) process(ctx context.Context, events []Event) error {
 	var keys []string // messages whose address failed in this batch
 	fresh := 0
 	for _, ev := range events {
+		if ev.Repaired {
+			h.log.Warn("sendgrid event was not valid Unicode: stored with U+FFFD in its place",
+				slog.String("sg_event_id", ev.EventID), slog.String("event", ev.Event))
+		}
 		rec, err := h.store.Record(ctx, ev, received)
 		if err != nil {
 			return fmt.Errorf("record: %w", err)

@@ -31,6 +31,13 @@ func printStatus(w io.Writer, v account.StatusView) error {
 	for _, s := range v.Suspensions {
 		fmt.Fprintf(w, "Suspended for %s since %s by %s\n", s.Reason, when(s.Since), s.Actor)
 	}
+	if p := v.Provisioning; p.State != account.ProvisioningInSync && p.State != "" {
+		fmt.Fprintf(w, "Provisioning: %s (decided %s, confirmed %s, waiting: %s)", p.State, p.Decided, orDash(p.Applied), strings.Join(p.Pending, ", "))
+		if p.State == account.ProvisioningFailing {
+			fmt.Fprintf(w, " since %s, %d failed rounds, next try %s: %s", when(p.FailingSince), p.Attempts, when(p.NextRetryAt), p.LastError)
+		}
+		fmt.Fprintln(w)
+	}
 	if v.NextAction != "" {
 		fmt.Fprintf(w, "Next:     %s at %s\n", v.NextAction, when(v.NextActionAt))
 	}
@@ -54,6 +61,13 @@ func printStatus(w io.Writer, v account.StatusView) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, m(inv.AmountMinor), m(inv.OutstandingMinor), when(inv.DueAt), inv.Stage, next)
 	}
 	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func printPayment(w io.Writer, r account.PaymentResult, currency string) error {

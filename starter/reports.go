@@ -76,47 +76,113 @@ outstanding over the trailing 90 days).`,
 }
 
 func (a *app) exportCollectionsCmd() *cobra.Command {
-	var out string
+	var out, batch string
+	var list bool
 	cmd := &cobra.Command{
 		Use:   "export-collections",
 		Short: "Write terminated accounts' unpaid balances as CSV for the collections agency (each exported once)",
 		Long: `Export the write-offs handed to collections that no earlier export included, as
 CSV for the agency. Each write-off is exported exactly once: it is marked in the
 same transaction that produces the file. With --out the file is written to a
-temporary name and renamed only when the export succeeded.`,
-		Example: "  starter export-collections --out collections-2026-11-25.csv",
-		Args:    cobra.NoArgs,
+temporary name and renamed only when the export succeeded.
+
+Every export that exported something is kept as a batch (its ID is in the
+export_batch column and printed on standard error). If a file was never
+delivered (the command died, the disk was full), list the batches with --list
+and fetch one again, byte for byte, with --batch ID.`,
+		Example: `  starter export-collections --out collections-2026-11-25.csv
+  starter export-collections --list
+  starter export-collections --batch col-20261125T090000Z-1a2b3c4d --out again.csv`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			ctx := context.Background()
+			if list {
+				if batch != "" || out != "" {
+					return usage("--list takes neither --batch nor --out")
+				}
+				batches, err := a.ops.CollectionsBatches(ctx, 0)
+				if err != nil {
+					return explain(err)
+				}
+				if a.json {
+					if batches == nil {
+						batches = []reports.CollectionsBatch{}
+					}
+					return a.printJSON(batches)
+				}
+				if len(batches) == 0 {
+					fmt.Fprintln(a.out, "no collections exports yet")
+					return nil
+				}
+				fmt.Fprintf(a.out, "%-36s  %-20s  %6s  %s\n", "BATCH", "EXPORTED", "ROWS", "SHA-256")
+				for _, b := range batches {
+					sum := b.SHA256
+					if !b.Kept {
+						sum = "(from before files were kept: regenerated)"
+					}
+					fmt.Fprintf(a.out, "%-36s  %-20s  %6d  %s\n", b.BatchID, b.ExportedAt.UTC().Format(time.RFC3339), b.Rows, sum)
+				}
+				return nil
+			}
 			var buf bytes.Buffer
-			n, err := a.ops.ExportCollections(context.Background(), &buf, time.Now())
-			if err != nil {
-				return explain(err)
+			var n int
+			var id string
+			if batch != "" {
+				b, err := a.ops.FetchCollectionsBatch(ctx, &buf, batch)
+				if err != nil {
+					return explain(err)
+				}
+				n, id = b.Rows, b.BatchID
+			} else {
+				var err error
+				n, err = a.ops.ExportCollections(ctx, &buf, time.Now())
+				if err != nil {
+					return explain(err)
+				}
+				id = reports.BatchOf(buf.Bytes())
 			}
 			if out == "" {
-				_, err = a.out.Write(buf.Bytes())
+				_, err := a.out.Write(buf.Bytes())
+				if err == nil && id != "" {
+					fmt.Fprintf(a.errOut, "batch %s: %d write-offs\n", id, n)
+				}
 				return err
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), ".collections-*.csv")
-			if err != nil {
+			if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+				if id != "" {
+					return fmt.Errorf("%w (batch %s is kept: fetch it again with --batch %s)", err, id, id)
+				}
 				return err
 			}
-			defer os.Remove(tmp.Name())
-			if _, err := tmp.Write(buf.Bytes()); err != nil {
-				_ = tmp.Close()
-				return err
+			if id == "" {
+				fmt.Fprintf(a.errOut, "exported %d write-offs to %s\n", n, out)
+			} else {
+				fmt.Fprintf(a.errOut, "exported %d write-offs to %s (batch %s)\n", n, out, id)
 			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.errOut, "exported %d write-offs to %s\n", n, out)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "file to write (default: standard output)")
+	cmd.Flags().BoolVar(&list, "list", false, "list past exports (batches), newest first")
+	cmd.Flags().StringVar(&batch, "batch", "", "write a past export again, byte for byte, instead of exporting")
 	return cmd
+}
+
+// writeFileAtomic writes to a temporary name beside path and renames it.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".collections-*.csv")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func (a *app) ingestActivityCmd() *cobra.Command {

@@ -56,10 +56,12 @@ func TestReconcileReads(t *testing.T) {
 		t.Errorf("CustomerIDs pages = %v", all)
 	}
 
-	// Restoring is idempotent, and never touches a row that exists.
+	// Restoring is idempotent, and never touches a row that exists (p2,
+	// recorded meanwhile); payment IDs are the customer's own, so b's p1
+	// is no obstacle.
 	pays := []store.ReconciledPayment{{PaymentID: "p1", AmountMinor: 700, Currency: "USD"}, {PaymentID: "p2", AmountMinor: 50, Currency: "USD"}}
 	if _, err := db.Exec(`INSERT INTO payments (payment_id, customer_id, amount_minor, currency, method, actor, received_at)
-		VALUES ('p2', 'b', 50, 'USD', 'card', 'staff', $1)`, at); err != nil {
+		VALUES ('p2', 'a', 50, 'USD', 'card', 'staff', $1), ('p1', 'b', 9, 'USD', 'card', 'staff', $1)`, at); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range [][]string{{"p1"}, nil} {
@@ -69,7 +71,7 @@ func TestReconcileReads(t *testing.T) {
 		}
 	}
 	l, _ = st.LedgerOf(ctx, "a", nil, false)
-	if len(l.Payments) != 1 || l.Payments[0] != (store.LedgerPayment{PaymentID: "p1", AmountMinor: 700, Currency: "USD"}) {
+	if len(l.Payments) != 2 || l.Payments[0] != (store.LedgerPayment{PaymentID: "p1", AmountMinor: 700, Currency: "USD"}) {
 		t.Errorf("payments of a = %+v", l.Payments)
 	}
 

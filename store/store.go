@@ -79,6 +79,9 @@ type Customer struct {
 	ScreeningOutcome string    `db:"screening_outcome"`
 	ScreeningScore   int       `db:"screening_score"`
 	PhoneVerified    bool      `db:"phone_verified"`
+	// FirstRunID identifies the workflow run chain that owns the customer
+	// ID; empty for runs from before it was recorded.
+	FirstRunID string `db:"first_run_id" json:"first_run_id,omitempty"`
 }
 
 // CustomerFromAccount snapshots an account for the customers row.
@@ -102,10 +105,10 @@ func CustomerFromAccount(a *account.Account, now time.Time) Customer {
 const upsertCustomer = `
 INSERT INTO customers (customer_id, name, email, phone, country, currency, locale, policy, monthly_fee_minor,
     instrument_type, card_bin, signup_ip, risk_tier, status, access, balance_minor, credit_minor, overdue_minor,
-    dunning_stage, created_at, updated_at, event_seq, screening_outcome, screening_score, phone_verified)
+    dunning_stage, created_at, updated_at, event_seq, screening_outcome, screening_score, phone_verified, first_run_id)
 VALUES (:customer_id, :name, :email, :phone, :country, :currency, :locale, :policy, :monthly_fee_minor,
     :instrument_type, :card_bin, :signup_ip, :risk_tier, :status, :access, :balance_minor, :credit_minor, :overdue_minor,
-    :dunning_stage, :created_at, :updated_at, :event_seq, :screening_outcome, :screening_score, :phone_verified)
+    :dunning_stage, :created_at, :updated_at, :event_seq, :screening_outcome, :screening_score, :phone_verified, NULLIF(:first_run_id, ''))
 ON CONFLICT (customer_id) DO UPDATE SET
     name = EXCLUDED.name, email = EXCLUDED.email, phone = EXCLUDED.phone, policy = EXCLUDED.policy,
     risk_tier = EXCLUDED.risk_tier, status = EXCLUDED.status, access = EXCLUDED.access,
@@ -113,7 +116,8 @@ ON CONFLICT (customer_id) DO UPDATE SET
     overdue_minor = EXCLUDED.overdue_minor, dunning_stage = EXCLUDED.dunning_stage,
     updated_at = EXCLUDED.updated_at, event_seq = EXCLUDED.event_seq,
     screening_outcome = EXCLUDED.screening_outcome, screening_score = EXCLUDED.screening_score,
-    phone_verified = EXCLUDED.phone_verified
+    phone_verified = EXCLUDED.phone_verified,
+    first_run_id = COALESCE(customers.first_run_id, EXCLUDED.first_run_id)
 WHERE customers.event_seq <= EXCLUDED.event_seq`
 
 const upsertInvoice = `
@@ -134,6 +138,9 @@ func (s *Store) Record(ctx context.Context, c Customer, events []account.Event) 
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := checkOwner(ctx, tx, c); err != nil {
+		return 0, err
+	}
 	if _, err := tx.NamedExecContext(ctx, upsertCustomer, c); err != nil {
 		return 0, fmt.Errorf("customer %s: %w", c.CustomerID, err)
 	}
@@ -148,6 +155,32 @@ func (s *Store) Record(ctx context.Context, c Customer, events []account.Event) 
 		}
 	}
 	return fresh, tx.Commit()
+}
+
+// ErrCustomerIDReused is returned when a customer ID belongs to another
+// workflow run chain: an earlier customer whose workflow has left the
+// namespace's retention. Its rows must not be mixed with the new customer's.
+var ErrCustomerIDReused = errors.New("customer ID reused")
+
+// checkOwner refuses a write from a run chain other than the one that owns
+// the customer row. The row is locked until the transaction ends, so two
+// chains cannot both take a new customer ID.
+func checkOwner(ctx context.Context, tx *sqlx.Tx, c Customer) error {
+	if c.FirstRunID == "" {
+		return nil
+	}
+	var owner sql.NullString
+	err := tx.GetContext(ctx, &owner, `SELECT first_run_id FROM customers WHERE customer_id = $1 FOR UPDATE`, c.CustomerID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case owner.Valid && owner.String != c.FirstRunID:
+		return fmt.Errorf("%w: customer_id %q belongs to an earlier customer (workflow run %s); onboard the new customer under a new customer_id",
+			ErrCustomerIDReused, c.CustomerID, owner.String)
+	}
+	return nil
 }
 
 func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account.Event) (bool, error) {
@@ -186,23 +219,25 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 	if p := ev.Payment; p != nil {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO payments (payment_id, customer_id, amount_minor, currency, method, reference, credit_minor, actor, received_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (customer_id, payment_id) DO NOTHING`,
 			p.PaymentID, customerID, p.AmountMinor, p.Currency, p.Method, p.Reference, p.CreditMinor, ev.Actor, ev.At); err != nil {
 			return false, fmt.Errorf("payment %s: %w", p.PaymentID, err)
 		}
 		for _, al := range p.Allocations {
 			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO payment_allocations (payment_id, invoice_id, amount_minor) VALUES ($1, $2, $3)`,
-				p.PaymentID, al.InvoiceID, al.AmountMinor); err != nil {
+				INSERT INTO payment_allocations (customer_id, payment_id, invoice_id, amount_minor) VALUES ($1, $2, $3, $4)
+				ON CONFLICT DO NOTHING`,
+				customerID, p.PaymentID, al.InvoiceID, al.AmountMinor); err != nil {
 				return false, fmt.Errorf("allocation of %s to %s: %w", p.PaymentID, al.InvoiceID, err)
 			}
 		}
 	}
 	if u := ev.Usage; u != nil {
-		// A usage_id older than the workflow remembers is kept once here.
+		// A usage_id the workflow forgot is found here before it is
+		// applied again (LookupKey); the key guards the row regardless.
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO usage_records (usage_id, customer_id, amount_minor, currency, description, period, recorded_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (usage_id) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (customer_id, usage_id) DO NOTHING`,
 			u.UsageID, customerID, u.AmountMinor, u.Currency, u.Description, u.Period, ev.At); err != nil {
 			return false, fmt.Errorf("usage %s: %w", u.UsageID, err)
 		}
@@ -234,3 +269,38 @@ func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t
 
 // ErrNotFound is returned when a row asked for does not exist.
 var ErrNotFound = errors.New("not found")
+
+// KeyKind names a caller-supplied idempotency key.
+type KeyKind string
+
+// Keys that LookupKey finds.
+const (
+	KeyPayment KeyKind = "payment"
+	KeyUsage   KeyKind = "usage"
+)
+
+// LookupKey finds what the customer recorded under a payment or usage key:
+// whether it exists, and its amount and currency.
+func (s *Store) LookupKey(ctx context.Context, customerID string, kind KeyKind, id string) (found bool, amountMinor int64, currency string, err error) {
+	var q string
+	switch kind {
+	case KeyPayment:
+		q = `SELECT amount_minor, currency FROM payments WHERE customer_id = $1 AND payment_id = $2`
+	case KeyUsage:
+		q = `SELECT amount_minor, currency FROM usage_records WHERE customer_id = $1 AND usage_id = $2`
+	default:
+		return false, 0, "", fmt.Errorf("unknown key kind %q", kind)
+	}
+	var row struct {
+		Amount   int64  `db:"amount_minor"`
+		Currency string `db:"currency"`
+	}
+	err = s.db.GetContext(ctx, &row, q, customerID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, 0, "", nil
+	}
+	if err != nil {
+		return false, 0, "", err
+	}
+	return true, row.Amount, row.Currency, nil
+}

@@ -23,6 +23,13 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecordPayment,
 		func(ctx workflow.Context, p account.Payment) (account.PaymentResult, error) {
 			defer w.poke()
+			if w.durable && !w.acct.KnowsPayment(p.PaymentID) {
+				known, err := w.lookupKey(ctx, activities.KeyPayment, p.PaymentID)
+				if err != nil {
+					return account.PaymentResult{}, err
+				}
+				w.acct.RememberPayment(p.PaymentID, known)
+			}
 			res, events, err := w.acct.RecordPayment(p, workflow.Now(ctx))
 			if err != nil {
 				return res, err
@@ -97,6 +104,11 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 			return w.acct.CheckPhoneCode(p, workflow.Now(ctx))
 		},
 		func(ctx workflow.Context, p account.PhoneCode, now time.Time) ([]account.Event, error) {
+			unlock := w.lockPhone(ctx)
+			defer unlock()
+			if w.durable {
+				now = workflow.Now(ctx) // after waiting for the lock
+			}
 			return w.acct.VerifyPhone(p, w.codeChecker(ctx), now)
 		},
 	); err != nil {
@@ -105,10 +117,19 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequestPhoneCode,
 		func(ctx workflow.Context, _ account.CodeRequest) (account.StatusView, error) {
 			defer w.poke()
+			unlock := w.lockPhone(ctx)
+			defer unlock()
+			// Checked again under the lock: a concurrent request may have
+			// sent the last code allowed.
 			if err := w.acct.CheckRequestCode(); err != nil {
 				return account.StatusView{}, err
 			}
 			w.sendPhoneCode(ctx)
+			if w.durable {
+				if err := w.commitAndWait(ctx, nil, "phone code"); err != nil {
+					return account.StatusView{}, err
+				}
+			}
 			return w.acct.View(workflow.Now(ctx)), nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(workflow.Context, account.CodeRequest) error { return w.acct.CheckRequestCode() }},
@@ -151,7 +172,17 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 	}
 	return register(ctx, w, UpdateReportUsage,
 		func(_ workflow.Context, u account.Usage) error { return w.acct.CheckUsage(u) },
-		func(_ workflow.Context, u account.Usage, now time.Time) ([]account.Event, error) {
+		func(ctx workflow.Context, u account.Usage, now time.Time) ([]account.Event, error) {
+			if w.durable && !w.acct.KnowsUsage(u.UsageID) {
+				// A key the account forgot may still be in PostgreSQL:
+				// it must not be billed twice.
+				known, err := w.lookupKey(ctx, activities.KeyUsage, u.UsageID)
+				if err != nil {
+					return nil, err
+				}
+				w.acct.RememberUsage(u.UsageID, known)
+				now = workflow.Now(ctx)
+			}
 			return w.acct.ReportUsage(u, now)
 		},
 	)

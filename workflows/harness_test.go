@@ -49,6 +49,17 @@ type harness struct {
 	// approve with prepayment).
 	screening activities.ScreenResult
 	channels  []string // channel of each notice sent
+	// known are the keys PostgreSQL holds, by "<kind>/<id>" (LookupKey).
+	known map[string]account.KnownKey
+	// record and provision, when set, replace the default mocks (which
+	// succeed): they inject database and provisioning faults.
+	record    func(context.Context, activities.RecordInput) (int, error)
+	provision func(context.Context, activities.ProvisionInput) error
+	screen    func() error // when set, may fail the Screen activity
+
+	env        *testsuite.TestWorkflowEnvironment // the run's environment
+	codesSent  int                                // SMS codes sent
+	maxCarried int                                // largest continue-as-new input, in bytes
 }
 
 // phoneCode is the code the mocked SMS carries.
@@ -126,6 +137,7 @@ func (h *harness) run(in Input, until time.Time) {
 	h.t.Helper()
 	for {
 		env := h.suite.NewTestWorkflowEnvironment()
+		h.env = env
 		env.SetStartTime(h.now)
 		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: WorkflowID(in.CustomerID), TaskQueue: DefaultTaskQueue})
 		env.RegisterWorkflowWithOptions(h.wf.CustomerLifecycle, workflow.RegisterOptions{Name: WorkflowType})
@@ -158,6 +170,7 @@ func (h *harness) run(in Input, until time.Time) {
 		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 			h.t.Fatal(err)
 		}
+		h.maxCarried = max(h.maxCarried, can.Input.Size())
 		in = next
 		if h.runs > 200 {
 			h.t.Fatal("too many runs")
@@ -168,12 +181,38 @@ func (h *harness) run(in Input, until time.Time) {
 func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 	var acts *activities.Activities
 	env.OnActivity(acts.Record, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RecordInput) (int, error) {
+		func(ctx context.Context, in activities.RecordInput) (int, error) {
+			if h.record != nil {
+				if _, err := h.record(ctx, in); err != nil {
+					return 0, err
+				}
+			}
 			h.records = append(h.records, in)
 			return len(in.Events), nil
 		})
+	env.OnActivity(acts.LookupKey, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.LookupKeyInput) (account.KnownKey, error) {
+			if k, ok := h.known[string(in.Kind)+"/"+in.ID]; ok {
+				return k, nil
+			}
+			// What the mocked Record has written stands for PostgreSQL.
+			for _, ev := range h.events() {
+				switch {
+				case in.Kind == activities.KeyPayment && ev.Payment != nil && ev.Payment.PaymentID == in.ID:
+					return account.KnownKey{Found: true, AmountMinor: ev.Payment.AmountMinor, Currency: ev.Payment.Currency}, nil
+				case in.Kind == activities.KeyUsage && ev.Usage != nil && ev.Usage.UsageID == in.ID:
+					return account.KnownKey{Found: true, AmountMinor: ev.Usage.AmountMinor, Currency: ev.Usage.Currency}, nil
+				}
+			}
+			return account.KnownKey{}, nil
+		})
 	env.OnActivity(acts.Provision, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ProvisionInput) error {
+		func(ctx context.Context, in activities.ProvisionInput) error {
+			if h.provision != nil {
+				if err := h.provision(ctx, in); err != nil {
+					return err
+				}
+			}
 			h.provisions = append(h.provisions, in)
 			return nil
 		})
@@ -188,6 +227,11 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 		})
 	env.OnActivity(acts.Screen, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ScreenInput) (activities.ScreenResult, error) {
+			if h.screen != nil {
+				if err := h.screen(); err != nil {
+					return activities.ScreenResult{}, err
+				}
+			}
 			res := h.screening
 			if res.Policy == "" {
 				res.Policy = in.Application.Policy
@@ -196,6 +240,7 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 		})
 	env.OnActivity(acts.SendPhoneCode, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.PhoneCodeInput) (activities.PhoneCodeResult, error) {
+			h.codesSent++
 			return activities.PhoneCodeResult{Hash: risk.HashCode(phoneCode, "salt"), Salt: "salt"}, nil
 		})
 	env.OnActivity(acts.SendNotice, mock.Anything, mock.Anything).Return(

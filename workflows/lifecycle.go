@@ -3,6 +3,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +25,9 @@ import (
 type Input struct {
 	account.Application
 	Carried *account.Account `json:"carried,omitempty"`
+	// Notices that were still being sent (a mail provider outage) when
+	// the previous run continued as new; this run sends them.
+	Notices []account.Notice `json:"notices,omitempty"`
 }
 
 // Workflows holds what workflow code needs besides its input. Both are read
@@ -43,12 +48,22 @@ var acts *activities.Activities // method names for ExecuteActivity
 type lifecycle struct {
 	acct *account.Account
 	risk risk.Config
+	// durable: this run records through any outage, provisions beside
+	// the records, and answers updates only once their change is durable
+	// (version durable-effects). Older runs replay the old way.
+	durable bool
+	fatal   error // a change PostgreSQL will never take: the run ends
 
 	// Batches of events waiting to be recorded and acted on, in order.
 	pending  []batch
 	nextSeq  int
 	doneSeq  int
 	inFlight int // emails being sent
+	// Since durable-effects: when each email being sent started, so that
+	// one stuck behind a mail outage does not hold up continue-as-new.
+	sending      map[string]sendingNotice
+	provisioning string // key of the provisioning action with the provider now
+	phoneBusy    bool   // a code is being sent or checked: one at a time
 
 	wake       workflow.Channel // pokes the main loop after a change
 	bounces    workflow.ReceiveChannel
@@ -72,7 +87,8 @@ type wakeTimer struct {
 
 // CustomerLifecycle owns one customer from application to termination.
 func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
-	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk}
+	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, sending: map[string]sendingNotice{}}
+	w.durable = workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
 	fresh := in.Carried == nil
 	if fresh {
 		acct, err := wf.open(ctx, in.Application)
@@ -83,6 +99,7 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	} else {
 		w.acct = in.Carried
 	}
+	w.acct.BoundedMemory = w.durable
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
@@ -90,6 +107,12 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		_ = workflow.UpsertMemo(ctx, map[string]any{"name": w.acct.Customer.Name, "email": w.acct.Customer.Email})
 	}
 	workflow.Go(ctx, w.runEffects)
+	if w.durable {
+		workflow.Go(ctx, w.runProvisioning)
+		for _, n := range in.Notices {
+			w.startNotice(ctx, n)
+		}
+	}
 	w.bounces = workflow.GetSignalChannel(ctx, SignalEmailUndeliverable)
 	workflow.Go(ctx, w.receiveBounces)
 	now := workflow.Now(ctx)
@@ -125,13 +148,25 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 	if err := workflow.ExecuteActivity(sctx, acts.Screen, in).Get(ctx, &res); err != nil {
 		return err
 	}
+	if w.durable && w.acct.Status != account.StatusScreening {
+		// Staff acted while the screening ran (terminated the
+		// application): their decision stands.
+		workflow.GetLogger(ctx).Info("screening result not applied", "status", w.acct.Status)
+		return nil
+	}
 	pol := w.acct.Policy
 	if res.Policy != pol.Name {
 		p, err := wf.loadPolicy(ctx, res.Policy)
-		if err != nil {
+		switch {
+		case err == nil:
+			pol = p
+		case w.durable:
+			// A tier's policy missing on this worker must not end the
+			// customer: keep the one it applied with.
+			workflow.GetLogger(ctx).Error("policy for the risk tier not found; keeping the current one", "policy", res.Policy, "error", err)
+		default:
 			return err
 		}
-		pol = p
 	}
 	events, err := w.acct.ApplyScreening(res.Screening, pol, workflow.Now(ctx))
 	if err != nil {
@@ -139,12 +174,15 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 	}
 	w.commit(ctx, events, "screening: "+res.Screening.Outcome)
 	if w.acct.Status != account.StatusTerminated {
+		unlock := w.lockPhone(ctx)
 		w.sendPhoneCode(ctx)
+		unlock()
 	}
 	return nil
 }
 
 // sendPhoneCode sends a verification code by SMS and keeps its hash.
+// Callers hold the phone lock.
 func (w *lifecycle) sendPhoneCode(ctx workflow.Context) {
 	c := w.acct.Customer
 	var res activities.PhoneCodeResult
@@ -213,12 +251,15 @@ func (w *lifecycle) loop(ctx workflow.Context) error {
 			}
 			w.commit(ctx, events, summarize(events))
 		}
+		if w.fatal != nil {
+			return w.fatal
+		}
 		if w.idle(ctx) {
-			if w.acct.Status == account.StatusTerminated {
+			if w.acct.Status == account.StatusTerminated && w.settled() {
 				return nil
 			}
 			if w.shouldContinueAsNew(ctx) {
-				return workflow.NewContinueAsNewError(ctx, WorkflowType, Input{Application: w.acct.Customer, Carried: w.acct})
+				return w.continueAsNew(ctx)
 			}
 		}
 		w.sleep(ctx)
@@ -255,9 +296,44 @@ func (w *lifecycle) sleep(ctx workflow.Context) {
 
 func (w *lifecycle) poke() { w.wake.SendAsync(true) }
 
-// idle reports whether nothing is being recorded, sent or handled.
+// idle reports whether nothing is being recorded, sent or handled. Since
+// durable-effects an email stuck behind a mail outage does not count: it is
+// carried to the next run.
 func (w *lifecycle) idle(ctx workflow.Context) bool {
-	return len(w.pending) == 0 && w.inFlight == 0 && w.bounces.Len() == 0 && workflow.AllHandlersFinished(ctx)
+	inFlight := w.inFlight
+	if w.durable {
+		inFlight = w.youngNotices(ctx)
+		// A provisioning call under way is waited for, unless its
+		// action is already failing: then it is carried.
+		if w.provisioning != "" && w.acct.Provisioning.FailingSince.IsZero() {
+			inFlight++
+		}
+	}
+	return len(w.pending) == 0 && inFlight == 0 && w.bounces.Len() == 0 && workflow.AllHandlersFinished(ctx)
+}
+
+// settled reports whether a terminated account's last effects are done:
+// every email sent and every provisioning action confirmed, so that the
+// run does not end with a decided change unenforced.
+func (w *lifecycle) settled() bool {
+	if !w.durable {
+		return true
+	}
+	_, _, queued := w.acct.NextProvisioning()
+	return w.inFlight == 0 && !queued
+}
+
+// continueAsNew starts the next run with the account, the provisioning
+// queue inside it, and the emails still being sent.
+func (w *lifecycle) continueAsNew(ctx workflow.Context) error {
+	in := Input{Application: w.acct.Customer, Carried: w.acct}
+	if w.durable {
+		w.acct.Compact()
+		for _, key := range slices.Sorted(maps.Keys(w.sending)) {
+			in.Notices = append(in.Notices, w.sending[key].notice)
+		}
+	}
+	return workflow.NewContinueAsNewError(ctx, WorkflowType, in)
 }
 
 // receiveBounces handles the EmailUndeliverable signal. Signals are drained
@@ -279,14 +355,24 @@ func (w *lifecycle) shouldContinueAsNew(ctx workflow.Context) bool {
 }
 
 // commit queues events to be recorded and acted on, and updates the search
-// attributes at once. It returns the batch's sequence number.
+// attributes at once. It returns the batch's sequence number; with no
+// events, since durable-effects, that of the last batch queued, so that an
+// update that changed nothing (a retried payment) still answers only once
+// what it saw is durable.
 func (w *lifecycle) commit(ctx workflow.Context, events []account.Event, summary string) int {
 	if len(events) == 0 {
+		if w.durable {
+			return w.nextSeq
+		}
 		return w.doneSeq
 	}
 	now := workflow.Now(ctx)
 	w.nextSeq++
-	w.pending = append(w.pending, batch{seq: w.nextSeq, summary: summary, customer: store.CustomerFromAccount(w.acct, now), events: events})
+	customer := store.CustomerFromAccount(w.acct, now)
+	if w.durable {
+		customer.FirstRunID = workflow.GetInfo(ctx).FirstRunID
+	}
+	w.pending = append(w.pending, batch{seq: w.nextSeq, summary: summary, customer: customer, events: events})
 	w.upsertAttrs(ctx, false)
 	return w.nextSeq
 }
@@ -296,7 +382,10 @@ func (w *lifecycle) commit(ctx workflow.Context, events []account.Event, summary
 // database when the update returns.
 func (w *lifecycle) commitAndWait(ctx workflow.Context, events []account.Event, summary string) error {
 	seq := w.commit(ctx, events, summary)
-	return workflow.Await(ctx, func() bool { return w.doneSeq >= seq })
+	if err := workflow.Await(ctx, func() bool { return w.doneSeq >= seq || w.fatal != nil }); err != nil {
+		return err
+	}
+	return w.fatal
 }
 
 // runEffects works through the batches in order: record, then provision,
@@ -308,7 +397,17 @@ func (w *lifecycle) runEffects(ctx workflow.Context) {
 			return
 		}
 		b := w.pending[0]
-		w.execute(ctx, b)
+		if w.durable {
+			if err := w.record(ctx, b); err != nil {
+				w.fatal = err
+				w.poke()
+				return
+			}
+			w.acct.QueueProvisioning(b.events, w.provisioning)
+			w.startNotices(ctx, b.events)
+		} else {
+			w.execute(ctx, b)
+		}
 		w.pending = w.pending[1:]
 		w.doneSeq = b.seq
 		w.poke()
@@ -352,7 +451,7 @@ func (w *lifecycle) execute(ctx workflow.Context, b batch) {
 }
 
 func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
-	defer func() { w.inFlight--; w.poke() }()
+	defer func() { w.inFlight--; delete(w.sending, n.Key); w.poke() }()
 	c := w.acct.Customer
 	in := activities.NoticeInput{
 		Recipient: mail.Recipient{CustomerID: c.CustomerID, Name: c.Name, Email: c.Email, Locale: c.Locale},
@@ -406,9 +505,9 @@ func noticeSummary(n account.Notice, to string) string {
 
 // attrs are the search attributes as last upserted.
 type attrs struct {
-	status, stage, tier string
-	overdue, days       int64
-	set                 bool
+	status, stage, tier, provisioning string
+	overdue, days                     int64
+	set                               bool
 }
 
 // upsertAttrs sends the search attributes that changed since the last
@@ -440,6 +539,15 @@ func (w *lifecycle) upsertAttrs(ctx workflow.Context, force bool) {
 	}
 	if cur.days != last.days || !last.set {
 		ups = append(ups, AttrDaysPastDue.ValueSet(cur.days))
+	}
+	if w.durable {
+		cur.provisioning = ProvisioningOK
+		if a.Provisioning.State() == account.ProvisioningFailing {
+			cur.provisioning = ProvisioningFailing
+		}
+		if cur.provisioning != last.provisioning {
+			ups = append(ups, AttrProvisioningState.ValueSet(cur.provisioning))
+		}
 	}
 	w.lastAttrs = cur
 	if len(ups) > 0 {

@@ -47,12 +47,21 @@ var (
 	AttrRiskTier      = temporal.NewSearchAttributeKeyKeyword("RiskTier")
 	AttrAmountOverdue = temporal.NewSearchAttributeKeyInt64("AmountOverdue")
 	AttrDaysPastDue   = temporal.NewSearchAttributeKeyInt64("DaysPastDue")
+	// AttrProvisioningState is "failing" while the provisioning system
+	// refuses or does not answer a decided change, else "ok".
+	AttrProvisioningState = temporal.NewSearchAttributeKeyKeyword("ProvisioningState")
+)
+
+// ProvisioningState values.
+const (
+	ProvisioningOK      = "ok"
+	ProvisioningFailing = "failing"
 )
 
 // SearchAttributes lists them with their types, for registration.
 func SearchAttributes() map[string]string {
 	return map[string]string{
 		"CustomerId": "Keyword", "AccountStatus": "Keyword", "DunningStage": "Keyword",
-		"RiskTier": "Keyword", "AmountOverdue": "Int", "DaysPastDue": "Int",
+		"RiskTier": "Keyword", "AmountOverdue": "Int", "DaysPastDue": "Int", "ProvisioningState": "Keyword",
 	}
 }

@@ -21,8 +21,9 @@ import (
 func (w *lifecycle) registerReconcile(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryGetLedger, func() (account.Ledger, error) {
 		l := w.acct.Ledger()
-		// Batches still to be recorded (and provisioned): until they are,
-		// PostgreSQL lags the workflow and the difference is not drift.
+		// Batches still to be recorded: until they are, PostgreSQL lags
+		// the workflow and the difference is not drift. (Provisioning runs
+		// apart; the ledger's provisioning state says when it lags.)
 		l.PendingBatches = len(w.pending)
 		return l, nil
 	}); err != nil {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"compress/gzip"
 	"io"
 	"log/slog"
 	"os"
@@ -20,7 +21,8 @@ import (
 // replay with the current workflow code. A change that breaks this would
 // break every running customer: guard it with workflow.GetVersion.
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/histories/*.json")
+	// One directory per version branch (see testdata/histories/README.md).
+	files, err := filepath.Glob("testdata/histories/*/*.json.gz")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no recorded histories in testdata/histories (%v)", err)
 	}
@@ -34,17 +36,21 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			// Files are named <scenario>__<workflow ID>__run<N>.json.
-			parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".json"), "__")
+		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
+			// Files are named <scenario>__<workflow ID>__run<N>.json.gz.
+			parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".json.gz"), "__")
 			if len(parts) != 3 {
-				t.Fatalf("%s: want <scenario>__<workflow ID>__run<N>.json", f)
+				t.Fatalf("%s: want <scenario>__<workflow ID>__run<N>.json.gz", f)
 			}
-			r, err := os.Open(f)
+			file, err := os.Open(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer r.Close()
+			defer file.Close()
+			r, err := gzip.NewReader(file)
+			if err != nil {
+				t.Fatal(err)
+			}
 			hist, err := client.HistoryFromJSON(r, client.HistoryJSONOptions{})
 			if err != nil {
 				t.Fatal(err)
