@@ -2,7 +2,7 @@ package workflows
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -337,4 +337,3 @@ func first(m map[string]error) string {
 	}
 	return ""
 }
-
