@@ -323,8 +323,11 @@ func (a *Account) refresh(now time.Time, actor, reason string) []Event {
 		"status_from": string(fromStatus), "status_to": string(a.Status),
 		"access_from": string(fromAccess), "access_to": string(a.Access),
 	}
-	if a.Access == AccessFull && fromAccess == AccessLimited {
+	switch {
+	case a.Access == AccessFull && fromAccess == AccessLimited:
 		ev.Provision = ProvisionFullAccess
+	case a.Access == AccessLimited && fromAccess == AccessFull && a.Durable:
+		ev.Provision = ProvisionLimitAccess
 	}
 	return []Event{ev}
 }

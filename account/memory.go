@@ -56,7 +56,7 @@ func (a *Account) RememberUsage(id string, k KnownKey) {
 // workflow calls it only when every change is recorded, so a forgotten key
 // is always found in PostgreSQL.
 func (a *Account) Compact() {
-	if !a.BoundedMemory {
+	if !a.Durable {
 		return
 	}
 	a.Payments = keepNewest(a.Payments, RememberedPayments, func(r PaymentRef) int { return r.Seq })

@@ -73,6 +73,8 @@ func supersedes(later, earlier string) bool {
 		return true
 	case ProvisionSuspend, ProvisionReinstate:
 		return earlier == ProvisionSuspend || earlier == ProvisionReinstate
+	case ProvisionFullAccess, ProvisionLimitAccess:
+		return earlier == ProvisionFullAccess || earlier == ProvisionLimitAccess
 	}
 	return false
 }

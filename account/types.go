@@ -157,11 +157,11 @@ type Account struct {
 	EmailUndeliverable bool              `json:"email_undeliverable,omitempty"`
 	Provisioning       Provisioning      `json:"provisioning,omitzero"`
 
-	// BoundedMemory caps the idempotency keys the account remembers
-	// (payments, usage); older keys are checked against PostgreSQL. Set
-	// for runs from version durable-effects on; older runs replay
-	// without it.
-	BoundedMemory bool `json:"bounded_memory,omitempty"`
+	// Durable turns on the rules of workflow version durable-effects:
+	// the idempotency keys the account remembers are capped (older ones
+	// are looked up in PostgreSQL), and losing full access is provisioned
+	// as well as gaining it. Older runs replay without them.
+	Durable bool `json:"durable,omitempty"`
 
 	// EventSeq numbers events so that every audit record has a stable
 	// idempotency key across retries and continue-as-new.
@@ -193,6 +193,9 @@ const (
 	ProvisionSuspend   = "suspend"
 	ProvisionReinstate = "reinstate"
 	ProvisionTerminate = "terminate"
+	// ProvisionLimitAccess takes full access back to limited (a review
+	// opened on a trusted account).
+	ProvisionLimitAccess = "limit_access"
 )
 
 // Notice is an email to send. Key is the dunning_key: one message per key,

@@ -108,3 +108,19 @@ func TestRecordStoresTextWithNUL(t *testing.T) {
 		t.Errorf("reason = %q", reason)
 	}
 }
+
+// A part payment leaves its invoice open: the invoice row still shows what
+// was paid (the aging report reads it), once however often it is recorded.
+func TestPartPaymentUpdatesTheInvoiceRow(t *testing.T) {
+	f := newFixture(t)
+	f.record(t, append(f.acct.Open(t0), must(f.acct.Approve(true, account.SystemActor, "test", t0))...), t0)
+	_, events, err := f.acct.RecordPayment(account.Payment{PaymentID: "part", AmountMinor: 3000, Currency: "USD", Method: "bank_transfer"}, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.record(t, events, t0.Add(time.Hour))
+	f.record(t, events, t0.Add(time.Hour)) // a retried activity
+	if n := count(t, f.st, `SELECT paid_minor FROM invoices WHERE invoice_id = 'INV-acme-0001'`); n != 3000 {
+		t.Errorf("paid_minor = %d, want 3000", n)
+	}
+}

@@ -230,6 +230,16 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 				customerID, p.PaymentID, al.InvoiceID, al.AmountMinor); err != nil {
 				return false, fmt.Errorf("allocation of %s to %s: %w", p.PaymentID, al.InvoiceID, err)
 			}
+			// A part payment leaves the invoice open, so no later event
+			// in the batch carries its new state: add what was paid here
+			// (once: this runs only for a new event). An invoice the
+			// payment closes is written whole by its own event after this.
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE invoices SET paid_minor = paid_minor + $3, updated_at = $4
+				WHERE invoice_id = $1 AND customer_id = $2`,
+				al.InvoiceID, customerID, al.AmountMinor, ev.At); err != nil {
+				return false, fmt.Errorf("invoice %s paid by %s: %w", al.InvoiceID, p.PaymentID, err)
+			}
 		}
 	}
 	if u := ev.Usage; u != nil {

@@ -99,7 +99,7 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	} else {
 		w.acct = in.Carried
 	}
-	w.acct.BoundedMemory = w.durable
+	w.acct.Durable = w.durable
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
