@@ -178,6 +178,7 @@ func (a *Account) newPeriod(start, now time.Time) (int64, []Event) {
 	for id, ref := range a.Usage.IDs {
 		if ref.Period < a.Usage.Period-usageMemory {
 			delete(a.Usage.IDs, id)
+			a.ForgotUsage = true
 		}
 	}
 	if a.Budget != nil {

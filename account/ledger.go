@@ -70,7 +70,7 @@ func (a *Account) Ledger() Ledger {
 		CustomerID: a.Customer.CustomerID, Status: a.Status, Access: a.Access, EventSeq: a.EventSeq,
 		BalanceMinor: a.Balance(), CreditMinor: a.CreditMinor, Currency: a.Customer.Currency,
 		Invoices: []LedgerInvoice{}, Payments: []LedgerPayment{}, Suspended: len(a.Suspensions) > 0,
-		PaymentsAll:  !a.Durable || len(a.Payments) < RememberedPayments,
+		PaymentsAll:  !a.ForgotPayments,
 		Provisioning: a.Provisioning.State(), ProvisioningApplied: a.Provisioning.Applied, ProvisioningError: a.Provisioning.LastError,
 	}
 	for _, inv := range a.Invoices {

@@ -162,6 +162,10 @@ type Account struct {
 	// are looked up in PostgreSQL), and losing full access is provisioned
 	// as well as gaining it. Older runs replay without them.
 	Durable bool `json:"durable,omitempty"`
+	// ForgotPayments and ForgotUsage are set once keys of that kind have
+	// been forgotten: from then on an unknown key is looked up.
+	ForgotPayments bool `json:"forgot_payments,omitempty"`
+	ForgotUsage    bool `json:"forgot_usage,omitempty"`
 
 	// EventSeq numbers events so that every audit record has a stable
 	// idempotency key across retries and continue-as-new.

@@ -23,7 +23,7 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecordPayment,
 		func(ctx workflow.Context, p account.Payment) (account.PaymentResult, error) {
 			defer w.poke()
-			if w.durable && !w.acct.KnowsPayment(p.PaymentID) {
+			if w.durable && w.acct.MayHaveForgottenPayment(p.PaymentID) {
 				known, err := w.lookupKey(ctx, activities.KeyPayment, p.PaymentID)
 				if err != nil {
 					return account.PaymentResult{}, err
@@ -173,7 +173,7 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 	return register(ctx, w, UpdateReportUsage,
 		func(_ workflow.Context, u account.Usage) error { return w.acct.CheckUsage(u) },
 		func(ctx workflow.Context, u account.Usage, now time.Time) ([]account.Event, error) {
-			if w.durable && !w.acct.KnowsUsage(u.UsageID) {
+			if w.durable && w.acct.MayHaveForgottenUsage(u.UsageID) {
 				// A key the account forgot may still be in PostgreSQL:
 				// it must not be billed twice.
 				known, err := w.lookupKey(ctx, activities.KeyUsage, u.UsageID)
