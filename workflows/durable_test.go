@@ -116,25 +116,45 @@ func TestDuplicatePaymentAnswersOnlyWhenDurable(t *testing.T) {
 	}
 }
 
-// A payment ID the account has forgotten (carried memory is bounded) is
-// found in PostgreSQL and not applied twice; another amount under it is
-// refused.
+// A payment ID the account has forgotten (it carries only the newest 200
+// to the next run) is found in PostgreSQL and not applied twice; another
+// amount under it is refused.
 func TestForgottenPaymentKeyIsLookedUp(t *testing.T) {
 	h := newHarness(t)
-	h.known = map[string]account.KnownKey{"payment/old-1": {Found: true, AmountMinor: 10000, Currency: "USD"}}
-	h.pay(start.Add(time.Hour), "old-1", 10000)
-	h.pay(start.Add(2*time.Hour), "old-1-other", 5000)
-	h.update(start.Add(3*time.Hour), UpdateRecordPayment, "old-1-changed",
-		account.Payment{PaymentID: "old-1", AmountMinor: 999, Currency: "USD", Method: "bank_transfer"})
-	h.run(Input{Application: testApplication("standard")}, start.Add(4*time.Hour))
+	h.screening.Screening.Outcome = account.OutcomeApprove
+	h.at(start.Add(time.Second), func(env *testsuite.TestWorkflowEnvironment) {
+		for i := 1; i <= account.RememberedPayments+10; i++ {
+			id := fmt.Sprintf("p-%d", i)
+			env.UpdateWorkflow(UpdateRecordPayment, id, &testsuite.TestUpdateCallback{
+				OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
+				OnComplete: func(_ any, err error) {
+					if err != nil {
+						h.rejections[id] = err
+					}
+				},
+			}, account.Payment{PaymentID: id, AmountMinor: 100000, Currency: "USD", Method: "bank_transfer"})
+		}
+	})
+	// On the demo policy a month lasts a minute: by now the run has
+	// continued as new and forgotten the oldest payment IDs.
+	h.pay(start.Add(3*time.Minute), "p-1", 100000)
+	h.update(start.Add(4*time.Minute), UpdateRecordPayment, "p-1-changed",
+		account.Payment{PaymentID: "p-1", AmountMinor: 999, Currency: "USD", Method: "bank_transfer"})
+	h.run(Input{Application: testApplication("demo")}, start.Add(5*time.Minute))
 
-	if res, ok := h.results["old-1"].(account.PaymentResult); !ok || !res.Duplicate {
-		t.Errorf("forgotten payment = %+v, want duplicate", h.results["old-1"])
+	if len(h.rejections) != 1 {
+		t.Errorf("rejections: %v", h.rejections)
 	}
-	if n := h.paymentRecorded("old-1"); n != 0 {
-		t.Errorf("forgotten payment recorded again %d times", n)
+	if h.runs == 0 {
+		t.Fatal("no continue-as-new: nothing was forgotten")
 	}
-	if err := h.rejections["old-1-changed"]; err == nil || !strings.Contains(err.Error(), "already recorded") {
+	if res, ok := h.results["p-1"].(account.PaymentResult); !ok || !res.Duplicate {
+		t.Errorf("forgotten payment = %+v, want duplicate", h.results["p-1"])
+	}
+	if n := h.paymentRecorded("p-1"); n != 1 {
+		t.Errorf("payment p-1 recorded %d times, want once", n)
+	}
+	if err := h.rejections["p-1-changed"]; err == nil || !strings.Contains(err.Error(), "already recorded") {
 		t.Errorf("reused payment_id with another amount: %v", err)
 	}
 }
