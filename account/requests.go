@@ -240,7 +240,7 @@ type AbuseReport struct {
 	Category string    `json:"category"`           // spam, hacking, ddos, crypto_mining, malware, piracy_resale, other
 	Source   string    `json:"source"`             // provider, monitoring, complaint, staff
 	Detail   string    `json:"detail"`             // what was seen
-	Severity string    `json:"severity,omitempty"` // severe, moderate, minor; empty: the category's
+	Severity Severity  `json:"severity,omitempty"` // severe, moderate, minor; empty: the category's
 	Deadline time.Time `json:"deadline,omitzero"`  // a provider's own response deadline, if earlier than ours
 	Actor    string    `json:"actor,omitempty"`
 }
@@ -257,9 +257,7 @@ func (r AbuseReport) Validate() error {
 	if !abuseSources[r.Source] {
 		return fmt.Errorf("source %q must be one of provider, monitoring, complaint, staff", r.Source)
 	}
-	switch r.Severity {
-	case "", "severe", "moderate", "minor":
-	default:
+	if r.Severity != "" && !r.Severity.Valid() {
 		return fmt.Errorf("severity %q must be severe, moderate or minor", r.Severity)
 	}
 	if !categoryPattern.MatchString(r.Category) {

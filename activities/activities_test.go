@@ -135,7 +135,7 @@ func TestRecordIsIdempotent(t *testing.T) {
 	audit, _ := f.st.AuditOf(context.Background(), "acme")
 	var payment store.AuditEntry
 	for _, a := range audit {
-		if a.Action == "payment.recorded" {
+		if a.Action == account.EventPaymentRecorded {
 			payment = a
 		}
 	}
@@ -310,7 +310,10 @@ func TestProvisionInPostgres(t *testing.T) {
 	f := newFixture(t)
 	f.record(t, f.acct.Open(t0), t0)
 	ctx := context.Background()
-	steps := []struct{ action, key, status, access string }{
+	steps := []struct {
+		action              account.Provision
+		key, status, access string
+	}{
 		{account.ProvisionActivate, "acme/1", "active", "limited"},
 		{account.ProvisionFullAccess, "acme/2", "active", "full"},
 		{account.ProvisionSuspend, "acme/3", "suspended", "full"},

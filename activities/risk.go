@@ -51,7 +51,7 @@ func (a *Activities) Screen(ctx context.Context, in ScreenInput) (ScreenResult, 
 		return ScreenResult{}, fmt.Errorf("credit check: %w", err)
 	}
 	d := risk.Screen(app, sig, a.Risk)
-	s := account.Screening{Outcome: string(d.Outcome), Tier: string(d.Tier), Score: d.Score, Summary: d.Summary()}
+	s := account.Screening{Outcome: d.Outcome, Tier: string(d.Tier), Score: d.Score, Summary: d.Summary()}
 	for _, r := range d.Reasons {
 		if r.Points == 0 && !r.Hard {
 			continue

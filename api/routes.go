@@ -308,7 +308,7 @@ func (s *server) audit(w http.ResponseWriter, r *http.Request) error {
 			detail = json.RawMessage("{}")
 		}
 		out = append(out, AuditEntry{ID: e.ID, EventKey: e.EventKey, CustomerID: e.CustomerID, At: e.At, Actor: e.Actor,
-			Action: e.Action, Reason: e.Reason, InvoiceID: e.InvoiceID.String, Detail: detail, RecordedAt: e.RecordedAt})
+			Action: string(e.Action), Reason: e.Reason, InvoiceID: e.InvoiceID.String, Detail: detail, RecordedAt: e.RecordedAt})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
 	return nil

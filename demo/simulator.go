@@ -92,7 +92,7 @@ func personas() []persona {
 			about: "medium risk, asked for a prepayment it never sends: the application is cancelled",
 			act:   func(*simulator, account.StatusView) error { return nil }},
 		{id: "prepaid", name: "Gift Card Gary", country: "US", currency: "USD", locale: "en", fee: 5000,
-			instrument: account.PaymentInstrument{Type: "prepaid_card", CardBIN: "411111"},
+			instrument: account.PaymentInstrument{Type: account.InstrumentPrepaidCard, CardBIN: "411111"},
 			about:      "pays with a prepaid card: refused at screening",
 			act:        func(*simulator, account.StatusView) error { return nil }},
 		{id: "review", name: "Riskier Trading Ltd", country: "NG", currency: "USD", locale: "en", fee: 7000, prepay: true,
@@ -140,7 +140,7 @@ func (s *simulator) onboard(ctx context.Context) error {
 			email = "billing@" + p.id + ".example"
 		}
 		if instrument.Type == "" {
-			instrument.Type = "bank_transfer"
+			instrument.Type = account.InstrumentBankTransfer
 		}
 		app := account.Application{
 			CustomerID: id, Name: p.name, Email: email, Phone: fmt.Sprintf("+1415555%04d", 100+i),

@@ -108,7 +108,7 @@ func TestHTTPAPI(t *testing.T) {
 	call(t, viewerToken, "GET", "/v1/customers/api-cust/audit", nil, &audit)
 	found := false
 	for _, a := range audit.Entries {
-		found = found || (a.Action == "payment.recorded" && a.Actor == "ops-bot")
+		found = found || (a.Action == string(account.EventPaymentRecorded) && a.Actor == "ops-bot")
 	}
 	if !found {
 		t.Errorf("payment not audited as ops-bot: %+v", audit)

@@ -188,9 +188,9 @@ func TestOnboardPrepayInvoicePaid(t *testing.T) {
 	audit, _ := env.store.AuditOf(ctx, id)
 	var actions []string
 	for _, a := range audit {
-		actions = append(actions, a.Action)
+		actions = append(actions, string(a.Action))
 	}
-	for _, want := range []string{"account.opened", "prepayment.requested", "payment.recorded", "invoice.paid", "account.activated", "invoice.issued"} {
+	for _, want := range []string{string(account.EventAccountOpened), string(account.EventPrepaymentRequested), string(account.EventPaymentRecorded), string(account.EventInvoicePaid), string(account.EventAccountActivated), string(account.EventInvoiceIssued)} {
 		if !strings.Contains(strings.Join(actions, " "), want) {
 			t.Errorf("audit log lacks %s: %v", want, actions)
 		}

@@ -58,7 +58,7 @@ func AbuseReport(h StoredHit) account.AbuseReport {
 		NoticeID: h.NoticeID,
 		Category: Category(h.Rule),
 		Source:   SourceMonitoring,
-		Severity: string(h.Severity),
+		Severity: h.Severity,
 		Detail:   Detail(h.Rule, h.Evidence),
 	}
 }

@@ -69,7 +69,7 @@ a file override its fields. The application is checked before anything starts.`,
 	f.StringVar(&app.Locale, "locale", "", "email language: en or ko (default en)")
 	f.StringVar(&app.Policy, "policy", "", "policy name: standard, strict, lenient, demo (default standard)")
 	f.Int64Var(&app.Plan.MonthlyFeeMinor, "monthly-fee-minor", 0, "monthly fee in minor units (cents)")
-	f.StringVar(&app.PaymentInstrument.Type, "instrument", "", "card, prepaid_card, stored_value or bank_transfer")
+	f.StringVar((*string)(&app.PaymentInstrument.Type), "instrument", "", "card, prepaid_card, stored_value or bank_transfer")
 	f.StringVar(&app.PaymentInstrument.CardBIN, "card-bin", "", "card's first 6 to 8 digits")
 	f.StringVar(&app.SignupIP, "signup-ip", "", "IP address the customer signed up from")
 	return cmd
@@ -86,7 +86,7 @@ func overlay(cmd *cobra.Command, dst *account.Application, src account.Applicati
 		{"email", &dst.Email, &src.Email}, {"phone", &dst.Phone, &src.Phone},
 		{"country", &dst.Country, &src.Country}, {"currency", &dst.Currency, &src.Currency},
 		{"locale", &dst.Locale, &src.Locale}, {"policy", &dst.Policy, &src.Policy},
-		{"instrument", &dst.PaymentInstrument.Type, &src.PaymentInstrument.Type},
+		{"instrument", (*string)(&dst.PaymentInstrument.Type), (*string)(&src.PaymentInstrument.Type)},
 		{"card-bin", &dst.PaymentInstrument.CardBIN, &src.PaymentInstrument.CardBIN},
 		{"signup-ip", &dst.SignupIP, &src.SignupIP},
 	}

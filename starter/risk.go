@@ -75,7 +75,7 @@ deadline, when it is earlier than the policy's.`,
 	f.StringVar(&r.Category, "category", "", "spam, hacking, ddos, crypto_mining, malware, piracy_resale or other (required)")
 	f.StringVar(&r.Source, "source", "staff", "provider, monitoring, complaint or staff")
 	f.StringVar(&r.Detail, "detail", "", "what was seen (required)")
-	f.StringVar(&r.Severity, "severity", "", "severe, moderate or minor (default: the category's)")
+	f.StringVar((*string)(&r.Severity), "severity", "", "severe, moderate or minor (default: the category's)")
 	f.StringVar(&deadline, "deadline", "", "response deadline, RFC 3339 or YYYY-MM-DD")
 	return cmd
 }

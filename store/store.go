@@ -90,14 +90,14 @@ func CustomerFromAccount(a *account.Account, now time.Time) Customer {
 	c := Customer{
 		CustomerID: app.CustomerID, Name: app.Name, Email: app.Email, Phone: app.Phone,
 		Country: app.Country, Currency: app.Currency, Locale: app.Locale, Policy: a.Policy.ID(),
-		MonthlyFeeMinor: app.Plan.MonthlyFeeMinor, InstrumentType: app.PaymentInstrument.Type,
+		MonthlyFeeMinor: app.Plan.MonthlyFeeMinor, InstrumentType: string(app.PaymentInstrument.Type),
 		CardBIN: app.PaymentInstrument.CardBIN, SignupIP: app.SignupIP, RiskTier: a.RiskTier,
 		Status: string(a.Status), Access: string(a.Access), BalanceMinor: a.Balance(), CreditMinor: a.CreditMinor,
 		OverdueMinor: a.OverdueMinor(now), DunningStage: a.DunningStage(),
 		CreatedAt: a.StartedAt, UpdatedAt: now, EventSeq: int64(a.EventSeq), PhoneVerified: a.PhoneVerified,
 	}
 	if s := a.Screening; s != nil {
-		c.ScreeningOutcome, c.ScreeningScore = s.Outcome, s.Score
+		c.ScreeningOutcome, c.ScreeningScore = string(s.Outcome), s.Score
 	}
 	return c
 }

@@ -176,7 +176,7 @@ func TestProvisioningRefusalIsVisibleRetriedAndRecovered(t *testing.T) {
 		t.Errorf("GetStatus while refused: %+v", during.Provisioning)
 	}
 	types := strings.Join(h.eventTypes(), ",")
-	for _, want := range []string{"provisioning.failed", "provisioning.recovered", "staff.alerted"} {
+	for _, want := range []string{string(account.EventProvisioningFailed), string(account.EventProvisioningRecovered), string(account.EventStaffAlerted)} {
 		if !strings.Contains(types, want) {
 			t.Errorf("no %s event; got %s", want, types)
 		}

@@ -151,14 +151,14 @@ func (w *lifecycle) runProvisioning(ctx workflow.Context) {
 		}
 		now := workflow.Now(ctx)
 		if err == nil {
-			w.commit(ctx, w.acct.ProvisioningApplied(next.Key, now), "provisioned "+next.Action)
+			w.commit(ctx, w.acct.ProvisioningApplied(next.Key, now), "provisioned "+string(next.Action))
 		} else {
 			kind := "error"
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) {
 				kind = appErr.Type()
 			}
-			w.commit(ctx, w.acct.ProvisioningFailed(next.Key, kind, err.Error(), now), "provisioning failed: "+next.Action)
+			w.commit(ctx, w.acct.ProvisioningFailed(next.Key, kind, err.Error(), now), "provisioning failed: "+string(next.Action))
 		}
 		w.upsertAttrs(ctx, false)
 		w.poke()
@@ -174,7 +174,7 @@ func (w *lifecycle) provision(ctx workflow.Context, a account.ProvisionAction) e
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: rules.AttemptFor,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
-		Summary:                a.Action + " subscriptions of " + c,
+		Summary:                string(a.Action) + " subscriptions of " + c,
 	})
 	in := activities.ProvisionInput{CustomerID: c, Action: a.Action, Reason: a.Reason, Key: a.IdempotencyKey(), At: a.At}
 	return workflow.ExecuteActivity(pctx, acts.Provision, in).Get(ctx, nil)

@@ -208,15 +208,18 @@ func (w *lifecycle) codeChecker(ctx workflow.Context) account.CodeChecker {
 // severity reads a misuse category's severity from the risk configuration
 // through a side effect, so that a later configuration change does not
 // change what this customer replays.
-func (w *lifecycle) severity(ctx workflow.Context, category string) (string, error) {
-	type result struct{ Severity, Err string }
+func (w *lifecycle) severity(ctx workflow.Context, category string) (account.Severity, error) {
+	type result struct {
+		Severity account.Severity
+		Err      string
+	}
 	var got result
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		s, err := risk.AbuseSeverity(w.risk, category)
 		if err != nil {
 			return result{Err: err.Error()}
 		}
-		return result{Severity: string(s)}
+		return result{Severity: s}
 	}).Get(&got)
 	if err == nil && got.Err != "" {
 		err = errors.New(got.Err)

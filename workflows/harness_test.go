@@ -252,7 +252,7 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 				}
 			}
 			h.notices = append(h.notices, sentNotice{at: env.Now(), n: in.Notice})
-			h.channels = append(h.channels, in.Channel)
+			h.channels = append(h.channels, string(in.Channel))
 			return activities.NoticeResult{Key: in.Notice.Key, Status: "sent"}, nil
 		})
 }
@@ -298,7 +298,7 @@ func (h *harness) invoice(id string) *account.Invoice {
 func (h *harness) eventTypes() []string {
 	seen := map[string]bool{}
 	for _, ev := range h.events() {
-		seen[ev.Type] = true
+		seen[string(ev.Type)] = true
 	}
 	var out []string
 	for k := range seen {

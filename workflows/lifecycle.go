@@ -172,7 +172,7 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "Screening", nil)
 	}
-	w.commit(ctx, events, "screening: "+res.Screening.Outcome)
+	w.commit(ctx, events, "screening: "+string(res.Screening.Outcome))
 	if w.acct.Status != account.StatusTerminated {
 		unlock := w.lockPhone(ctx)
 		w.sendPhoneCode(ctx)
@@ -245,7 +245,7 @@ func (w *lifecycle) loop(ctx workflow.Context) error {
 		now := workflow.Now(ctx)
 		if events := w.acct.Advance(now); len(events) > 0 {
 			for _, ev := range events {
-				if ev.Type == "invoice.issued" || ev.Type == "invoice.skipped" {
+				if ev.Type == account.EventInvoiceIssued || ev.Type == account.EventInvoiceSkipped {
 					w.cycleEnded = true
 				}
 			}
@@ -436,7 +436,7 @@ func (w *lifecycle) execute(ctx workflow.Context, b batch) {
 			continue
 		}
 		in := activities.ProvisionInput{CustomerID: w.acct.Customer.CustomerID, Action: ev.Provision, Reason: ev.Reason, Key: ev.Key, At: ev.At}
-		pctx := workflow.WithActivityOptions(ctx, provisionOptions(ev.Provision+" subscriptions of "+in.CustomerID))
+		pctx := workflow.WithActivityOptions(ctx, provisionOptions(string(ev.Provision)+" subscriptions of "+in.CustomerID))
 		if err := workflow.ExecuteActivity(pctx, acts.Provision, in).Get(ctx, nil); err != nil {
 			logger.Error("provisioning failed", "action", ev.Provision, "error", err)
 		}
@@ -459,8 +459,8 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 		Channel:   w.acct.NoticeChannel(),
 		Phone:     c.Phone,
 	}
-	if !n.Staff && in.Channel == "none" {
-		w.commit(ctx, w.acct.EmailFailed(n, "no_channel", "no channel left to reach the customer", workflow.Now(ctx)), "notice not sent "+n.Key)
+	if !n.Staff && in.Channel == policy.ChannelNone {
+		w.commit(ctx, w.acct.EmailFailed(n, account.EmailNoChannel, "no channel left to reach the customer", workflow.Now(ctx)), "notice not sent "+n.Key)
 		return
 	}
 	sctx := workflow.WithActivityOptions(ctx, noticeOptions(noticeSummary(n, c.Email)))
@@ -468,10 +468,10 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 	if err == nil {
 		return
 	}
-	kind := "error"
+	kind := account.EmailError
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		kind = appErr.Type()
+		kind = account.EmailFailure(appErr.Type())
 	}
 	w.commit(ctx, w.acct.EmailFailed(n, kind, err.Error(), workflow.Now(ctx)), "email failure "+n.Key)
 }
@@ -480,12 +480,12 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 func summarize(events []account.Event) string {
 	first := events[0]
 	for _, ev := range events {
-		if ev.Type != "account.status_changed" && ev.Type != "dunning.skipped" {
+		if ev.Type != account.EventAccountStatusChanged && ev.Type != account.EventDunningSkipped {
 			first = ev
 			break
 		}
 	}
-	s := first.Type
+	s := string(first.Type)
 	if first.InvoiceID != "" {
 		s += " " + first.InvoiceID
 	}

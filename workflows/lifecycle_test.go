@@ -51,14 +51,14 @@ func TestOnboardPrepayInvoicePaid(t *testing.T) {
 		t.Errorf("payment result = %+v", res)
 	}
 	types := h.eventTypes()
-	for _, want := range []string{"account.opened", "prepayment.requested", "payment.recorded", "invoice.paid", "account.activated", "invoice.issued", "account.status_changed"} {
+	for _, want := range []string{string(account.EventAccountOpened), string(account.EventPrepaymentRequested), string(account.EventPaymentRecorded), string(account.EventInvoicePaid), string(account.EventAccountActivated), string(account.EventInvoiceIssued), string(account.EventAccountStatusChanged)} {
 		if !slices.Contains(types, want) {
 			t.Errorf("no %s event recorded; got %v", want, types)
 		}
 	}
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	if strings.Join(actions, ",") != "activate,grant_full_access" {
 		t.Errorf("provisioning = %v", actions)
@@ -96,7 +96,7 @@ func TestLadderExactDays(t *testing.T) {
 			}
 			var actions []string
 			for _, p := range h.provisions {
-				actions = append(actions, p.Action)
+				actions = append(actions, string(p.Action))
 			}
 			if strings.Join(actions, ",") != "activate,suspend,terminate" {
 				t.Errorf("provisioning = %v", actions)
@@ -133,7 +133,7 @@ func TestPaymentWhileSuspendedReinstates(t *testing.T) {
 	}
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	if !reinstated || strings.Join(actions, ",") != "activate,suspend,reinstate" {
 		t.Errorf("reinstated mail %v, provisioning %v", reinstated, actions)
@@ -181,7 +181,7 @@ func TestRecordPaymentRefusesBadInput(t *testing.T) {
 	}
 	n := 0
 	for _, ev := range h.events() {
-		if ev.Type == "payment.recorded" {
+		if ev.Type == account.EventPaymentRecorded {
 			n++
 		}
 	}
@@ -243,7 +243,7 @@ func TestStaffSuspendReinstateTerminate(t *testing.T) {
 	}
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	if strings.Join(actions, ",") != "activate,suspend,reinstate,terminate" {
 		t.Errorf("provisioning = %v", actions)
@@ -251,7 +251,7 @@ func TestStaffSuspendReinstateTerminate(t *testing.T) {
 	var audit []string
 	for _, ev := range h.events() {
 		if ev.Actor != account.SystemActor {
-			audit = append(audit, ev.Type+" by "+ev.Actor+": "+ev.Reason)
+			audit = append(audit, string(ev.Type)+" by "+ev.Actor+": "+ev.Reason)
 		}
 	}
 	want := "account.suspended by dave: chargeback|account.status_changed by dave: chargeback|account.reinstated by erin: resolved|account.status_changed by erin: resolved|account.terminated by frank: closed on request"
@@ -273,7 +273,7 @@ func TestRefusedEmailIsRecordedAndLadderGoesOn(t *testing.T) {
 	h.run(Input{Application: testApplication("standard")}, due.Add(8*day))
 	var failed *account.Event
 	for _, ev := range h.events() {
-		if ev.Type == "email.failed" {
+		if ev.Type == account.EventEmailFailed {
 			failed = &ev
 		}
 	}

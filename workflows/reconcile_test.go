@@ -71,18 +71,18 @@ func TestGetLedgerAndResync(t *testing.T) {
 	for _, r := range h.records {
 		for _, ev := range r.Events {
 			if ev.Detail["reconciled"] == "true" {
-				types = append(types, ev.Type)
+				types = append(types, string(ev.Type))
 				if ev.Actor != "alice" || ev.Reason != "payment row lost" {
 					t.Errorf("%s by %s for %q", ev.Type, ev.Actor, ev.Reason)
 				}
 				last = r
 			}
-			if ev.Type == "invoice.resynced" {
+			if ev.Type == account.EventInvoiceResynced {
 				resynced = ev
 			}
 		}
 	}
-	if !slices.Equal(types, []string{"account.resynced", "invoice.resynced", "payment.reconciled"}) {
+	if !slices.Equal(types, []string{string(account.EventAccountResynced), string(account.EventInvoiceResynced), string(account.EventPaymentReconciled)}) {
 		t.Errorf("reconciled events = %v", types)
 	}
 	if resynced.Invoice == nil || resynced.Invoice.PaidMinor != 4000 || resynced.Invoice.ID != paid.Invoices[0].ID {

@@ -9,12 +9,13 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/policy"
 )
 
 func (h *harness) provisioned() string {
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	return strings.Join(actions, ",")
 }
@@ -39,7 +40,7 @@ func TestScreeningRejectsAndStops(t *testing.T) {
 		t.Errorf("emails = %v (no SMS code for a rejected applicant)", got)
 	}
 	last := h.records[len(h.records)-1].Customer
-	if last.Status != "terminated" || last.ScreeningOutcome != "reject" || last.RiskTier != "high" {
+	if last.Status != "terminated" || last.ScreeningOutcome != string(account.OutcomeReject) || last.RiskTier != "high" {
 		t.Errorf("customer = %+v", last)
 	}
 	if h.provisioned() != "" {
@@ -93,8 +94,8 @@ func TestPhoneVerificationUpdates(t *testing.T) {
 	}
 	var types []string
 	for _, ev := range h.events() {
-		if strings.HasPrefix(ev.Type, "phone.") {
-			types = append(types, ev.Type)
+		if strings.HasPrefix(string(ev.Type), "phone.") {
+			types = append(types, string(ev.Type))
 		}
 	}
 	if got := strings.Join(types, ","); got != "phone.code_sent,phone.code_rejected,phone.code_sent,phone.verified" {
@@ -118,7 +119,7 @@ func TestMisuseSuspendsReviewReinstates(t *testing.T) {
 	if err := h.rejections["by-hand"]; err == nil || !strings.Contains(err.Error(), "ReviewDecision") {
 		t.Errorf("reinstate by hand: %v", err)
 	}
-	if v := h.results["mining"].(account.StatusView); v.Status != account.StatusSuspended || len(v.Reviews) != 1 || v.Reviews[0].Severity != "severe" {
+	if v := h.results["mining"].(account.StatusView); v.Status != account.StatusSuspended || len(v.Reviews) != 1 || v.Reviews[0].Severity != account.SeveritySevere {
 		t.Errorf("after a severe report: %+v", v)
 	}
 	if v := h.results["clear"].(account.StatusView); v.Status != account.StatusActive {
@@ -135,7 +136,7 @@ func TestMisuseSuspendsReviewReinstates(t *testing.T) {
 	}
 	n := 0
 	for _, ev := range h.events() {
-		if ev.Type == "enforcement.acknowledged" {
+		if ev.Type == account.EventEnforcementAcknowledged {
 			n++
 		}
 	}
@@ -230,7 +231,7 @@ func TestBounceSendsLaterNoticesBySMS(t *testing.T) {
 	if alert < 0 || invoice < 0 {
 		t.Fatalf("notices: %v", h.templates())
 	}
-	if h.channels[invoice] != "sms" || h.channels[0] != "email" {
+	if h.channels[invoice] != string(policy.ChannelSMS) || h.channels[0] != string(policy.ChannelEmail) {
 		t.Errorf("channels: %v", h.channels)
 	}
 }
@@ -239,7 +240,7 @@ func TestScreeningApprovesLowRiskWithoutPrepayment(t *testing.T) {
 	h := newHarness(t)
 	h.screening.Screening = account.Screening{Outcome: account.OutcomeApprove, Tier: "low", Score: 0, Summary: "score 0"}
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
-	if got := h.provisioned(); got != "activate" {
+	if got := h.provisioned(); got != string(account.ProvisionActivate) {
 		t.Errorf("provisioning: %s", got)
 	}
 	// Service starts at once and the first period is billed at once.
