@@ -99,7 +99,7 @@ func (f *fakeOps) Update(_ context.Context, customerID, updateName string, arg, 
 		return nil
 	}
 	var res any = sampleStatus(customerID)
-	if updateName == workflows.UpdateRecordPayment {
+	if updateName == workflows.UpdateRecordPayment.Name {
 		p := arg.(account.Payment)
 		res = account.PaymentResult{PaymentID: p.PaymentID, Allocations: []account.Allocation{{InvoiceID: "INV-" + customerID + "-0002", AmountMinor: p.AmountMinor}},
 			Status: account.StatusActive}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/policy"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -44,9 +45,9 @@ func onboardActive(t *testing.T, app account.Application) {
 	}
 }
 
-func update(id, name string, arg any) (account.StatusView, error) {
+func update[Req any](id string, u contract.Update[Req, account.StatusView], req Req) (account.StatusView, error) {
 	var v account.StatusView
-	err := updateInto(id, name, arg, &v)
+	err := updateInto(id, u, req, &v)
 	return v, err
 }
 

@@ -193,7 +193,9 @@ func StartOptions(app account.Application, taskQueue string) client.StartWorkflo
 
 // Update runs a workflow update on the customer's lifecycle and waits for
 // its result, decoded into result (a pointer). An arg with a Validate
-// method is checked first, and nothing is sent when it fails.
+// method is checked first, and nothing is sent when it fails. It is the
+// untyped seam of contract.Updater: call it through contract.Run with one
+// of the descriptors in package workflows.
 func (o *Ops) Update(ctx context.Context, customerID, updateName string, arg, result any) error {
 	if err := account.ValidateCustomerID(customerID); err != nil {
 		return Invalid(err)
@@ -233,11 +235,11 @@ func (o *Ops) Status(ctx context.Context, customerID string) (account.StatusView
 	if err != nil {
 		return v, err
 	}
-	val, err := c.QueryWorkflow(ctx, workflows.WorkflowID(customerID), "", workflows.QueryGetStatus)
+	val, err := c.QueryWorkflow(ctx, workflows.WorkflowID(customerID), "", workflows.QueryGetStatus.Name)
 	if err != nil {
 		return v, explain(customerID, "status", limit, o.cfg.TaskQueue, err)
 	}
-	if err := val.Get(&v); err != nil {
+	if v, err = workflows.QueryGetStatus.Decode(val); err != nil {
 		return v, fmt.Errorf("status of %s: %w", customerID, err)
 	}
 	return v, nil

@@ -87,15 +87,9 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 		return fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range workflows.SearchAttributes() {
-		if _, ok := have.GetCustomAttributes()[name]; ok {
-			continue
-		}
-		switch typ {
-		case "Keyword":
-			missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-		case "Int":
-			missing[name] = enumspb.INDEXED_VALUE_TYPE_INT
+	for name, typ := range workflows.SearchAttributeTypes() {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
 		}
 	}
 	if len(missing) == 0 {

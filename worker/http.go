@@ -15,6 +15,7 @@ import (
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/api"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/monitoring"
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/service"
@@ -30,7 +31,7 @@ type BounceNotifier struct{ Client client.Client }
 // EmailUndeliverable implements sgevents.Notifier. A customer whose
 // lifecycle has ended (or never existed here) has nobody left to tell.
 func (n BounceNotifier) EmailUndeliverable(ctx context.Context, customerID, messageKey, event, reason string) error {
-	err := n.Client.SignalWorkflow(ctx, workflows.WorkflowID(customerID), "", workflows.SignalEmailUndeliverable,
+	err := contract.Send(ctx, n.Client, workflows.SignalEmailUndeliverable, workflows.WorkflowID(customerID), "",
 		account.Bounce{MessageKey: messageKey, Event: event, Reason: reason})
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {

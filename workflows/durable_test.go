@@ -44,7 +44,7 @@ func TestPaymentSurvivesLongDatabaseOutage(t *testing.T) {
 		return 0, nil
 	}
 	h.at(outageFrom.Add(time.Second), func(env *testsuite.TestWorkflowEnvironment) {
-		env.UpdateWorkflow(UpdateRecordPayment, "prepay", &testsuite.TestUpdateCallback{
+		env.UpdateWorkflow(UpdateRecordPayment.Name, "prepay", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { h.rejections["prepay"] = err },
 			OnComplete: func(res any, err error) {
@@ -88,7 +88,7 @@ func TestDuplicatePaymentAnswersOnlyWhenDurable(t *testing.T) {
 	for i, at := range []time.Time{outageFrom.Add(time.Second), outageFrom.Add(20 * time.Second)} {
 		id := fmt.Sprintf("try-%d", i)
 		h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
-			env.UpdateWorkflow(UpdateRecordPayment, id, &testsuite.TestUpdateCallback{
+			env.UpdateWorkflow(UpdateRecordPayment.Name, id, &testsuite.TestUpdateCallback{
 				OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
 				OnComplete: func(res any, err error) {
 					if err != nil {
@@ -124,7 +124,7 @@ func TestForgottenPaymentKeyIsLookedUp(t *testing.T) {
 	h.known = map[string]account.KnownKey{"payment/old-1": {Found: true, AmountMinor: 10000, Currency: "USD"}}
 	h.pay(start.Add(time.Hour), "old-1", 10000)
 	h.pay(start.Add(2*time.Hour), "old-1-other", 5000)
-	h.update(start.Add(3*time.Hour), UpdateRecordPayment, "old-1-changed",
+	update(h, start.Add(3*time.Hour), UpdateRecordPayment, "old-1-changed",
 		account.Payment{PaymentID: "old-1", AmountMinor: 999, Currency: "USD", Method: "bank_transfer"})
 	h.run(Input{Application: testApplication("standard")}, start.Add(4*time.Hour))
 
@@ -154,10 +154,10 @@ func TestProvisioningRefusalIsVisibleRetriedAndRecovered(t *testing.T) {
 		}
 		return nil
 	}
-	h.update(suspendAt, UpdateSuspend, "suspend", account.StaffAction{Actor: "ops@example.com", Reason: "chargeback"})
+	update(h, suspendAt, UpdateSuspend, "suspend", account.StaffAction{Actor: "ops@example.com", Reason: "chargeback"})
 	var during account.StatusView
 	h.at(suspendAt.Add(time.Minute), func(env *testsuite.TestWorkflowEnvironment) {
-		v, err := env.QueryWorkflow(QueryGetStatus)
+		v, err := env.QueryWorkflow(QueryGetStatus.Name)
 		if err == nil {
 			err = v.Get(&during)
 		}
@@ -206,11 +206,11 @@ func TestLaterDecisionSupersedesFailingProvisioning(t *testing.T) {
 		}
 		return nil
 	}
-	h.update(start.Add(time.Hour), UpdateSuspend, "suspend", account.StaffAction{Actor: "ops", Reason: "check"})
-	h.update(start.Add(2*time.Hour), UpdateReinstate, "reinstate", account.StaffAction{Actor: "ops", Reason: "cleared"})
+	update(h, start.Add(time.Hour), UpdateSuspend, "suspend", account.StaffAction{Actor: "ops", Reason: "check"})
+	update(h, start.Add(2*time.Hour), UpdateReinstate, "reinstate", account.StaffAction{Actor: "ops", Reason: "cleared"})
 	var after account.StatusView
 	h.at(start.Add(3*time.Hour), func(env *testsuite.TestWorkflowEnvironment) {
-		if v, err := env.QueryWorkflow(QueryGetStatus); err == nil {
+		if v, err := env.QueryWorkflow(QueryGetStatus.Name); err == nil {
 			_ = v.Get(&after)
 		}
 	})
@@ -231,7 +231,7 @@ func TestTerminateDuringScreeningEndsTerminated(t *testing.T) {
 		}
 		return nil
 	}
-	h.update(start.Add(time.Second), UpdateTerminate, "terminate", account.StaffAction{Actor: "ops", Reason: "duplicate application"})
+	update(h, start.Add(time.Second), UpdateTerminate, "terminate", account.StaffAction{Actor: "ops", Reason: "duplicate application"})
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
 	if h.err != nil {
 		t.Fatalf("workflow ended with %v, want completion", h.err)
@@ -249,9 +249,9 @@ func TestTerminateDuringScreeningEndsTerminated(t *testing.T) {
 func TestConcurrentWrongCodesUseOnlyTheTriesAllowed(t *testing.T) {
 	h := newHarness(t)
 	for i := range 10 {
-		h.update(start.Add(10*time.Minute), UpdateVerifyPhone, fmt.Sprintf("guess-%d", i), account.PhoneCode{Code: "000000"})
+		update(h, start.Add(10*time.Minute), UpdateVerifyPhone, fmt.Sprintf("guess-%d", i), account.PhoneCode{Code: "000000"})
 	}
-	h.update(start.Add(20*time.Minute), UpdateVerifyPhone, "right", account.PhoneCode{Code: phoneCode})
+	update(h, start.Add(20*time.Minute), UpdateVerifyPhone, "right", account.PhoneCode{Code: phoneCode})
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
 	mismatches := 0
 	for id, err := range h.rejections {
@@ -271,7 +271,7 @@ func TestConcurrentWrongCodesUseOnlyTheTriesAllowed(t *testing.T) {
 func TestConcurrentCodeRequestsRespectTheLimit(t *testing.T) {
 	h := newHarness(t)
 	for i := range 12 {
-		h.update(start.Add(10*time.Minute), UpdateRequestPhoneCode, fmt.Sprintf("req-%d", i), account.CodeRequest{})
+		update(h, start.Add(10*time.Minute), UpdateRequestPhoneCode, fmt.Sprintf("req-%d", i), account.CodeRequest{})
 	}
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
 	if h.codesSent != account.MaxCodes {
@@ -297,7 +297,7 @@ func TestCarriedStateStaysBoundedUnderMinuteUsage(t *testing.T) {
 		h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
 			for i := first; i < first+20; i++ {
 				id := fmt.Sprintf("u-%d", i)
-				env.UpdateWorkflow(UpdateReportUsage, id, &testsuite.TestUpdateCallback{
+				env.UpdateWorkflow(UpdateReportUsage.Name, id, &testsuite.TestUpdateCallback{
 					OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
 					OnComplete: func(_ any, err error) {
 						if err != nil {
@@ -308,7 +308,7 @@ func TestCarriedStateStaysBoundedUnderMinuteUsage(t *testing.T) {
 			}
 		})
 	}
-	h.update(end.Add(time.Minute), UpdateReportUsage, "u-1-again", account.Usage{UsageID: "u-1", AmountMinor: 1})
+	update(h, end.Add(time.Minute), UpdateReportUsage, "u-1-again", account.Usage{UsageID: "u-1", AmountMinor: 1})
 	h.run(Input{Application: testApplication("demo")}, end.Add(2*time.Minute))
 	if len(h.rejections) > 0 {
 		t.Fatalf("rejected: %v", first(h.rejections))

@@ -19,10 +19,14 @@ import (
 const versionDurableEffects = "durable-effects"
 
 // Local activities the workflow calls by name: they run in the worker that
-// runs the workflow task, with the worker's registered *Activities.
+// runs the workflow task, with the worker's registered *Activities. (Passing
+// the method value instead would run it on the workflow's nil *Activities.)
+// Each is the name of the *activities.Activities method it runs, and is
+// recorded in history: never rename one.
 const (
-	localRecord    = "Record"
-	localLookupKey = "LookupKey"
+	localRecord         = "Record"
+	localLookupKey      = "LookupKey"
+	localCheckPhoneCode = "CheckPhoneCode"
 )
 
 // noticeCarryAfter is how long an email may be in flight before it stops

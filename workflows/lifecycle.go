@@ -113,7 +113,7 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 			w.startNotice(ctx, n)
 		}
 	}
-	w.bounces = workflow.GetSignalChannel(ctx, SignalEmailUndeliverable)
+	w.bounces = SignalEmailUndeliverable.Channel(ctx)
 	workflow.Go(ctx, w.receiveBounces)
 	now := workflow.Now(ctx)
 	if fresh {
@@ -423,7 +423,7 @@ func (w *lifecycle) execute(ctx workflow.Context, b batch) {
 	// workflow task keeps histories small.
 	if workflow.GetVersion(ctx, "local-record", workflow.DefaultVersion, 1) == 1 {
 		lctx := workflow.WithLocalActivityOptions(ctx, localRecordOptions("record "+b.summary))
-		err = workflow.ExecuteLocalActivity(lctx, "Record", in).Get(ctx, nil)
+		err = workflow.ExecuteLocalActivity(lctx, localRecord, in).Get(ctx, nil)
 	} else {
 		rctx := workflow.WithActivityOptions(ctx, recordOptions("record "+b.summary))
 		err = workflow.ExecuteActivity(rctx, acts.Record, in).Get(ctx, nil)

@@ -23,7 +23,7 @@ var firstIssue = time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
 func TestOnboardPrepayInvoicePaid(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay-1", 10000)
-	h.update(start.Add(10*time.Minute), UpdateVerifyPhone, "verify", account.PhoneCode{Code: phoneCode})
+	update(h, start.Add(10*time.Minute), UpdateVerifyPhone, "verify", account.PhoneCode{Code: phoneCode})
 	h.pay(firstIssue.Add(2*day), "pay-2", 10000)
 	h.run(Input{Application: testApplication("standard")}, firstIssue.Add(20*day))
 
@@ -155,9 +155,9 @@ func TestRecordPaymentRefusesBadInput(t *testing.T) {
 		"malformed": {PaymentID: "has space", AmountMinor: 100, Currency: "USD", Method: "card"},
 	}
 	for id, p := range bad {
-		h.update(start.Add(2*time.Hour), UpdateRecordPayment, id, p)
+		update(h, start.Add(2*time.Hour), UpdateRecordPayment, id, p)
 	}
-	h.update(start.Add(3*time.Hour), UpdateRecordPayment, "again", account.Payment{PaymentID: "prepay", AmountMinor: 10000, Currency: "USD", Method: "bank_transfer"})
+	update(h, start.Add(3*time.Hour), UpdateRecordPayment, "again", account.Payment{PaymentID: "prepay", AmountMinor: 10000, Currency: "USD", Method: "bank_transfer"})
 	var recordsBefore, recordsAfter int
 	h.at(start.Add(90*time.Minute), func(*testsuite.TestWorkflowEnvironment) { recordsBefore = len(h.records) })
 	h.at(start.Add(4*time.Hour), func(*testsuite.TestWorkflowEnvironment) { recordsAfter = len(h.records) })
@@ -194,11 +194,11 @@ func TestPromiseAndDispute(t *testing.T) {
 	h := newHarness(t)
 	due := firstIssue.Add(14 * day)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
-	h.update(due.Add(4*day), UpdatePromiseToPay, "promise", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(10 * day), Actor: "alice"})
-	h.update(due.Add(5*day), UpdatePromiseToPay, "promise-again", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(12 * day), Actor: "alice"})
-	h.update(due.Add(5*day), UpdatePromiseToPay, "promise-unknown", account.Promise{InvoiceID: "INV-acme-9999", Until: due.Add(12 * day), Actor: "alice"})
-	h.update(due.Add(11*day), UpdateDisputeInvoice, "dispute", account.Dispute{InvoiceID: "INV-acme-0002", Reason: "outage", Actor: "bob"})
-	h.update(due.Add(20*day), UpdateResolveDispute, "resolve", account.Resolution{InvoiceID: "INV-acme-0002", Outcome: account.OutcomeUpheld, Actor: "bob"})
+	update(h, due.Add(4*day), UpdatePromiseToPay, "promise", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(10 * day), Actor: "alice"})
+	update(h, due.Add(5*day), UpdatePromiseToPay, "promise-again", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(12 * day), Actor: "alice"})
+	update(h, due.Add(5*day), UpdatePromiseToPay, "promise-unknown", account.Promise{InvoiceID: "INV-acme-9999", Until: due.Add(12 * day), Actor: "alice"})
+	update(h, due.Add(11*day), UpdateDisputeInvoice, "dispute", account.Dispute{InvoiceID: "INV-acme-0002", Reason: "outage", Actor: "bob"})
+	update(h, due.Add(20*day), UpdateResolveDispute, "resolve", account.Resolution{InvoiceID: "INV-acme-0002", Outcome: account.OutcomeUpheld, Actor: "bob"})
 	h.run(Input{Application: testApplication("standard")}, due.Add(23*day))
 
 	if err := h.rejections["promise-again"]; err == nil || !strings.Contains(err.Error(), "already has a promise") {
@@ -226,11 +226,11 @@ func TestPromiseAndDispute(t *testing.T) {
 func TestStaffSuspendReinstateTerminate(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
-	h.update(start.Add(2*day), UpdateReinstate, "reinstate-active", account.StaffAction{Actor: "dave", Reason: "x"})
-	h.update(start.Add(3*day), UpdateSuspend, "suspend", account.StaffAction{Actor: "dave", Reason: "chargeback"})
-	h.update(start.Add(3*day+time.Hour), UpdateSuspend, "suspend-no-actor", account.StaffAction{Reason: "x"})
-	h.update(start.Add(4*day), UpdateReinstate, "reinstate", account.StaffAction{Actor: "erin", Reason: "resolved"})
-	h.update(start.Add(5*day), UpdateTerminate, "terminate", account.StaffAction{Actor: "frank", Reason: "closed on request"})
+	update(h, start.Add(2*day), UpdateReinstate, "reinstate-active", account.StaffAction{Actor: "dave", Reason: "x"})
+	update(h, start.Add(3*day), UpdateSuspend, "suspend", account.StaffAction{Actor: "dave", Reason: "chargeback"})
+	update(h, start.Add(3*day+time.Hour), UpdateSuspend, "suspend-no-actor", account.StaffAction{Reason: "x"})
+	update(h, start.Add(4*day), UpdateReinstate, "reinstate", account.StaffAction{Actor: "erin", Reason: "resolved"})
+	update(h, start.Add(5*day), UpdateTerminate, "terminate", account.StaffAction{Actor: "frank", Reason: "closed on request"})
 	h.run(Input{Application: testApplication("standard")}, start.Add(30*day))
 	if h.err != nil {
 		t.Fatalf("workflow: %v", h.err)
@@ -315,7 +315,7 @@ func TestStateSurvivesContinueAsNew(t *testing.T) {
 		h.pay(issue.Add(day), "month-"+string(rune('a'+m)), 10000)
 	}
 	// A retry of the first payment, months and runs later, is still known.
-	h.update(firstIssue.AddDate(0, 4, 2), UpdateRecordPayment, "retry-old",
+	update(h, firstIssue.AddDate(0, 4, 2), UpdateRecordPayment, "retry-old",
 		account.Payment{PaymentID: "prepay", AmountMinor: 10000, Currency: "USD", Method: "bank_transfer"})
 	h.run(Input{Application: testApplication("standard")}, firstIssue.AddDate(0, 4, 5))
 	if h.runs < 4 {

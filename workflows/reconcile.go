@@ -19,7 +19,7 @@ import (
 // called, which no history from before this code contains. So no
 // workflow.GetVersion is needed for them.
 func (w *lifecycle) registerReconcile(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryGetLedger, func() (account.Ledger, error) {
+	if err := QueryGetLedger.Register(ctx, func() (account.Ledger, error) {
 		l := w.acct.Ledger()
 		// Batches still to be recorded: until they are, PostgreSQL lags
 		// the workflow and the difference is not drift. (Provisioning runs
@@ -29,12 +29,12 @@ func (w *lifecycle) registerReconcile(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateResync,
+	return UpdateResync.Register(ctx,
 		func(ctx workflow.Context, r account.Resync) (account.ResyncResult, error) {
 			defer w.poke()
 			return w.resync(ctx, r)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, r account.Resync) error { return w.acct.CheckResync(r) }},
+		func(_ workflow.Context, r account.Resync) error { return w.acct.CheckResync(r) },
 	)
 }
 

@@ -21,7 +21,7 @@ func TestGetLedgerAndResync(t *testing.T) {
 	ledgers := map[string]account.Ledger{}
 	query := func(name string) func(env *testsuite.TestWorkflowEnvironment) {
 		return func(env *testsuite.TestWorkflowEnvironment) {
-			v, err := env.QueryWorkflow(QueryGetLedger)
+			v, err := env.QueryWorkflow(QueryGetLedger.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,9 +36,9 @@ func TestGetLedgerAndResync(t *testing.T) {
 	h.pay(start.Add(2*time.Hour), "pre", 4000)
 	h.at(start.Add(3*time.Hour), query("paid"))
 	resync := account.Resync{Actor: "alice", Reason: "payment row lost", PaymentIDs: []string{"pre"}}
-	h.update(start.Add(4*time.Hour), UpdateResync, "resync", resync)
-	h.update(start.Add(5*time.Hour), UpdateResync, "unknown", account.Resync{Actor: "alice", Reason: "x", PaymentIDs: []string{"nope"}})
-	h.update(start.Add(5*time.Hour), UpdateResync, "no-actor", account.Resync{Reason: "x"})
+	update(h, start.Add(4*time.Hour), UpdateResync, "resync", resync)
+	update(h, start.Add(5*time.Hour), UpdateResync, "unknown", account.Resync{Actor: "alice", Reason: "x", PaymentIDs: []string{"nope"}})
+	update(h, start.Add(5*time.Hour), UpdateResync, "no-actor", account.Resync{Reason: "x"})
 	h.at(start.Add(6*time.Hour), query("after"))
 	h.run(Input{Application: testApplication("standard")}, start.Add(24*time.Hour))
 
