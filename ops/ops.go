@@ -26,7 +26,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/config"
-	"github.com/example/dunning/service"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
@@ -96,7 +96,7 @@ func (o *Ops) temporalClient(ctx context.Context) (client.Client, error) {
 	if o.client != nil {
 		return o.client, nil
 	}
-	c, err := service.Dial(ctx, o.cfg, o.logger)
+	c, err := setup.Dial(ctx, o.cfg, o.logger)
 	if err != nil {
 		return nil, &UnavailableError{err}
 	}
@@ -140,7 +140,7 @@ func (o *Ops) Onboard(ctx context.Context, app account.Application) (workflowID,
 	if err := app.Validate(); err != nil {
 		return "", "", Invalid(err)
 	}
-	reg, err := service.Policies(o.cfg)
+	reg, err := setup.Policies(o.cfg)
 	if err != nil {
 		return "", "", err // configuration, not the caller's input
 	}

@@ -16,9 +16,9 @@ import (
 	"github.com/example/dunning/api"
 	"github.com/example/dunning/config"
 	"github.com/example/dunning/contract"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/monitoring"
 	"github.com/example/dunning/ops"
-	"github.com/example/dunning/service"
 	"github.com/example/dunning/sgevents"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -72,7 +72,7 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 		return nil, nil, fmt.Errorf("DUNNING_API_TOKENS: %w", err)
 	}
 	o := ops.New(ops.Options{Config: cfg, Client: c, Store: st, Logger: logger})
-	riskCfg, err := service.RiskConfig(cfg)
+	riskCfg, err := setup.RiskConfig(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
