@@ -45,8 +45,8 @@ type Activities struct {
 
 // RecordInput is one batch of changes to one customer.
 type RecordInput struct {
-	Customer store.Customer
-	Events   []account.Event
+	Customer CustomerRow     `json:"Customer"`
+	Events   []account.Event `json:"Events"`
 }
 
 // ErrCustomerIDReused is the error type of a write refused because the
@@ -65,7 +65,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (int, error) {
 	if cleaned {
 		a.Logger.Warn("NUL characters replaced before recording", "customer_id", in.Customer.CustomerID)
 	}
-	n, err := a.Store.Record(ctx, in.Customer, in.Events)
+	n, err := a.Store.Record(ctx, in.Customer.Row(), in.Events)
 	if errors.Is(err, store.ErrCustomerIDReused) {
 		return 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrCustomerIDReused, err)
 	}
@@ -141,8 +141,8 @@ func (a *Activities) LookupKey(ctx context.Context, in LookupKeyInput) (account.
 // NoticeInput is one notice to a customer (or, for staff alerts, to the
 // billing team), by email or SMS.
 type NoticeInput struct {
-	Recipient mail.Recipient
-	Notice    account.Notice
+	Recipient Recipient      `json:"Recipient"`
+	Notice    account.Notice `json:"Notice"`
 	Channel   policy.Channel `json:"channel,omitempty"` // email (default) or sms
 	Phone     string         `json:"phone,omitempty"`   // for sms
 }
@@ -174,7 +174,7 @@ type sentDetail struct {
 // already sent is never sent again, and a send cut off mid-way (worker
 // crash) is marked unconfirmed for staff rather than risked twice.
 func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResult, error) {
-	rcpt, channel := in.Recipient, in.Channel
+	rcpt, channel := in.Recipient.mail(), in.Channel
 	if in.Notice.Staff {
 		rcpt = mail.Recipient{CustomerID: rcpt.CustomerID, Name: "Billing team", Email: a.StaffEmail, Locale: a.StaffLocale}
 		channel = policy.ChannelEmail

@@ -13,10 +13,8 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/activities"
-	"github.com/example/dunning/mail"
 	"github.com/example/dunning/policy"
 	"github.com/example/dunning/risk"
-	"github.com/example/dunning/store"
 )
 
 // Input starts the workflow. A new customer starts with the application
@@ -75,7 +73,7 @@ type lifecycle struct {
 type batch struct {
 	seq      int
 	summary  string
-	customer store.Customer
+	customer activities.CustomerRow
 	events   []account.Event
 }
 
@@ -368,7 +366,7 @@ func (w *lifecycle) commit(ctx workflow.Context, events []account.Event, summary
 	}
 	now := workflow.Now(ctx)
 	w.nextSeq++
-	customer := store.CustomerFromAccount(w.acct, now)
+	customer := activities.CustomerSnapshot(w.acct, now)
 	if w.durable {
 		customer.FirstRunID = workflow.GetInfo(ctx).FirstRunID
 	}
@@ -454,7 +452,7 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 	defer func() { w.inFlight--; delete(w.sending, n.Key); w.poke() }()
 	c := w.acct.Customer
 	in := activities.NoticeInput{
-		Recipient: mail.Recipient{CustomerID: c.CustomerID, Name: c.Name, Email: c.Email, Locale: c.Locale},
+		Recipient: activities.RecipientOf(c),
 		Notice:    n,
 		Channel:   w.acct.NoticeChannel(),
 		Phone:     c.Phone,

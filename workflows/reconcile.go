@@ -8,7 +8,6 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/activities"
-	"github.com/example/dunning/store"
 )
 
 // registerReconcile installs what reconciliation needs of a customer's
@@ -60,7 +59,7 @@ func (w *lifecycle) resync(ctx workflow.Context, r account.Resync) (account.Resy
 		in := activities.RestorePaymentsInput{CustomerID: w.acct.Customer.CustomerID, Actor: r.Actor, At: now}
 		byID := map[string]account.LedgerPayment{}
 		for _, p := range pays {
-			in.Payments = append(in.Payments, store.ReconciledPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency})
+			in.Payments = append(in.Payments, activities.RestoredPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency})
 			byID[p.PaymentID] = p
 		}
 		actx := workflow.WithActivityOptions(ctx, restorePaymentsOptions("re-record payments of "+in.CustomerID))
