@@ -43,7 +43,7 @@ const maxEmailBytes = 254
 
 // Locales with translated emails; others are refused rather than silently
 // getting English.
-var locales = map[string]bool{"en": true, "ko": true}
+var locales = map[string]bool{LocaleEnglish: true, LocaleKorean: true}
 
 var (
 	idPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -77,7 +77,7 @@ func (a *Application) Normalize() {
 		a.Locale = strings.TrimSpace(a.Locale[:i])
 	}
 	if a.Locale == "" {
-		a.Locale = "en"
+		a.Locale = LocaleEnglish
 	}
 	if a.Policy == "" {
 		a.Policy = "standard"

@@ -246,7 +246,7 @@ type AbuseReport struct {
 }
 
 // Abuse report sources.
-var abuseSources = map[string]bool{"provider": true, "monitoring": true, "complaint": true, "staff": true}
+var abuseSources = map[string]bool{SourceProvider: true, SourceMonitoring: true, SourceComplaint: true, SourceStaff: true}
 
 // Validate checks the report's form; the category is checked against the
 // risk configuration by the workflow.

@@ -184,7 +184,7 @@ func (a *Account) ReportAbuse(r AbuseReport, severity Severity, now time.Time) (
 	}
 	a.AbuseNotices[r.NoticeID] = rev.ID
 	typ := EventAbuseReported
-	if r.Source == "provider" {
+	if r.Source == SourceProvider {
 		typ = EventEnforcementAcknowledged
 	}
 	ev := a.newEvent(now, typ, actor, r.Detail)
@@ -203,9 +203,9 @@ func (a *Account) ReportAbuse(r AbuseReport, severity Severity, now time.Time) (
 
 func alertKind(r *Review) string {
 	switch {
-	case r.Kind == ReviewMisuse && r.Source == "provider":
+	case r.Kind == ReviewMisuse && r.Source == SourceProvider:
 		return "enforcement_deadline"
-	case r.Kind == ReviewMisuse && r.Source == "monitoring":
+	case r.Kind == ReviewMisuse && r.Source == SourceMonitoring:
 		return "monitoring_hit"
 	}
 	return "review_pending"
@@ -320,7 +320,7 @@ func (a *Account) lapseReview(r *Review, now time.Time) []Event {
 	ev.Detail = map[string]string{"review_id": r.ID, "kind": r.Kind}
 	events := []Event{ev}
 	kind := "review_deadline"
-	if r.Source == "provider" {
+	if r.Source == SourceProvider {
 		kind = "enforcement_deadline"
 	}
 	switch {

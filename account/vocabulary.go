@@ -161,3 +161,17 @@ const (
 	EmailNoChannel   EmailFailure = "no_channel"       // no channel left to reach the customer
 	EmailError       EmailFailure = "error"            // any other failure
 )
+
+// Where a misuse report comes from (AbuseReport.Source).
+const (
+	SourceProvider   = "provider"   // the upstream provider's enforcement notice
+	SourceMonitoring = "monitoring" // a monitoring rule's hit
+	SourceComplaint  = "complaint"  // a complaint about the customer
+	SourceStaff      = "staff"      // staff themselves
+)
+
+// Locales with translated emails.
+const (
+	LocaleEnglish = "en"
+	LocaleKorean  = "ko"
+)

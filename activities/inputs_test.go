@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/example/dunning/account"
 	"github.com/example/dunning/policy"
 )
 
@@ -16,7 +17,7 @@ func TestInputsDecodeRecordedPayloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c := rec.Customer; c.CustomerID != "acme" || c.Name != "Acme Ltd" || c.Status != "active" || c.EventSeq != 7 ||
-		c.ScreeningOutcome != "approve" || c.FirstRunID != "run-1" || len(rec.Events) != 1 || rec.Events[0].Key != "acme/7" {
+		c.ScreeningOutcome != string(account.OutcomeApprove) || c.FirstRunID != "run-1" || len(rec.Events) != 1 || rec.Events[0].Key != "acme/7" {
 		t.Errorf("RecordInput = %+v", rec)
 	}
 	var n NoticeInput

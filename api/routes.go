@@ -330,8 +330,8 @@ func (s *server) enforcementNotice(w http.ResponseWriter, r *http.Request) error
 	}
 	switch n.Source {
 	case "":
-		n.Source = "provider"
-	case "provider":
+		n.Source = account.SourceProvider
+	case account.SourceProvider:
 	default:
 		return invalid(fmt.Errorf("source %q: an enforcement notice comes from the provider (omit source or give \"provider\")", n.Source))
 	}

@@ -32,7 +32,7 @@ var (
 )
 
 // SourceMonitoring is the AbuseReport source of every monitoring hit.
-const SourceMonitoring = "monitoring"
+const SourceMonitoring = account.SourceMonitoring
 
 const (
 	// reportLease: a pending hit being reported is hidden from other
