@@ -25,7 +25,7 @@ func TestInputsDecodeRecordedPayloads(t *testing.T) {
 		`"Notice":{"key":"k1","template":"overdue_1"},"channel":"sms","phone":"+14155550100"}`), &n); err != nil {
 		t.Fatal(err)
 	}
-	if r := n.Recipient; r.CustomerID != "acme" || r.Email != "a@acme.test" || r.Locale != "ko" || n.Notice.Key != "k1" || n.Channel != policy.ChannelSMS || n.Phone == "" {
+	if r := n.Recipient; r.CustomerID != "acme" || r.Email != "a@acme.test" || r.Locale != account.LocaleKorean || n.Notice.Key != "k1" || n.Channel != policy.ChannelSMS || n.Phone == "" {
 		t.Errorf("NoticeInput = %+v", n)
 	}
 }

@@ -248,7 +248,7 @@ func TestRoutes(t *testing.T) {
 	// with where the customer is.
 	rec := h.do(request{method: "POST", path: "/v1/customers", token: operatorSecret, body: cases[0].body})
 	app := h.fake.got()[len(h.fake.got())-1].arg.(account.Application)
-	if app.CustomerID != "acme" || app.Country != "US" || app.Currency != "USD" || app.Locale != "en" || app.Policy != "standard" {
+	if app.CustomerID != "acme" || app.Country != "US" || app.Currency != "USD" || app.Locale != account.LocaleEnglish || app.Policy != "standard" {
 		t.Errorf("application sent = %+v", app)
 	}
 	if rec.Header().Get("Location") != "/v1/customers/acme" || !strings.Contains(rec.Body.String(), `"workflow_id":"customer-acme"`) {

@@ -227,7 +227,7 @@ func TestSpendSpikeAgainstStoredTrailingAverage(t *testing.T) {
 		t.Fatalf("reports %+v", got)
 	}
 	r := got[0]
-	if r.customerID != "acme" || r.r.NoticeID != h.NoticeID || r.r.Source != "monitoring" || r.r.Category != "other" ||
+	if r.customerID != "acme" || r.r.NoticeID != h.NoticeID || r.r.Source != account.SourceMonitoring || r.r.Category != "other" ||
 		r.r.Severity != account.SeverityModerate || !strings.HasPrefix(r.r.Detail, "spend_spike:") || !strings.Contains(r.r.Detail, "55000") ||
 		strings.Contains(r.r.Detail, "\n") {
 		t.Errorf("report %+v", r)

@@ -304,7 +304,7 @@ func TestOnboard(t *testing.T) {
 		t.Errorf("CustomerId = %q %v", v, ok)
 	}
 	in := fc.startArgs[0].(workflows.Input)
-	if in.Country != "US" || in.Policy != "standard" || in.Locale != "en" {
+	if in.Country != "US" || in.Policy != "standard" || in.Locale != account.LocaleEnglish {
 		t.Errorf("application not normalized: %+v", in.Application)
 	}
 
