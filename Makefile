@@ -1,5 +1,7 @@
 # The two commands: `make demo` runs the system, `make test` runs every test.
 # Both set up what they need (the Temporal CLI, PostgreSQL) themselves.
+# deploy/ is a module of its own (the compose checks and their Docker
+# libraries stay out of the application's go.mod); test and lint visit it too.
 
 GO ?= go
 TEST_TIMEOUT ?= 25m
@@ -16,11 +18,13 @@ demo: build
 test:
 	@scripts/ensure-postgres.sh
 	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd deploy && $(GO) test -count=1 ./...
 
 # Fast tests only: no Temporal dev server, still PostgreSQL.
 unit:
 	@scripts/ensure-postgres.sh
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	cd deploy && $(GO) test -count=1 ./...
 
 # A short run of every fuzz target (seed corpora in <package>/testdata/fuzz).
 # FUZZTIME per target; longer runs: make fuzz FUZZTIME=5m.
@@ -49,6 +53,7 @@ lint: bin/golangci-lint
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...
 	bin/golangci-lint run ./...
+	cd deploy && $(GO) vet ./... && ../bin/golangci-lint run ./...
 
 clean:
 	rm -rf bin .run

@@ -33,9 +33,9 @@ type Ledger struct {
 	// Provisioning is the provisioning state (in_sync, pending, failing)
 	// and ProvisioningApplied the last action the provisioning system
 	// confirmed (empty for runs from before the account kept it).
-	Provisioning        string `json:"provisioning"`
-	ProvisioningApplied string `json:"provisioning_applied,omitempty"`
-	ProvisioningError   string `json:"provisioning_error,omitempty"`
+	Provisioning        string    `json:"provisioning"`
+	ProvisioningApplied Provision `json:"provisioning_applied,omitempty"`
+	ProvisioningError   string    `json:"provisioning_error,omitempty"`
 	// PendingBatches is how many batches of events the workflow has not
 	// recorded yet (set by the workflow, not by Ledger): while it is not
 	// zero, a difference from PostgreSQL is recording in progress, not
@@ -158,7 +158,7 @@ func (a *Account) ResyncPayments(r Resync) []LedgerPayment {
 // (carrying the invoice, so that its row is upserted). Nothing in the
 // account changes but the event sequence.
 func (a *Account) Resync(r Resync, now time.Time) []Event {
-	ev := a.newEvent(now, "account.resynced", r.Actor, r.Reason)
+	ev := a.newEvent(now, EventAccountResynced, r.Actor, r.Reason)
 	ev.Detail = map[string]string{
 		"reconciled": "true", "status": string(a.Status), "access": string(a.Access),
 		"balance_minor": strconv.FormatInt(a.Balance(), 10), "credit_minor": strconv.FormatInt(a.CreditMinor, 10),
@@ -166,7 +166,7 @@ func (a *Account) Resync(r Resync, now time.Time) []Event {
 	}
 	events := []Event{ev}
 	for _, inv := range a.Invoices {
-		iev := a.newEvent(now, "invoice.resynced", r.Actor, r.Reason)
+		iev := a.newEvent(now, EventInvoiceResynced, r.Actor, r.Reason)
 		c := *inv
 		iev.Invoice = &c
 		iev.InvoiceID = c.ID
@@ -183,7 +183,7 @@ func (a *Account) Resync(r Resync, now time.Time) []Event {
 func (a *Account) PaymentsReconciled(r Resync, restored []LedgerPayment, now time.Time) []Event {
 	var events []Event
 	for _, p := range restored {
-		ev := a.newEvent(now, "payment.reconciled", r.Actor, r.Reason)
+		ev := a.newEvent(now, EventPaymentReconciled, r.Actor, r.Reason)
 		ev.Detail = map[string]string{"reconciled": "true", "payment_id": p.PaymentID,
 			"amount_minor": strconv.FormatInt(p.AmountMinor, 10), "currency": p.Currency}
 		events = append(events, ev)

@@ -36,11 +36,11 @@ func TestResyncReRecordsWithoutChangingTheAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := a.Resync(r, now)
-	if len(events) != 1+len(a.Invoices) || events[0].Type != "account.resynced" || events[0].Actor != "alice" || events[0].Reason != "payment row lost" {
+	if len(events) != 1+len(a.Invoices) || events[0].Type != EventAccountResynced || events[0].Actor != "alice" || events[0].Reason != "payment row lost" {
 		t.Fatalf("events = %+v", events)
 	}
 	inv := events[1]
-	if inv.Type != "invoice.resynced" || inv.Invoice == nil || inv.InvoiceID != a.Invoices[0].ID || inv.Invoice == a.Invoices[0] {
+	if inv.Type != EventInvoiceResynced || inv.Invoice == nil || inv.InvoiceID != a.Invoices[0].ID || inv.Invoice == a.Invoices[0] {
 		t.Errorf("invoice event = %+v (it must carry a copy of the open invoice)", inv)
 	}
 	if events[0].Detail["reconciled"] != "true" || events[0].Key != "acme/"+itoa(before.EventSeq+1) {
@@ -51,7 +51,7 @@ func TestResyncReRecordsWithoutChangingTheAccount(t *testing.T) {
 		t.Errorf("payments to re-record = %+v", pays)
 	}
 	rec := a.PaymentsReconciled(r, pays, now)
-	if len(rec) != 1 || rec[0].Type != "payment.reconciled" || rec[0].Detail["payment_id"] != "prepay" || rec[0].Payment != nil {
+	if len(rec) != 1 || rec[0].Type != EventPaymentReconciled || rec[0].Detail["payment_id"] != "prepay" || rec[0].Payment != nil {
 		t.Errorf("payment events = %+v (audit only: the row is restored by its own activity)", rec)
 	}
 	after := a.Ledger()

@@ -80,7 +80,7 @@ func TestLosingFullAccessIsProvisioned(t *testing.T) {
 		a.Durable = durable
 		a.OnTimeInvoices, a.PhoneVerified = 12, true
 		events, err := a.SetBudget(Budget{LimitMinor: 100000, Actor: "una"}, t0.Add(2*time.Hour)) // any operation refreshes access
-		if err != nil || a.Access != AccessFull || provisions(events) != ProvisionFullAccess {
+		if err != nil || a.Access != AccessFull || provisions(events) != string(ProvisionFullAccess) {
 			t.Fatalf("trusted account: %s, %q, %v", a.Access, provisions(events), err)
 		}
 		events, err = a.ReportAbuse(AbuseReport{NoticeID: "N-1", Category: "spam", Source: "complaint", Detail: "spam"}, SeverityModerate, t0.Add(3*time.Hour))
@@ -89,7 +89,7 @@ func TestLosingFullAccessIsProvisioned(t *testing.T) {
 		}
 		want := ""
 		if durable {
-			want = ProvisionLimitAccess
+			want = string(ProvisionLimitAccess)
 		}
 		if got := provisions(events); got != want {
 			t.Errorf("durable=%v: provisioning %q, want %q", durable, got, want)
@@ -101,7 +101,7 @@ func provisions(events []Event) string {
 	var out []string
 	for _, ev := range events {
 		if ev.Provision != "" {
-			out = append(out, ev.Provision)
+			out = append(out, string(ev.Provision))
 		}
 	}
 	return strings.Join(out, ",")

@@ -176,7 +176,7 @@ type Account struct {
 type Event struct {
 	Key       string            `json:"key"` // "<customer_id>/<seq>", unique per change
 	At        time.Time         `json:"at"`
-	Type      string            `json:"type"` // e.g. "invoice.issued", "dunning.overdue_1"
+	Type      EventType         `json:"type"` // e.g. EventInvoiceIssued, "dunning.overdue_1"
 	Actor     string            `json:"actor"`
 	Reason    string            `json:"reason,omitempty"`
 	InvoiceID string            `json:"invoice_id,omitempty"`
@@ -184,23 +184,12 @@ type Event struct {
 	Detail    map[string]string `json:"detail,omitempty"`
 
 	Notice    *Notice          `json:"notice,omitempty"`    // an email to the customer
-	Provision string           `json:"provision,omitempty"` // ProvisionSuspend, ...
+	Provision Provision        `json:"provision,omitempty"` // ProvisionSuspend, ...
 	Payment   *RecordedPayment `json:"payment,omitempty"`
 	WriteOff  *WriteOff        `json:"write_off,omitempty"`
 	Usage     *UsageRecord     `json:"usage,omitempty"`
 	Review    *Review          `json:"review,omitempty"` // the review's state after the change
 }
-
-// Provisioning actions on the customer's subscriptions.
-const (
-	ProvisionActivate  = "activate"
-	ProvisionSuspend   = "suspend"
-	ProvisionReinstate = "reinstate"
-	ProvisionTerminate = "terminate"
-	// ProvisionLimitAccess takes full access back to limited (a review
-	// opened on a trusted account).
-	ProvisionLimitAccess = "limit_access"
-)
 
 // Notice is an email to send. Key is the dunning_key: one message per key,
 // ever. The data is a snapshot so that every retry renders the same mail.

@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/example/dunning/store"
 )
 
 // RestorePaymentsInput lists payments a customer's workflow remembers and
 // PostgreSQL lacks, to be re-recorded by a Resync.
 type RestorePaymentsInput struct {
-	CustomerID string                    `json:"customer_id"`
-	Payments   []store.ReconciledPayment `json:"payments"`
-	Actor      string                    `json:"actor"`
-	At         time.Time                 `json:"at"`
+	CustomerID string            `json:"customer_id"`
+	Payments   []RestoredPayment `json:"payments"`
+	Actor      string            `json:"actor"`
+	At         time.Time         `json:"at"`
 }
 
 // RestorePayments inserts the payment rows that are missing, with what the
@@ -22,7 +20,7 @@ type RestorePaymentsInput struct {
 // exist are left alone, so a retry inserts nothing twice. It returns the
 // IDs it inserted.
 func (a *Activities) RestorePayments(ctx context.Context, in RestorePaymentsInput) ([]string, error) {
-	restored, err := a.Store.RestorePayments(ctx, in.CustomerID, in.Payments, in.Actor, in.At)
+	restored, err := a.Store.RestorePayments(ctx, in.CustomerID, restoredRows(in.Payments), in.Actor, in.At)
 	if err != nil {
 		return nil, fmt.Errorf("restore %d payments of %s: %w", len(in.Payments), in.CustomerID, err)
 	}

@@ -99,7 +99,7 @@ func (f *fakeOps) Update(_ context.Context, customerID, updateName string, arg, 
 		return nil
 	}
 	var res any = sampleStatus(customerID)
-	if updateName == workflows.UpdateRecordPayment {
+	if updateName == workflows.UpdateRecordPayment.Name {
 		p := arg.(account.Payment)
 		res = account.PaymentResult{PaymentID: p.PaymentID, Allocations: []account.Allocation{{InvoiceID: "INV-" + customerID + "-0002", AmountMinor: p.AmountMinor}},
 			Status: account.StatusActive}
@@ -156,8 +156,8 @@ func (f *fakeOps) Audit(_ context.Context, customerID string) ([]store.AuditEntr
 		return nil, err
 	}
 	return []store.AuditEntry{
-		{ID: 1, EventKey: customerID + "/1", CustomerID: customerID, At: t0, Actor: "system", Action: "account.opened", Reason: "application", Detail: json.RawMessage(`{"policy":"standard.v1"}`), RecordedAt: t0},
-		{ID: 2, EventKey: customerID + "/2", CustomerID: customerID, At: t0, Actor: "alice", Action: "payment.recorded", Reason: "payment p1",
+		{ID: 1, EventKey: customerID + "/1", CustomerID: customerID, At: t0, Actor: "system", Action: account.EventAccountOpened, Reason: "application", Detail: json.RawMessage(`{"policy":"standard.v1"}`), RecordedAt: t0},
+		{ID: 2, EventKey: customerID + "/2", CustomerID: customerID, At: t0, Actor: "alice", Action: account.EventPaymentRecorded, Reason: "payment p1",
 			InvoiceID: sql.NullString{String: "INV-" + customerID + "-0001", Valid: true}, RecordedAt: t0},
 	}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/example/dunning/account"
 )
 
 // Config is the public configuration contract.
@@ -113,7 +115,7 @@ func (c Config) Validate() error {
 	if !strings.Contains(c.StaffEmail, "@") {
 		return fmt.Errorf("DUNNING_STAFF_EMAIL %q is not an email address", c.StaffEmail)
 	}
-	if c.StaffLocale != "en" && c.StaffLocale != "ko" {
+	if c.StaffLocale != account.LocaleEnglish && c.StaffLocale != account.LocaleKorean {
 		return fmt.Errorf("DUNNING_STAFF_LOCALE %q must be en or ko", c.StaffLocale)
 	}
 	if _, err := c.Level(); err != nil {

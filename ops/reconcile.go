@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/reconcile"
-	"github.com/example/dunning/service"
 )
 
 // Reconcile compares the customers' workflows with PostgreSQL (one customer
@@ -41,7 +41,7 @@ func (o *Ops) Reconcile(ctx context.Context, opts reconcile.Options) (reconcile.
 	if err != nil {
 		return reconcile.Report{}, err
 	}
-	r := service.Reconciler(o.cfg, c, st)
+	r := setup.Reconciler(o.cfg, c, st)
 	r.Workflows = reconcile.Temporal{Client: c, Timeout: o.timeout}
 	rep, err := r.Run(ctx, opts)
 	if err != nil {

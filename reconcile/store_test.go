@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/activities"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/policy"
 	"github.com/example/dunning/store"
@@ -37,7 +38,7 @@ func TestCompareOnPostgreSQL(t *testing.T) {
 	a := account.New(app, pol, "low", t0)
 	record := func(at time.Time, events []account.Event) {
 		t.Helper()
-		if _, err := st.Record(ctx, store.CustomerFromAccount(a, at), events); err != nil {
+		if _, err := st.Record(ctx, activities.CustomerSnapshot(a, at).Row(), events); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/workflows"
 )
 
@@ -36,6 +37,7 @@ func (t Temporal) ctx(ctx context.Context) (context.Context, context.CancelFunc)
 
 // Ledger implements Workflows.
 func (t Temporal) Ledger(ctx context.Context, customerID string) (account.Ledger, string, error) {
+	q := workflows.QueryGetLedger
 	var l account.Ledger
 	ctx, cancel := t.ctx(ctx)
 	defer cancel()
@@ -49,7 +51,7 @@ func (t Temporal) Ledger(ctx context.Context, customerID string) (account.Ledger
 		return l, "", t.explain("describe", id, err)
 	}
 	exec := executionStatus(d.GetWorkflowExecutionInfo().GetStatus().String())
-	val, err := t.Client.QueryWorkflow(ctx, id, "", workflows.QueryGetLedger)
+	val, err := t.Client.QueryWorkflow(ctx, id, "", q.Name)
 	var failed *serviceerror.QueryFailed
 	if err != nil && exec != "running" && errors.As(err, &failed) {
 		// A closed workflow that never installed the query: it failed
@@ -57,9 +59,9 @@ func (t Temporal) Ledger(ctx context.Context, customerID string) (account.Ledger
 		return l, exec, fmt.Errorf("%w: %s", ErrNoLedger, failed.Message)
 	}
 	if err != nil {
-		return l, exec, t.explain("query "+workflows.QueryGetLedger+" on", id, err)
+		return l, exec, t.explain("query "+q.Name+" on", id, err)
 	}
-	if err := val.Get(&l); err != nil {
+	if l, err = q.Decode(val); err != nil {
 		return l, exec, fmt.Errorf("ledger of %s: %w", customerID, err)
 	}
 	return l, exec, nil
@@ -78,18 +80,9 @@ func (t Temporal) explain(what, id string, err error) error {
 
 // Resync implements Workflows.
 func (t Temporal) Resync(ctx context.Context, customerID string, r account.Resync) (account.ResyncResult, error) {
-	var res account.ResyncResult
 	ctx, cancel := t.ctx(ctx)
 	defer cancel()
-	h, err := t.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(customerID),
-		UpdateName:   workflows.UpdateResync,
-		Args:         []any{r},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
+	res, err := contract.Call(ctx, t.Client, workflows.UpdateResync, workflows.WorkflowID(customerID), r)
 	if err != nil && strings.Contains(err.Error(), "workflow execution already completed") {
 		return res, ErrClosed
 	}

@@ -22,7 +22,7 @@ type Subscription struct {
 
 // ApplyProvision changes the subscription row for a provisioning action.
 // The action key makes it idempotent: the same action twice is one change.
-func (s *Store) ApplyProvision(ctx context.Context, customerID, action, reason, key string, at time.Time) error {
+func (s *Store) ApplyProvision(ctx context.Context, customerID string, action account.Provision, reason, key string, at time.Time) error {
 	// An empty status or access keeps what the row has: suspend and
 	// reinstate keep the access level the customer had earned, access
 	// changes keep the status.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/activities"
-	"github.com/example/dunning/store"
 )
 
 // registerReconcile installs what reconciliation needs of a customer's
@@ -19,7 +18,7 @@ import (
 // called, which no history from before this code contains. So no
 // workflow.GetVersion is needed for them.
 func (w *lifecycle) registerReconcile(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryGetLedger, func() (account.Ledger, error) {
+	if err := QueryGetLedger.Register(ctx, func() (account.Ledger, error) {
 		l := w.acct.Ledger()
 		// Batches still to be recorded: until they are, PostgreSQL lags
 		// the workflow and the difference is not drift. (Provisioning runs
@@ -29,12 +28,12 @@ func (w *lifecycle) registerReconcile(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateResync,
+	return UpdateResync.Register(ctx,
 		func(ctx workflow.Context, r account.Resync) (account.ResyncResult, error) {
 			defer w.poke()
 			return w.resync(ctx, r)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, r account.Resync) error { return w.acct.CheckResync(r) }},
+		func(_ workflow.Context, r account.Resync) error { return w.acct.CheckResync(r) },
 	)
 }
 
@@ -60,7 +59,7 @@ func (w *lifecycle) resync(ctx workflow.Context, r account.Resync) (account.Resy
 		in := activities.RestorePaymentsInput{CustomerID: w.acct.Customer.CustomerID, Actor: r.Actor, At: now}
 		byID := map[string]account.LedgerPayment{}
 		for _, p := range pays {
-			in.Payments = append(in.Payments, store.ReconciledPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency})
+			in.Payments = append(in.Payments, activities.RestoredPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency})
 			byID[p.PaymentID] = p
 		}
 		actx := workflow.WithActivityOptions(ctx, restorePaymentsOptions("re-record payments of "+in.CustomerID))

@@ -21,7 +21,7 @@ func TestGetLedgerAndResync(t *testing.T) {
 	ledgers := map[string]account.Ledger{}
 	query := func(name string) func(env *testsuite.TestWorkflowEnvironment) {
 		return func(env *testsuite.TestWorkflowEnvironment) {
-			v, err := env.QueryWorkflow(QueryGetLedger)
+			v, err := env.QueryWorkflow(QueryGetLedger.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,9 +36,9 @@ func TestGetLedgerAndResync(t *testing.T) {
 	h.pay(start.Add(2*time.Hour), "pre", 4000)
 	h.at(start.Add(3*time.Hour), query("paid"))
 	resync := account.Resync{Actor: "alice", Reason: "payment row lost", PaymentIDs: []string{"pre"}}
-	h.update(start.Add(4*time.Hour), UpdateResync, "resync", resync)
-	h.update(start.Add(5*time.Hour), UpdateResync, "unknown", account.Resync{Actor: "alice", Reason: "x", PaymentIDs: []string{"nope"}})
-	h.update(start.Add(5*time.Hour), UpdateResync, "no-actor", account.Resync{Reason: "x"})
+	update(h, start.Add(4*time.Hour), UpdateResync, "resync", resync)
+	update(h, start.Add(5*time.Hour), UpdateResync, "unknown", account.Resync{Actor: "alice", Reason: "x", PaymentIDs: []string{"nope"}})
+	update(h, start.Add(5*time.Hour), UpdateResync, "no-actor", account.Resync{Reason: "x"})
 	h.at(start.Add(6*time.Hour), query("after"))
 	h.run(Input{Application: testApplication("standard")}, start.Add(24*time.Hour))
 
@@ -71,18 +71,18 @@ func TestGetLedgerAndResync(t *testing.T) {
 	for _, r := range h.records {
 		for _, ev := range r.Events {
 			if ev.Detail["reconciled"] == "true" {
-				types = append(types, ev.Type)
+				types = append(types, string(ev.Type))
 				if ev.Actor != "alice" || ev.Reason != "payment row lost" {
 					t.Errorf("%s by %s for %q", ev.Type, ev.Actor, ev.Reason)
 				}
 				last = r
 			}
-			if ev.Type == "invoice.resynced" {
+			if ev.Type == account.EventInvoiceResynced {
 				resynced = ev
 			}
 		}
 	}
-	if !slices.Equal(types, []string{"account.resynced", "invoice.resynced", "payment.reconciled"}) {
+	if !slices.Equal(types, []string{string(account.EventAccountResynced), string(account.EventInvoiceResynced), string(account.EventPaymentReconciled)}) {
 		t.Errorf("reconciled events = %v", types)
 	}
 	if resynced.Invoice == nil || resynced.Invoice.PaidMinor != 4000 || resynced.Invoice.ID != paid.Invoices[0].ID {
