@@ -24,7 +24,7 @@ func New(app Application, pol policy.Policy, riskTier string, now time.Time) *Ac
 }
 
 // newEvent numbers a new event. Every change goes through here.
-func (a *Account) newEvent(now time.Time, typ, actor, reason string) Event {
+func (a *Account) newEvent(now time.Time, typ EventType, actor, reason string) Event {
 	a.EventSeq++
 	return Event{
 		Key:    a.Customer.CustomerID + "/" + strconv.Itoa(a.EventSeq),
@@ -85,7 +85,7 @@ func (a *Account) Approve(prepay bool, actor, reason string, now time.Time) ([]E
 	a.Invoices = append(a.Invoices, inv)
 	from := a.Status
 	a.Status = StatusAwaitingPrepayment
-	ev := a.newEvent(now, "prepayment.requested", actor, reason)
+	ev := a.newEvent(now, EventPrepaymentRequested, actor, reason)
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"status_from": string(from), "status_to": string(a.Status)}
 	ev.Notice = a.notice(inv, "prepayment_request", "prepayment_request", inv.DueAt, now)
@@ -100,7 +100,7 @@ func (a *Account) activate(now time.Time, actor, reason string, prepaidPeriods i
 	a.ActivatedAt = now
 	a.Usage.PeriodStart = now
 	a.Access = a.derivedAccess()
-	ev := a.newEvent(now, "account.activated", actor, reason)
+	ev := a.newEvent(now, EventAccountActivated, actor, reason)
 	ev.Provision = ProvisionActivate
 	ev.Detail = map[string]string{"status_from": string(from), "status_to": string(a.Status), "access": string(a.Access)}
 	events := []Event{ev}
@@ -126,7 +126,7 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 	usage, lifted := a.newPeriod(start, now)
 	if len(a.Suspensions) > 0 {
 		// No service is delivered while suspended, so no fee is billed.
-		ev := a.newEvent(now, "invoice.skipped", SystemActor, "suspended")
+		ev := a.newEvent(now, EventInvoiceSkipped, SystemActor, "suspended")
 		ev.Detail = map[string]string{"period_start": start.Format(time.RFC3339), "period_end": end.Format(time.RFC3339),
 			"usage_carried_minor": strconv.FormatInt(usage, 10)}
 		a.Usage.PeriodMinor += usage // billed with the next invoice
@@ -150,7 +150,7 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 		inv.NextStep++
 	}
 	a.Invoices = append(a.Invoices, inv)
-	ev := a.newEvent(now, "invoice.issued", SystemActor, "billing period "+start.Format("2006-01-02"))
+	ev := a.newEvent(now, EventInvoiceIssued, SystemActor, "billing period "+start.Format("2006-01-02"))
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(inv.AmountMinor, 10), "usage_minor": strconv.FormatInt(usage, 10),
 		"due_at": inv.DueAt.Format(time.RFC3339)}
@@ -258,7 +258,7 @@ func (a *Account) closeInvoice(inv *Invoice, status InvoiceStatus, now time.Time
 	inv.ClosedAt = now
 	inv.PausedAt, inv.PromiseUntil = time.Time{}, time.Time{}
 	a.Invoices = slices.DeleteFunc(a.Invoices, func(x *Invoice) bool { return x == inv })
-	ev := a.newEvent(now, "invoice."+string(status), actor, reason)
+	ev := a.newEvent(now, InvoiceEvent(status), actor, reason)
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"stage": inv.Stage, "amount_minor": strconv.FormatInt(inv.AmountMinor, 10)}
 	if status == InvoicePaid && inv.Kind == KindSubscription && !now.After(inv.DueAt) {
@@ -318,19 +318,19 @@ func (a *Account) refresh(now time.Time, actor, reason string) []Event {
 	if a.Status == fromStatus && a.Access == fromAccess {
 		return nil
 	}
-	ev := a.newEvent(now, "account.status_changed", actor, reason)
+	ev := a.newEvent(now, EventAccountStatusChanged, actor, reason)
 	ev.Detail = map[string]string{
 		"status_from": string(fromStatus), "status_to": string(a.Status),
 		"access_from": string(fromAccess), "access_to": string(a.Access),
 	}
-	if a.Access == AccessFull && fromAccess == AccessLimited {
+	switch {
+	case a.Access == AccessFull && fromAccess == AccessLimited:
 		ev.Provision = ProvisionFullAccess
+	case a.Access == AccessLimited && fromAccess == AccessFull && a.Durable:
+		ev.Provision = ProvisionLimitAccess
 	}
 	return []Event{ev}
 }
-
-// ProvisionFullAccess lifts a trusted account from limited to full access.
-const ProvisionFullAccess = "grant_full_access"
 
 // finish ends every public operation: it refreshes the status and replaces
 // the live invoices that events point at with copies of their final state, so
@@ -349,10 +349,10 @@ func (a *Account) finish(events []Event, now time.Time, actor, reason string) []
 
 // Open records the new account, before any decision about it.
 func (a *Account) Open(now time.Time) []Event {
-	ev := a.newEvent(now, "account.opened", SystemActor, "application received")
+	ev := a.newEvent(now, EventAccountOpened, SystemActor, "application received")
 	ev.Detail = map[string]string{
 		"policy": a.Policy.ID(), "country": a.Customer.Country, "currency": a.Customer.Currency,
-		"instrument": a.Customer.PaymentInstrument.Type, "signup_ip": a.Customer.SignupIP,
+		"instrument": string(a.Customer.PaymentInstrument.Type), "signup_ip": a.Customer.SignupIP,
 	}
 	return []Event{ev}
 }
@@ -360,18 +360,18 @@ func (a *Account) Open(now time.Time) []Event {
 // EmailFailed records that a notice could not be delivered, so that staff
 // see it in the audit log and in an alert instead of it failing silently.
 // An alert that itself fails is only recorded.
-func (a *Account) EmailFailed(n Notice, kind, problem string, now time.Time) []Event {
-	ev := a.newEvent(now, "email.failed", SystemActor, problem)
+func (a *Account) EmailFailed(n Notice, kind EmailFailure, problem string, now time.Time) []Event {
+	ev := a.newEvent(now, EventEmailFailed, SystemActor, problem)
 	ev.InvoiceID = n.InvoiceID
-	ev.Detail = map[string]string{"dunning_key": n.Key, "stage": n.Stage, "kind": kind}
+	ev.Detail = map[string]string{"dunning_key": n.Key, "stage": n.Stage, "kind": string(kind)}
 	events := []Event{ev}
 	if !n.Staff {
 		alertKind := "email_refused"
-		if kind == "EmailUnconfirmed" {
+		if kind == EmailUnconfirmed {
 			alertKind = "email_unconfirmed"
 		}
 		events = append(events, a.staffAlert(alertKind, fmt.Sprintf("%s notice to %s not delivered: %s", n.Stage, a.Customer.CustomerID, problem),
-			map[string]string{"dunning_key": n.Key, "error_kind": kind}, now))
+			map[string]string{"dunning_key": n.Key, "error_kind": string(kind)}, now))
 	}
 	return events
 }

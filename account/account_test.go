@@ -76,12 +76,12 @@ func runUntil(a *Account, until time.Time) []Event {
 
 // timeline renders events as "D+3 dunning.overdue_1 [overdue_1]" relative to
 // the due date, keeping only the event types asked for.
-func timeline(events []Event, due time.Time, types ...string) string {
+func timeline(events []Event, due time.Time, types ...EventType) string {
 	var lines []string
 	for _, ev := range events {
 		keep := len(types) == 0
 		for _, typ := range types {
-			keep = keep || strings.HasPrefix(ev.Type, typ)
+			keep = keep || strings.HasPrefix(string(ev.Type), string(typ))
 		}
 		if !keep {
 			continue
@@ -96,7 +96,7 @@ func timeline(events []Event, due time.Time, types ...string) string {
 			line += " [" + ev.Notice.Template + "]"
 		}
 		if ev.Provision != "" {
-			line += " <" + ev.Provision + ">"
+			line += " <" + string(ev.Provision) + ">"
 		}
 		lines = append(lines, line)
 	}
@@ -134,7 +134,7 @@ func TestStandardLadderNeverPaid(t *testing.T) {
 		t.Fatalf("invoice = %+v", inv)
 	}
 	events = append(events, runUntil(a, due.Add(61*day))...)
-	got := timeline(events, due, "invoice.issued", "dunning.", "account.", "invoice.written_off")
+	got := timeline(events, due, EventInvoiceIssued, "dunning.", "account.", EventInvoiceWrittenOff)
 	want := strings.Join([]string{
 		"D-14 invoice.issued [invoice_issued]",
 		"D-3 dunning.upcoming [upcoming]",
@@ -189,7 +189,7 @@ func TestStrictLadderDays(t *testing.T) {
 		t.Fatalf("strict terms = %v", due.Sub(a.Invoices[0].IssuedAt))
 	}
 	events = append(events, runUntil(a, due.Add(31*day))...)
-	got := timeline(events, due, "dunning.", "account.suspended", "account.terminated")
+	got := timeline(events, due, "dunning.", EventAccountSuspended, EventAccountTerminated)
 	want := strings.Join([]string{
 		"D-2 dunning.upcoming [upcoming]",
 		"D+0 dunning.due [due]",
@@ -253,7 +253,7 @@ func TestPaymentAtEachStageStopsTheLadder(t *testing.T) {
 				t.Errorf("invoice not closed: %+v", inv)
 			}
 			suspended := i >= std.StepIndex(policy.ActionSuspend)
-			types := timeline(events, inv.DueAt, "account.reinstated")
+			types := timeline(events, inv.DueAt, EventAccountReinstated)
 			if suspended != strings.Contains(types, "account.reinstated [reinstated] <reinstate>") {
 				t.Errorf("suspended=%v, events:\n%s", suspended, timeline(events, inv.DueAt))
 			}
@@ -279,7 +279,7 @@ func TestAccessBecomesFullAfterFirstInvoicePaidOnTime(t *testing.T) {
 	if a.Access != AccessFull || !a.Trusted() {
 		t.Fatalf("access = %s", a.Access)
 	}
-	if tl := timeline(events, t0, "account.status_changed"); !strings.Contains(tl, "<grant_full_access>") {
+	if tl := timeline(events, t0, EventAccountStatusChanged); !strings.Contains(tl, "<grant_full_access>") {
 		t.Errorf("no full access grant in:\n%s", timeline(events, t0))
 	}
 
@@ -330,7 +330,7 @@ func TestPartialPaymentsAndCredit(t *testing.T) {
 	}
 	var issued *Notice
 	for _, ev := range events {
-		if ev.Type == "invoice.issued" {
+		if ev.Type == EventInvoiceIssued {
 			issued = ev.Notice
 		}
 	}
@@ -414,7 +414,7 @@ func TestPromiseToPay(t *testing.T) {
 	// Nothing happens while the promise holds; it breaks at D+12 and the
 	// ladder resumes where it was, shifted by the 7-day pause.
 	events := forInvoice(runUntil(a, due.Add(30*day)), inv.ID)
-	got := timeline(events, due, "dunning.", "promise.", "account.suspended")
+	got := timeline(events, due, "dunning.", "promise.", EventAccountSuspended)
 	want := strings.Join([]string{
 		"D+12 promise.broken",
 		"D+14 dunning.overdue_2 [overdue_2]",
@@ -432,7 +432,7 @@ func TestPromiseToPay(t *testing.T) {
 		t.Fatal(err)
 	}
 	pay(t, kept, "p1", 10000, inv.DueAt.Add(4*day))
-	if events := runUntil(kept, inv.DueAt.Add(30*day)); strings.Contains(timeline(events, inv.DueAt), "promise.broken") {
+	if events := runUntil(kept, inv.DueAt.Add(30*day)); strings.Contains(timeline(events, inv.DueAt), string(EventPromiseBroken)) {
 		t.Error("a kept promise was reported broken")
 	}
 }
@@ -470,14 +470,14 @@ func TestDispute(t *testing.T) {
 	}{
 		{OutcomeUpheld, 0, func(t *testing.T, a *Account, inv *Invoice, events []Event) {
 			// Disputed at D+5 (after overdue_1), upheld at D+25: 20 days shift.
-			got := timeline(events, inv.DueAt, "dunning.", "account.suspended")
+			got := timeline(events, inv.DueAt, "dunning.", EventAccountSuspended)
 			want := "D+27 dunning.overdue_2 [overdue_2]\nD+34 dunning.final_notice [final_notice]\nD+41 account.suspended [suspended] <suspend>"
 			if got != want {
 				t.Errorf("after upheld dispute:\n%s\nwant:\n%s", got, want)
 			}
 		}},
 		{OutcomeVoided, 0, func(t *testing.T, a *Account, inv *Invoice, events []Event) {
-			if inv.Status != InvoiceVoid || a.invoice(inv.ID) != nil || len(events) != 2 || events[1].Type != "invoice.void" {
+			if inv.Status != InvoiceVoid || a.invoice(inv.ID) != nil || len(events) != 2 || events[1].Type != EventInvoiceVoid {
 				t.Errorf("voided: %s, events:\n%s", inv.Status, timeline(events, inv.DueAt))
 			}
 		}},
@@ -547,7 +547,7 @@ func TestManualSuspendReinstateTerminate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Status != StatusActive || events[0].Type != "account.reinstated" || events[0].Provision != ProvisionReinstate || events[0].Notice == nil {
+	if a.Status != StatusActive || events[0].Type != EventAccountReinstated || events[0].Provision != ProvisionReinstate || events[0].Notice == nil {
 		t.Errorf("reinstate: %s %+v", a.Status, events)
 	}
 

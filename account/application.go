@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/example/dunning/money"
@@ -32,20 +33,17 @@ type Plan struct {
 
 // PaymentInstrument is how the customer intends to pay.
 type PaymentInstrument struct {
-	Type    string `json:"type"`               // card, prepaid_card, stored_value, bank_transfer
-	CardBIN string `json:"card_bin,omitempty"` // first 6 to 8 digits of a card number
+	Type    InstrumentType `json:"type"`               // card, prepaid_card, stored_value, bank_transfer
+	CardBIN string         `json:"card_bin,omitempty"` // first 6 to 8 digits of a card number
 }
 
 // maxEmailBytes is the longest address SMTP can carry (RFC 5321's path
 // limit less the angle brackets).
 const maxEmailBytes = 254
 
-// Instrument types accepted in an application (screening may still refuse some).
-var instrumentTypes = map[string]bool{"card": true, "prepaid_card": true, "stored_value": true, "bank_transfer": true}
-
 // Locales with translated emails; others are refused rather than silently
 // getting English.
-var locales = map[string]bool{"en": true, "ko": true}
+var locales = map[string]bool{LocaleEnglish: true, LocaleKorean: true}
 
 var (
 	idPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -68,9 +66,10 @@ func ValidateCustomerID(id string) error {
 // Normalize trims whitespace and fills defaults (locale "en", policy "standard").
 func (a *Application) Normalize() {
 	for _, s := range []*string{&a.CustomerID, &a.Name, &a.Email, &a.Phone, &a.Country, &a.Currency,
-		&a.Locale, &a.Policy, &a.PaymentInstrument.Type, &a.PaymentInstrument.CardBIN, &a.SignupIP} {
+		&a.Locale, &a.Policy, &a.PaymentInstrument.CardBIN, &a.SignupIP} {
 		*s = strings.TrimSpace(*s)
 	}
+	a.PaymentInstrument.Type = InstrumentType(strings.TrimSpace(string(a.PaymentInstrument.Type)))
 	a.Country = strings.ToUpper(a.Country)
 	a.Currency = strings.ToUpper(a.Currency)
 	a.Locale = strings.ToLower(a.Locale)
@@ -78,7 +77,7 @@ func (a *Application) Normalize() {
 		a.Locale = strings.TrimSpace(a.Locale[:i])
 	}
 	if a.Locale == "" {
-		a.Locale = "en"
+		a.Locale = LocaleEnglish
 	}
 	if a.Policy == "" {
 		a.Policy = "standard"
@@ -125,9 +124,9 @@ func (a Application) Validate() error {
 	}
 	pi := a.PaymentInstrument
 	switch {
-	case !instrumentTypes[pi.Type]:
+	case !slices.Contains(InstrumentTypes(), pi.Type):
 		add("payment_instrument.type %q must be one of card, prepaid_card, stored_value, bank_transfer", pi.Type)
-	case pi.Type == "card" || pi.Type == "prepaid_card":
+	case pi.Type.IsCard():
 		if !binPattern.MatchString(pi.CardBIN) {
 			add("payment_instrument.card_bin %q must be the card's first 6 to 8 digits", pi.CardBIN)
 		}

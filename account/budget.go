@@ -61,7 +61,7 @@ func (a *Account) SetBudget(req Budget, now time.Time) ([]Event, error) {
 	if actor == "" {
 		actor = SystemActor
 	}
-	ev := a.newEvent(now, "budget.set", actor, "budget changed")
+	ev := a.newEvent(now, EventBudgetSet, actor, "budget changed")
 	events := []Event{ev}
 	if req.LimitMinor == 0 {
 		a.Budget = nil
@@ -117,7 +117,7 @@ func (a *Account) ReportUsage(u Usage, now time.Time) ([]Event, error) {
 		a.Usage.IDs = map[string]UsageRef{}
 	}
 	a.Usage.PeriodMinor += u.AmountMinor
-	ev := a.newEvent(now, "usage.recorded", SystemActor, u.Description)
+	ev := a.newEvent(now, EventUsageRecorded, SystemActor, u.Description)
 	a.Usage.IDs[u.UsageID] = UsageRef{AmountMinor: u.AmountMinor, Period: a.Usage.Period, Seq: a.EventSeq}
 	ev.Usage = &UsageRecord{UsageID: u.UsageID, AmountMinor: u.AmountMinor, Currency: a.Customer.Currency,
 		Description: u.Description, Period: a.Usage.Period}
@@ -143,7 +143,7 @@ func (a *Account) checkBudget(now time.Time) []Event {
 		b.Notified = append(b.Notified, p)
 		detail := map[string]string{"percent": strconv.Itoa(p), "limit_minor": strconv.FormatInt(b.LimitMinor, 10),
 			"month": a.periodLabel()}
-		ev := a.newEvent(now, "budget.threshold", SystemActor, fmt.Sprintf("usage reached %d%% of the budget", p))
+		ev := a.newEvent(now, EventBudgetThreshold, SystemActor, fmt.Sprintf("usage reached %d%% of the budget", p))
 		ev.Detail = detail
 		n := a.notice(nil, "budget_threshold", "budget_threshold", time.Time{}, now)
 		n.Key = a.Customer.CustomerID + ":budget:" + strconv.Itoa(a.Usage.Period) + ":" + strconv.Itoa(p)
@@ -178,6 +178,7 @@ func (a *Account) newPeriod(start, now time.Time) (int64, []Event) {
 	for id, ref := range a.Usage.IDs {
 		if ref.Period < a.Usage.Period-usageMemory {
 			delete(a.Usage.IDs, id)
+			a.ForgotUsage = true
 		}
 	}
 	if a.Budget != nil {

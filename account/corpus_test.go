@@ -177,7 +177,7 @@ func phoneCode(code string) func(f corpusFixture) ([]Event, error) {
 }
 
 // eventWith finds the first event of the type.
-func eventWith(t *testing.T, events []Event, typ string) Event {
+func eventWith(t *testing.T, events []Event, typ EventType) Event {
 	t.Helper()
 	for _, e := range events {
 		if e.Type == typ {
@@ -210,7 +210,7 @@ func updateCorpus() []corpusCase {
 	}
 	add(corpusCase{name: "payment/amount at the maximum", op: payment(func(p *Payment) { p.AmountMinor = money.MaxMinor }),
 		stored: func(t *testing.T, f corpusFixture, ev []Event) {
-			if got := eventWith(t, ev, "payment.recorded").Payment.AmountMinor; got != money.MaxMinor {
+			if got := eventWith(t, ev, EventPaymentRecorded).Payment.AmountMinor; got != money.MaxMinor {
 				t.Errorf("amount %d", got)
 			}
 		}})
@@ -229,7 +229,7 @@ func updateCorpus() []corpusCase {
 	for _, ref := range []string{emoji, exact1000, korean} {
 		add(corpusCase{name: "payment/reference stored whole " + ref[:4], op: payment(func(p *Payment) { p.Reference = ref }),
 			stored: func(t *testing.T, f corpusFixture, ev []Event) {
-				sameText(t, "reference", eventWith(t, ev, "payment.recorded").Payment.Reference, ref)
+				sameText(t, "reference", eventWith(t, ev, EventPaymentRecorded).Payment.Reference, ref)
 			}})
 	}
 
@@ -244,7 +244,7 @@ func updateCorpus() []corpusCase {
 	}
 	add(corpusCase{name: "usage/description multi-line stored whole", op: usage(func(u *Usage) { u.Description = multiLine }),
 		stored: func(t *testing.T, f corpusFixture, ev []Event) {
-			sameText(t, "description", eventWith(t, ev, "usage.recorded").Usage.Description, multiLine)
+			sameText(t, "description", eventWith(t, ev, EventUsageRecorded).Usage.Description, multiLine)
 		}})
 
 	// SetBudget.
@@ -333,7 +333,7 @@ func updateCorpus() []corpusCase {
 		stored: func(t *testing.T, f corpusFixture, ev []Event) {
 			sus := f.a.Suspensions[ReasonManual]
 			sameText(t, "note", sus.Note, multiLine)
-			sameText(t, "reason", eventWith(t, ev, "account.suspended").Reason, korean)
+			sameText(t, "reason", eventWith(t, ev, EventAccountSuspended).Reason, korean)
 		}})
 
 	// DisputeInvoice, ResolveDispute, WriteOff.

@@ -116,7 +116,7 @@ func FuzzApplication(f *testing.F) {
 		}
 		for field, v := range map[string]string{"customer_id": app.CustomerID, "email": app.Email, "phone": app.Phone,
 			"country": app.Country, "currency": app.Currency, "locale": app.Locale, "policy": app.Policy,
-			"payment_instrument.type": app.PaymentInstrument.Type, "payment_instrument.card_bin": app.PaymentInstrument.CardBIN,
+			"payment_instrument.type": string(app.PaymentInstrument.Type), "payment_instrument.card_bin": app.PaymentInstrument.CardBIN,
 			"signup_ip": app.SignupIP} {
 			storable(t, field, v, 254, false)
 		}
@@ -185,7 +185,7 @@ func FuzzBudget(f *testing.F) {
 func FuzzAbuseReport(f *testing.F) {
 	f.Add("N-1", "spam", "provider", "complaint\nfrom a user", "", int64(1767225600), "abuse-desk")
 	f.Fuzz(func(t *testing.T, id, category, source, detail, severity string, deadline int64, actor string) {
-		r := AbuseReport{NoticeID: id, Category: category, Source: source, Detail: detail, Severity: severity, Actor: actor}
+		r := AbuseReport{NoticeID: id, Category: category, Source: source, Detail: detail, Severity: Severity(severity), Actor: actor}
 		if deadline != 0 {
 			r.Deadline = time.Unix(deadline, 0).UTC()
 		}

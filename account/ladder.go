@@ -151,7 +151,7 @@ func (a *Account) take(it item, now time.Time) []Event {
 		return a.takeStep(inv, it.step, now)
 	case itemPrepaymentReminder:
 		inv.ReminderSent = true
-		ev := a.newEvent(now, "prepayment.reminded", SystemActor, "prepayment not received")
+		ev := a.newEvent(now, EventPrepaymentReminded, SystemActor, "prepayment not received")
 		ev.Invoice = inv
 		ev.Notice = a.notice(inv, "prepayment_reminder", "prepayment_reminder", inv.DueAt, now)
 		return []Event{ev}
@@ -174,7 +174,7 @@ func (a *Account) takeStep(inv *Invoice, i int, now time.Time) []Event {
 	inv.NextStep = i + 1
 	if step.Action == policy.ActionNotice && inv.NextStep < len(pol.Ladder) && !a.stepAt(inv, inv.NextStep).After(now) {
 		// A later step is already due: its message supersedes this one.
-		ev := a.newEvent(now, "dunning.skipped", SystemActor, "superseded by "+pol.Ladder[inv.NextStep].Stage)
+		ev := a.newEvent(now, EventDunningSkipped, SystemActor, "superseded by "+pol.Ladder[inv.NextStep].Stage)
 		ev.Invoice = inv
 		ev.Detail = map[string]string{"stage": step.Stage}
 		return []Event{ev}
@@ -185,7 +185,7 @@ func (a *Account) takeStep(inv *Invoice, i int, now time.Time) []Event {
 	case policy.ActionSuspend:
 		events := a.suspend(ReasonNonPayment, SystemActor, reason, "", now)
 		if len(events) == 0 { // already suspended for another overdue invoice
-			ev := a.newEvent(now, "dunning."+step.Stage, SystemActor, reason+", already suspended")
+			ev := a.newEvent(now, DunningEvent(step.Stage), SystemActor, reason+", already suspended")
 			ev.Invoice = inv
 			return []Event{ev}
 		}
@@ -196,7 +196,7 @@ func (a *Account) takeStep(inv *Invoice, i int, now time.Time) []Event {
 	case policy.ActionTerminate:
 		return a.terminate(SystemActor, reason, step.Template, inv, now)
 	}
-	ev := a.newEvent(now, "dunning."+step.Stage, SystemActor, reason)
+	ev := a.newEvent(now, DunningEvent(step.Stage), SystemActor, reason)
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"stage": step.Stage, "days_past_due": strconv.Itoa(max(0, a.Policy.Days(now.Sub(inv.DueAt))))}
 	ev.Notice = a.notice(inv, step.Template, step.Stage, a.deadlineAfter(inv, i), now)
@@ -220,7 +220,7 @@ func (a *Account) breakPromise(inv *Invoice, now time.Time) []Event {
 	inv.Shift += inv.PromiseUntil.Sub(inv.PausedAt)
 	until := inv.PromiseUntil
 	inv.PausedAt, inv.PromiseUntil = time.Time{}, time.Time{}
-	ev := a.newEvent(now, "promise.broken", SystemActor, "not paid by "+until.Format(time.RFC3339))
+	ev := a.newEvent(now, EventPromiseBroken, SystemActor, "not paid by "+until.Format(time.RFC3339))
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"outstanding_minor": strconv.FormatInt(inv.Outstanding(), 10)}
 	return []Event{ev}
@@ -231,7 +231,7 @@ func (a *Account) cancelApplication(inv *Invoice, now time.Time) []Event {
 	events := a.closeInvoice(inv, InvoiceVoid, now, SystemActor, "prepayment not received")
 	a.Status = StatusTerminated
 	a.TerminatedAt = now
-	ev := a.newEvent(now, "account.cancelled", SystemActor, "prepayment not received by "+inv.DueAt.Format(time.RFC3339))
+	ev := a.newEvent(now, EventAccountCancelled, SystemActor, "prepayment not received by "+inv.DueAt.Format(time.RFC3339))
 	ev.Detail = map[string]string{"status_from": string(StatusAwaitingPrepayment), "status_to": string(StatusTerminated)}
 	ev.Notice = a.notice(nil, "application_cancelled", "application_cancelled", time.Time{}, now)
 	return append(events, ev)

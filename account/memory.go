@@ -56,17 +56,30 @@ func (a *Account) RememberUsage(id string, k KnownKey) {
 // workflow calls it only when every change is recorded, so a forgotten key
 // is always found in PostgreSQL.
 func (a *Account) Compact() {
-	if !a.BoundedMemory {
+	if !a.Durable {
 		return
 	}
-	a.Payments = keepNewest(a.Payments, RememberedPayments, func(r PaymentRef) int { return r.Seq })
-	a.Usage.IDs = keepNewest(a.Usage.IDs, RememberedUsage, func(r UsageRef) int { return r.Seq })
+	if len(a.Payments) > RememberedPayments {
+		a.Payments = keepNewest(a.Payments, RememberedPayments, func(r PaymentRef) int { return r.Seq })
+		a.ForgotPayments = true
+	}
+	if len(a.Usage.IDs) > RememberedUsage {
+		a.Usage.IDs = keepNewest(a.Usage.IDs, RememberedUsage, func(r UsageRef) int { return r.Seq })
+		a.ForgotUsage = true
+	}
 }
 
+// MayHaveForgottenPayment reports whether a payment ID the account does not
+// know may still be in PostgreSQL: only once it has forgotten some. Until
+// then a new ID needs no look-up.
+func (a *Account) MayHaveForgottenPayment(id string) bool {
+	return a.ForgotPayments && !a.KnowsPayment(id)
+}
+
+// MayHaveForgottenUsage is MayHaveForgottenPayment for usage IDs.
+func (a *Account) MayHaveForgottenUsage(id string) bool { return a.ForgotUsage && !a.KnowsUsage(id) }
+
 func keepNewest[V any](m map[string]V, n int, seq func(V) int) map[string]V {
-	if len(m) <= n {
-		return m
-	}
 	keys := slices.SortedFunc(maps.Keys(m), func(x, y string) int {
 		if d := seq(m[y]) - seq(m[x]); d != 0 {
 			return d

@@ -3,6 +3,7 @@ package account
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,7 +15,7 @@ import (
 // is put back.
 func TestTenYearsOfMinuteUsageStayBounded(t *testing.T) {
 	a := activeAccount(t, "standard")
-	a.BoundedMemory = true
+	a.Durable = true
 	now := t0.Add(2 * time.Hour)
 	end := t0.AddDate(10, 0, 0)
 	var sizes []int
@@ -68,4 +69,40 @@ func TestTenYearsOfMinuteUsageStayBounded(t *testing.T) {
 	if events, err := a.ReportUsage(Usage{UsageID: "u-1", AmountMinor: 1}, now); err != nil || len(events) != 0 || a.Usage.PeriodMinor != before {
 		t.Errorf("a forgotten usage key was billed again: %v, %d events", err, len(events))
 	}
+}
+
+// A review opened on a trusted account takes full access back to limited;
+// under the durable-effects rules the provisioning system is told too, so
+// the subscriptions never keep full admin access the account lost.
+func TestLosingFullAccessIsProvisioned(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		a := activeAccount(t, "standard")
+		a.Durable = durable
+		a.OnTimeInvoices, a.PhoneVerified = 12, true
+		events, err := a.SetBudget(Budget{LimitMinor: 100000, Actor: "una"}, t0.Add(2*time.Hour)) // any operation refreshes access
+		if err != nil || a.Access != AccessFull || provisions(events) != string(ProvisionFullAccess) {
+			t.Fatalf("trusted account: %s, %q, %v", a.Access, provisions(events), err)
+		}
+		events, err = a.ReportAbuse(AbuseReport{NoticeID: "N-1", Category: "spam", Source: "complaint", Detail: "spam"}, SeverityModerate, t0.Add(3*time.Hour))
+		if err != nil || a.Access != AccessLimited {
+			t.Fatalf("after the report: %s, %v", a.Access, err)
+		}
+		want := ""
+		if durable {
+			want = string(ProvisionLimitAccess)
+		}
+		if got := provisions(events); got != want {
+			t.Errorf("durable=%v: provisioning %q, want %q", durable, got, want)
+		}
+	}
+}
+
+func provisions(events []Event) string {
+	var out []string
+	for _, ev := range events {
+		if ev.Provision != "" {
+			out = append(out, string(ev.Provision))
+		}
+	}
+	return strings.Join(out, ",")
 }

@@ -37,7 +37,7 @@ func (a *Account) suspend(reason, actor, why, note string, now time.Time) []Even
 	}
 	first := len(a.Suspensions) == 0
 	a.Suspensions[reason] = Suspension{Reason: reason, Since: now, Actor: actor, Note: note}
-	ev := a.newEvent(now, "account.suspended", actor, why)
+	ev := a.newEvent(now, EventAccountSuspended, actor, why)
 	ev.Detail = map[string]string{"suspension_reason": reason, "reasons": a.suspensionReasons()}
 	if first {
 		ev.Provision = ProvisionSuspend
@@ -63,12 +63,12 @@ func (a *Account) lift(reasons []string, actor, why string, now time.Time) []Eve
 		return nil
 	}
 	if len(a.Suspensions) > 0 {
-		ev := a.newEvent(now, "suspension.lifted", actor, why)
+		ev := a.newEvent(now, EventSuspensionLifted, actor, why)
 		ev.Detail = map[string]string{"lifted": strings.Join(reasons, ","), "still_suspended_for": a.suspensionReasons()}
 		return []Event{ev}
 	}
 	a.Suspensions = nil
-	ev := a.newEvent(now, "account.reinstated", actor, why)
+	ev := a.newEvent(now, EventAccountReinstated, actor, why)
 	ev.Provision = ProvisionReinstate
 	ev.Detail = map[string]string{"lifted": strings.Join(reasons, ",")}
 	ev.Notice = a.notice(nil, "reinstated", "reinstated", time.Time{}, now)
@@ -100,7 +100,7 @@ func (a *Account) terminate(actor, reason, template string, cause *Invoice, now 
 	// Reviews still open have nothing left to decide.
 	for _, r := range a.Reviews {
 		r.Decision, r.DecidedBy, r.DecidedAt = "closed_by_termination", actor, now
-		closed := a.newEvent(now, "review.closed", actor, "account terminated")
+		closed := a.newEvent(now, EventReviewClosed, actor, "account terminated")
 		closed.Review = r
 		closed.Detail = map[string]string{"review_id": r.ID}
 		events = append(events, closed)
@@ -111,7 +111,7 @@ func (a *Account) terminate(actor, reason, template string, cause *Invoice, now 
 	a.Access = AccessNone
 	a.TerminatedAt = now
 	a.Suspensions = nil
-	ev := a.newEvent(now, "account.terminated", actor, reason)
+	ev := a.newEvent(now, EventAccountTerminated, actor, reason)
 	ev.Provision = ProvisionTerminate
 	ev.Detail = map[string]string{"status_from": string(from), "status_to": string(StatusTerminated)}
 	if len(wo.InvoiceIDs) > 0 {
@@ -169,7 +169,7 @@ func (a *Account) RecordPayment(p Payment, now time.Time) (PaymentResult, []Even
 	}
 	a.CreditMinor += p.AmountMinor
 	rec := &RecordedPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency, Method: p.Method, Reference: p.Reference}
-	ev := a.newEvent(now, "payment.recorded", actor, "payment "+p.PaymentID)
+	ev := a.newEvent(now, EventPaymentRecorded, actor, "payment "+p.PaymentID)
 	a.Payments[p.PaymentID] = PaymentRef{AmountMinor: p.AmountMinor, Currency: p.Currency, Seq: a.EventSeq}
 	ev.Payment = rec
 	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(p.AmountMinor, 10), "method": p.Method}
@@ -299,7 +299,7 @@ func (a *Account) PromiseToPay(p Promise, now time.Time) ([]Event, error) {
 	}
 	inv := a.invoice(p.InvoiceID)
 	inv.PausedAt, inv.PromiseUntil = now, p.Until
-	ev := a.newEvent(now, "promise.made", p.Actor, p.Note)
+	ev := a.newEvent(now, EventPromiseMade, p.Actor, p.Note)
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"until": p.Until.Format(time.RFC3339)}
 	return a.finish([]Event{ev}, now, p.Actor, "promise to pay"), nil
@@ -335,7 +335,7 @@ func (a *Account) DisputeInvoice(d Dispute, now time.Time) ([]Event, error) {
 	}
 	inv.PromiseUntil = time.Time{}
 	inv.Disputed, inv.DisputeReason = true, d.Reason
-	ev := a.newEvent(now, "dispute.opened", d.Actor, d.Reason)
+	ev := a.newEvent(now, EventDisputeOpened, d.Actor, d.Reason)
 	ev.Invoice = inv
 	return a.finish([]Event{ev}, now, d.Actor, "dispute opened"), nil
 }
@@ -369,7 +369,7 @@ func (a *Account) ResolveDispute(r Resolution, now time.Time) ([]Event, error) {
 	inv.Shift += now.Sub(inv.PausedAt)
 	inv.PausedAt = time.Time{}
 	inv.Disputed = false
-	ev := a.newEvent(now, "dispute.resolved", r.Actor, r.Note)
+	ev := a.newEvent(now, EventDisputeResolved, r.Actor, r.Note)
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"outcome": r.Outcome}
 	events := []Event{ev}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/example/dunning/policy"
 )
 
 // Phone verification limits: a code lives 15 minutes, allows five tries,
@@ -43,7 +45,7 @@ func (a *Account) CheckRequestCode() error {
 // PhoneCodeSent records that a new code went out by SMS.
 func (a *Account) PhoneCodeSent(hash, salt string, now time.Time) []Event {
 	a.Phone = Phone{Hash: hash, Salt: salt, ExpiresAt: now.Add(CodeTTL), AttemptsLeft: CodeAttempts, CodesSent: a.Phone.CodesSent + 1}
-	ev := a.newEvent(now, "phone.code_sent", SystemActor, "verification code sent by SMS")
+	ev := a.newEvent(now, EventPhoneCodeSent, SystemActor, "verification code sent by SMS")
 	ev.Detail = map[string]string{"phone": maskPhone(a.Customer.Phone), "expires_at": a.Phone.ExpiresAt.Format(time.RFC3339)}
 	ev.Notice = a.notice(nil, "phone_verification", "phone_verification", a.Phone.ExpiresAt, now)
 	ev.Notice.Detail = map[string]string{"phone_masked": maskPhone(a.Customer.Phone)}
@@ -79,13 +81,13 @@ func (a *Account) VerifyPhone(p PhoneCode, check CodeChecker, now time.Time) ([]
 	}
 	if !check(a.Phone.Hash, a.Phone.Salt, p.Code) {
 		a.Phone.AttemptsLeft--
-		ev := a.newEvent(now, "phone.code_rejected", SystemActor, "wrong verification code")
+		ev := a.newEvent(now, EventPhoneCodeRejected, SystemActor, "wrong verification code")
 		ev.Detail = map[string]string{"attempts_left": fmt.Sprint(a.Phone.AttemptsLeft)}
 		return []Event{ev}, fmt.Errorf("the code does not match; %d tries left", a.Phone.AttemptsLeft)
 	}
 	a.PhoneVerified = true
 	a.Phone = Phone{CodesSent: a.Phone.CodesSent}
-	ev := a.newEvent(now, "phone.verified", SystemActor, "SMS code confirmed")
+	ev := a.newEvent(now, EventPhoneVerified, SystemActor, "SMS code confirmed")
 	ev.Detail = map[string]string{"phone": maskPhone(a.Customer.Phone)}
 	return a.finish([]Event{ev}, now, SystemActor, "phone verified"), nil
 }
@@ -111,8 +113,8 @@ func (a *Account) EmailBounced(b Bounce, now time.Time) []Event {
 		return nil
 	}
 	a.EmailUndeliverable = true
-	ev := a.newEvent(now, "email.undeliverable", SystemActor, b.Event+": "+b.Reason)
-	ev.Detail = map[string]string{"message_key": b.MessageKey, "event": b.Event, "next_channel": a.NoticeChannel()}
+	ev := a.newEvent(now, EventEmailUndeliverable, SystemActor, b.Event+": "+b.Reason)
+	ev.Detail = map[string]string{"message_key": b.MessageKey, "event": b.Event, "next_channel": string(a.NoticeChannel())}
 	alert := a.staffAlert("address_undeliverable", fmt.Sprintf("%s's address %s is undeliverable (%s); notices now go by %s",
 		a.Customer.CustomerID, a.Customer.Email, b.Event, a.NoticeChannel()),
 		map[string]string{"message_key": b.MessageKey, "reason": b.Reason}, now)
@@ -121,12 +123,12 @@ func (a *Account) EmailBounced(b Bounce, now time.Time) []Event {
 
 // NoticeChannel is how customer notices go now: email until the address
 // is undeliverable, then the policy's next channel.
-func (a *Account) NoticeChannel() string {
+func (a *Account) NoticeChannel() policy.Channel {
 	for _, c := range a.Policy.NoticeChannels() {
-		if c == "email" && a.EmailUndeliverable {
+		if c == policy.ChannelEmail && a.EmailUndeliverable {
 			continue
 		}
 		return c
 	}
-	return "none"
+	return policy.ChannelNone
 }

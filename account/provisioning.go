@@ -15,8 +15,8 @@ import (
 // the policy's schedule and escalated to staff, never dropped.
 type Provisioning struct {
 	Queue   []ProvisionAction `json:"queue,omitempty"`
-	Decided string            `json:"decided,omitempty"` // the last action decided
-	Applied string            `json:"applied,omitempty"` // the last action confirmed
+	Decided Provision         `json:"decided,omitempty"` // the last action decided
+	Applied Provision         `json:"applied,omitempty"` // the last action confirmed
 	// While the head of the queue keeps failing:
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	NextRetryAt  time.Time `json:"next_retry_at,omitzero"`
@@ -29,7 +29,7 @@ type Provisioning struct {
 // event that decided it; Round numbers the rounds of tries, so that each
 // round reaches the provisioning system under its own idempotency key.
 type ProvisionAction struct {
-	Action string    `json:"action"`
+	Action Provision `json:"action"`
 	Reason string    `json:"reason,omitempty"`
 	Key    string    `json:"key"`
 	At     time.Time `json:"at"`
@@ -67,12 +67,14 @@ func (p *Provisioning) State() string {
 // not been confirmed pointless: the provisioning system only needs the
 // latest decision. A later action is always sent itself, so an earlier one
 // that did take effect unseen (a timeout after the change) is corrected.
-func supersedes(later, earlier string) bool {
+func supersedes(later, earlier Provision) bool {
 	switch later {
 	case ProvisionTerminate:
 		return true
 	case ProvisionSuspend, ProvisionReinstate:
 		return earlier == ProvisionSuspend || earlier == ProvisionReinstate
+	case ProvisionFullAccess, ProvisionLimitAccess:
+		return earlier == ProvisionFullAccess || earlier == ProvisionLimitAccess
 	}
 	return false
 }
@@ -123,8 +125,8 @@ func (a *Account) ProvisioningApplied(key string, now time.Time) []Event {
 	}
 	since := p.FailingSince
 	p.FailingSince, p.NextRetryAt, p.LastError, p.Attempts, p.Escalated = time.Time{}, time.Time{}, "", 0, false
-	ev := a.newEvent(now, "provisioning.recovered", SystemActor, done.Action+" applied after failures")
-	ev.Detail = map[string]string{"action": done.Action, "decided_by": done.Key, "failing_since": since.Format(time.RFC3339)}
+	ev := a.newEvent(now, EventProvisioningRecovered, SystemActor, string(done.Action)+" applied after failures")
+	ev.Detail = map[string]string{"action": string(done.Action), "decided_by": done.Key, "failing_since": since.Format(time.RFC3339)}
 	return []Event{ev}
 }
 
@@ -147,9 +149,9 @@ func (a *Account) ProvisioningFailed(key, kind, problem string, now time.Time) [
 	if first {
 		p.FailingSince = now
 	}
-	detail := map[string]string{"action": head.Action, "decided_by": head.Key, "kind": kind,
+	detail := map[string]string{"action": string(head.Action), "decided_by": head.Key, "kind": kind,
 		"attempts": strconv.Itoa(p.Attempts), "next_retry_at": p.NextRetryAt.Format(time.RFC3339)}
-	ev := a.newEvent(now, "provisioning.failed", SystemActor, p.LastError)
+	ev := a.newEvent(now, EventProvisioningFailed, SystemActor, p.LastError)
 	ev.Detail = detail
 	events := []Event{ev}
 	switch {
@@ -159,7 +161,7 @@ func (a *Account) ProvisioningFailed(key, kind, problem string, now time.Time) [
 			detail, now))
 	case !p.Escalated && now.Sub(p.FailingSince) >= rules.EscalateAfter:
 		p.Escalated = true
-		esc := a.newEvent(now, "provisioning.escalated", SystemActor, "provisioning failing since "+p.FailingSince.Format(time.RFC3339))
+		esc := a.newEvent(now, EventProvisioningEscalated, SystemActor, "provisioning failing since "+p.FailingSince.Format(time.RFC3339))
 		esc.Detail = detail
 		events = append(events, esc, a.staffAlert("provisioning_escalated",
 			fmt.Sprintf("%s of %s's subscriptions has failed since %s: act in the provisioning system by hand", head.Action,
@@ -170,14 +172,14 @@ func (a *Account) ProvisioningFailed(key, kind, problem string, now time.Time) [
 
 // ProvisioningView is the provisioning part of GetStatus.
 type ProvisioningView struct {
-	State        string    `json:"state"`
-	Decided      string    `json:"decided,omitempty"`
-	Applied      string    `json:"applied,omitempty"`
-	Pending      []string  `json:"pending,omitempty"`
-	FailingSince time.Time `json:"failing_since,omitzero"`
-	NextRetryAt  time.Time `json:"next_retry_at,omitzero"`
-	LastError    string    `json:"last_error,omitempty"`
-	Attempts     int       `json:"attempts,omitempty"`
+	State        string      `json:"state"`
+	Decided      Provision   `json:"decided,omitempty"`
+	Applied      Provision   `json:"applied,omitempty"`
+	Pending      []Provision `json:"pending,omitempty"`
+	FailingSince time.Time   `json:"failing_since,omitzero"`
+	NextRetryAt  time.Time   `json:"next_retry_at,omitzero"`
+	LastError    string      `json:"last_error,omitempty"`
+	Attempts     int         `json:"attempts,omitempty"`
 }
 
 func (a *Account) provisioningView() ProvisioningView {

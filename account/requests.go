@@ -240,13 +240,13 @@ type AbuseReport struct {
 	Category string    `json:"category"`           // spam, hacking, ddos, crypto_mining, malware, piracy_resale, other
 	Source   string    `json:"source"`             // provider, monitoring, complaint, staff
 	Detail   string    `json:"detail"`             // what was seen
-	Severity string    `json:"severity,omitempty"` // severe, moderate, minor; empty: the category's
+	Severity Severity  `json:"severity,omitempty"` // severe, moderate, minor; empty: the category's
 	Deadline time.Time `json:"deadline,omitzero"`  // a provider's own response deadline, if earlier than ours
 	Actor    string    `json:"actor,omitempty"`
 }
 
 // Abuse report sources.
-var abuseSources = map[string]bool{"provider": true, "monitoring": true, "complaint": true, "staff": true}
+var abuseSources = map[string]bool{SourceProvider: true, SourceMonitoring: true, SourceComplaint: true, SourceStaff: true}
 
 // Validate checks the report's form; the category is checked against the
 // risk configuration by the workflow.
@@ -257,9 +257,7 @@ func (r AbuseReport) Validate() error {
 	if !abuseSources[r.Source] {
 		return fmt.Errorf("source %q must be one of provider, monitoring, complaint, staff", r.Source)
 	}
-	switch r.Severity {
-	case "", "severe", "moderate", "minor":
-	default:
+	if r.Severity != "" && !r.Severity.Valid() {
 		return fmt.Errorf("severity %q must be severe, moderate or minor", r.Severity)
 	}
 	if !categoryPattern.MatchString(r.Category) {

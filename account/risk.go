@@ -10,17 +10,9 @@ import (
 	"github.com/example/dunning/policy"
 )
 
-// Screening outcomes, as decided by the risk rules.
-const (
-	OutcomeApprove           = "approve"
-	OutcomeApprovePrepayment = "approve_prepayment"
-	OutcomeReview            = "review"
-	OutcomeReject            = "reject"
-)
-
 // Screening is the onboarding decision and its reasons.
 type Screening struct {
-	Outcome string   `json:"outcome"`
+	Outcome Outcome  `json:"outcome"`
 	Tier    string   `json:"tier"`
 	Score   int      `json:"score"`
 	Summary string   `json:"summary"`
@@ -33,13 +25,6 @@ const (
 	ReviewMisuse     = "misuse"
 )
 
-// Misuse severities.
-const (
-	SeveritySevere   = "severe"
-	SeverityModerate = "moderate"
-	SeverityMinor    = "minor"
-)
-
 // Review is a decision staff owe: an application to judge, or reported
 // misuse to confirm or clear.
 type Review struct {
@@ -48,7 +33,7 @@ type Review struct {
 	Source    string    `json:"source,omitempty"`
 	NoticeID  string    `json:"notice_id,omitempty"`
 	Category  string    `json:"category,omitempty"`
-	Severity  string    `json:"severity,omitempty"`
+	Severity  Severity  `json:"severity,omitempty"`
 	Reason    string    `json:"reason"`
 	OpenedAt  time.Time `json:"opened_at"`
 	Deadline  time.Time `json:"deadline"`
@@ -73,7 +58,7 @@ func (a *Account) staffKeyPrefix() string { return a.Customer.CustomerID + ":sta
 
 // staffAlert is an event that tells the billing team something needs them.
 func (a *Account) staffAlert(kind, summary string, detail map[string]string, now time.Time) Event {
-	ev := a.newEvent(now, "staff.alerted", SystemActor, summary)
+	ev := a.newEvent(now, EventStaffAlerted, SystemActor, summary)
 	d := map[string]string{"kind": kind, "summary": summary}
 	for k, v := range detail {
 		d[k] = v
@@ -96,8 +81,8 @@ func (a *Account) ApplyScreening(s Screening, pol policy.Policy, now time.Time) 
 	}
 	a.Screening = &s
 	a.RiskTier = s.Tier
-	ev := a.newEvent(now, "screening.decided", SystemActor, s.Summary)
-	ev.Detail = map[string]string{"outcome": s.Outcome, "tier": s.Tier, "score": strconv.Itoa(s.Score),
+	ev := a.newEvent(now, EventScreeningDecided, SystemActor, s.Summary)
+	ev.Detail = map[string]string{"outcome": string(s.Outcome), "tier": s.Tier, "score": strconv.Itoa(s.Score),
 		"reasons": strings.Join(s.Reasons, "; ")}
 	if pol.ID() != a.Policy.ID() {
 		ev.Detail["policy_from"], ev.Detail["policy_to"] = a.Policy.ID(), pol.ID()
@@ -106,7 +91,7 @@ func (a *Account) ApplyScreening(s Screening, pol policy.Policy, now time.Time) 
 	events := []Event{ev}
 	switch s.Outcome {
 	case OutcomeApprove, OutcomeApprovePrepayment:
-		approved, err := a.Approve(s.Outcome == OutcomeApprovePrepayment, SystemActor, "screening: "+s.Outcome, now)
+		approved, err := a.Approve(s.Outcome == OutcomeApprovePrepayment, SystemActor, "screening: "+string(s.Outcome), now)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +112,7 @@ func (a *Account) openOnboardingReview(s Screening, now time.Time) []Event {
 		OpenedAt: now, Deadline: now.Add(a.Policy.ReviewRules().Onboarding)}
 	a.Reviews = append(a.Reviews, r)
 	a.Status = StatusManualReview
-	ev := a.newEvent(now, "review.opened", SystemActor, s.Summary)
+	ev := a.newEvent(now, EventReviewOpened, SystemActor, s.Summary)
 	ev.Review = r
 	ev.Detail = map[string]string{"review_id": r.ID, "kind": r.Kind, "deadline": r.Deadline.Format(time.RFC3339),
 		"status_from": string(StatusScreening), "status_to": string(StatusManualReview)}
@@ -148,7 +133,7 @@ func (a *Account) reject(actor, reason string, now time.Time) []Event {
 	a.Status = StatusTerminated
 	a.Access = AccessNone
 	a.TerminatedAt = now
-	ev := a.newEvent(now, "application.rejected", actor, reason)
+	ev := a.newEvent(now, EventApplicationRejected, actor, reason)
 	ev.Detail = map[string]string{"status_from": string(from), "status_to": string(StatusTerminated)}
 	ev.Notice = a.notice(nil, "application_rejected", "application_rejected", time.Time{}, now)
 	return append(events, ev)
@@ -172,7 +157,7 @@ func (a *Account) CheckAbuse(r AbuseReport) error {
 // ReportAbuse records reported misuse. A severe report suspends at once;
 // every report opens a review with a response deadline (a provider's own
 // deadline if it is sooner). A notice already recorded changes nothing.
-func (a *Account) ReportAbuse(r AbuseReport, severity string, now time.Time) ([]Event, error) {
+func (a *Account) ReportAbuse(r AbuseReport, severity Severity, now time.Time) ([]Event, error) {
 	if err := a.CheckAbuse(r); err != nil {
 		return nil, err
 	}
@@ -186,7 +171,7 @@ func (a *Account) ReportAbuse(r AbuseReport, severity string, now time.Time) ([]
 	if actor == "" {
 		actor = r.Source
 	}
-	deadline := now.Add(a.Policy.ReviewRules().ReviewWindow(severity))
+	deadline := now.Add(reviewWindow(a.Policy.ReviewRules(), severity))
 	if !r.Deadline.IsZero() && r.Deadline.After(now) && r.Deadline.Before(deadline) {
 		deadline = r.Deadline
 	}
@@ -198,14 +183,14 @@ func (a *Account) ReportAbuse(r AbuseReport, severity string, now time.Time) ([]
 		a.AbuseNotices = map[string]string{}
 	}
 	a.AbuseNotices[r.NoticeID] = rev.ID
-	typ := "abuse.reported"
-	if r.Source == "provider" {
-		typ = "enforcement.acknowledged"
+	typ := EventAbuseReported
+	if r.Source == SourceProvider {
+		typ = EventEnforcementAcknowledged
 	}
 	ev := a.newEvent(now, typ, actor, r.Detail)
 	ev.Review = rev
 	ev.Detail = map[string]string{"notice_id": r.NoticeID, "category": r.Category, "source": r.Source,
-		"severity": severity, "review_id": rev.ID, "deadline": deadline.Format(time.RFC3339)}
+		"severity": string(severity), "review_id": rev.ID, "deadline": deadline.Format(time.RFC3339)}
 	events := []Event{ev}
 	if severity == SeveritySevere {
 		events = append(events, a.suspendForMisuse(rev, actor, now)...)
@@ -218,9 +203,9 @@ func (a *Account) ReportAbuse(r AbuseReport, severity string, now time.Time) ([]
 
 func alertKind(r *Review) string {
 	switch {
-	case r.Kind == ReviewMisuse && r.Source == "provider":
+	case r.Kind == ReviewMisuse && r.Source == SourceProvider:
 		return "enforcement_deadline"
-	case r.Kind == ReviewMisuse && r.Source == "monitoring":
+	case r.Kind == ReviewMisuse && r.Source == SourceMonitoring:
 		return "monitoring_hit"
 	}
 	return "review_pending"
@@ -279,7 +264,7 @@ func (a *Account) ReviewDecision(d Decision, now time.Time) ([]Event, error) {
 	}
 	r.Decision, r.DecidedBy, r.DecidedAt = d.Decision, d.Actor, now
 	a.Reviews = slices.DeleteFunc(a.Reviews, func(x *Review) bool { return x == r })
-	ev := a.newEvent(now, "review.decided", d.Actor, d.Note)
+	ev := a.newEvent(now, EventReviewDecided, d.Actor, d.Note)
 	ev.Review = r
 	ev.Detail = map[string]string{"review_id": r.ID, "kind": r.Kind, "decision": d.Decision}
 	events := []Event{ev}
@@ -330,12 +315,12 @@ func (a *Account) remindReview(r *Review, now time.Time) []Event {
 // staff are told.
 func (a *Account) lapseReview(r *Review, now time.Time) []Event {
 	r.Lapsed = true
-	ev := a.newEvent(now, "review.lapsed", SystemActor, "not decided by "+r.Deadline.Format(time.RFC3339))
+	ev := a.newEvent(now, EventReviewLapsed, SystemActor, "not decided by "+r.Deadline.Format(time.RFC3339))
 	ev.Review = r
 	ev.Detail = map[string]string{"review_id": r.ID, "kind": r.Kind}
 	events := []Event{ev}
 	kind := "review_deadline"
-	if r.Source == "provider" {
+	if r.Source == SourceProvider {
 		kind = "enforcement_deadline"
 	}
 	switch {

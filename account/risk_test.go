@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/dunning/policy"
 )
 
 // A stand-in for the salted hash: the real one is risk.HashCode.
@@ -19,7 +21,7 @@ func verifyPhone(t *testing.T, a *Account, now time.Time) {
 	}
 }
 
-func screened(t *testing.T, outcome, tier string) (*Account, []Event) {
+func screened(t *testing.T, outcome Outcome, tier string) (*Account, []Event) {
 	t.Helper()
 	a := New(testApp(), mustPolicy(t, "standard"), "", t0)
 	events, err := a.ApplyScreening(Screening{Outcome: outcome, Tier: tier, Score: 55, Summary: "score 55: velocity ip",
@@ -39,20 +41,21 @@ func policyFor(tier string) string {
 
 func TestScreeningOutcomes(t *testing.T) {
 	for _, tc := range []struct {
-		outcome, tier string
-		status        Status
-		want          string
+		outcome Outcome
+		tier    string
+		status  Status
+		want    string
 	}{
 		{OutcomeApprove, "low", StatusActive, "screening.decided|account.activated|invoice.issued"},
 		{OutcomeApprovePrepayment, "medium", StatusAwaitingPrepayment, "screening.decided|prepayment.requested"},
 		{OutcomeReview, "high", StatusManualReview, "screening.decided|review.opened|staff.alerted"},
 		{OutcomeReject, "high", StatusTerminated, "screening.decided|application.rejected"},
 	} {
-		t.Run(tc.outcome, func(t *testing.T) {
+		t.Run(string(tc.outcome), func(t *testing.T) {
 			a, events := screened(t, tc.outcome, tc.tier)
 			var types []string
 			for _, ev := range events {
-				types = append(types, ev.Type)
+				types = append(types, string(ev.Type))
 			}
 			if a.Status != tc.status || strings.Join(types, "|") != tc.want || a.RiskTier != tc.tier {
 				t.Errorf("status %s, tier %s, events %v", a.Status, a.RiskTier, types)
@@ -130,7 +133,7 @@ func TestSevereAbuseSuspendsAndReviewDecides(t *testing.T) {
 				t.Fatalf("after a severe report: %s %v", a.Status, a.Suspensions)
 			}
 			// The provider's two hours are sooner than the policy's four.
-			if r := a.Reviews[0]; !r.Deadline.Equal(now.Add(2*time.Hour)) || events[0].Type != "enforcement.acknowledged" {
+			if r := a.Reviews[0]; !r.Deadline.Equal(now.Add(2*time.Hour)) || events[0].Type != EventEnforcementAcknowledged {
 				t.Errorf("review %+v, first event %s", r, events[0].Type)
 			}
 			var notice *Notice
@@ -174,7 +177,7 @@ func TestUndecidedMisuseReviewSuspendsAtDeadline(t *testing.T) {
 		t.Fatalf("a moderate report suspended at once: %s", a.Status)
 	}
 	events := runUntil(a, now.Add(49*time.Hour))
-	got := timeline(events, now, "staff.", "review.", "account.suspended")
+	got := timeline(events, now, "staff.", "review.", EventAccountSuspended)
 	want := "D+1 staff.alerted [staff_alert]\nD+38h24m0s staff.alerted [staff_alert]\nD+2 review.lapsed\nD+2 account.suspended [abuse_suspension] <suspend>\nD+2 staff.alerted [staff_alert]"
 	if got != want {
 		t.Errorf("timeline:\n%s\nwant:\n%s", got, want)
@@ -196,7 +199,7 @@ func TestTerminationClosesOpenReviews(t *testing.T) {
 	}
 	var closed *Review
 	for _, ev := range events {
-		if ev.Type == "review.closed" {
+		if ev.Type == EventReviewClosed {
 			closed = ev.Review
 		}
 	}
@@ -240,7 +243,7 @@ func TestPhoneVerification(t *testing.T) {
 		}
 	}
 	events, err := a.VerifyPhone(PhoneCode{Code: "111111"}, fakeCheck, now)
-	if err == nil || !strings.Contains(err.Error(), "4 tries left") || len(events) != 1 || events[0].Type != "phone.code_rejected" {
+	if err == nil || !strings.Contains(err.Error(), "4 tries left") || len(events) != 1 || events[0].Type != EventPhoneCodeRejected {
 		t.Errorf("wrong code: %v %v", events, err)
 	}
 	if err := a.CheckPhoneCode(PhoneCode{Code: "246810"}, now.Add(CodeTTL)); err == nil || !strings.Contains(err.Error(), "expired") {
@@ -290,10 +293,10 @@ func TestBudgetThresholdsOncePerPeriodAndHardStop(t *testing.T) {
 	kinds := func(events []Event) string {
 		var out []string
 		for _, ev := range events {
-			if ev.Type == "budget.threshold" {
+			if ev.Type == EventBudgetThreshold {
 				out = append(out, ev.Detail["percent"])
 			}
-			if ev.Type == "account.suspended" {
+			if ev.Type == EventAccountSuspended {
 				out = append(out, "stop")
 			}
 		}
@@ -345,7 +348,7 @@ func TestBudgetThresholdsOncePerPeriodAndHardStop(t *testing.T) {
 func TestBounceSwitchesChannel(t *testing.T) {
 	a := activeAccount(t, "standard")
 	events := a.EmailBounced(Bounce{MessageKey: "k", Event: "bounce", Reason: "550 no such user"}, t0)
-	if !a.EmailUndeliverable || a.NoticeChannel() != "sms" || len(events) != 2 || events[1].Notice == nil || !events[1].Notice.Staff {
+	if !a.EmailUndeliverable || a.NoticeChannel() != policy.ChannelSMS || len(events) != 2 || events[1].Notice == nil || !events[1].Notice.Staff {
 		t.Errorf("after bounce: channel %s, events %+v", a.NoticeChannel(), events)
 	}
 	if again := a.EmailBounced(Bounce{MessageKey: "k2", Event: "dropped"}, t0); again != nil {
@@ -373,7 +376,7 @@ func TestNewPeriodLiftsBudgetStopUnderAnotherSuspension(t *testing.T) {
 	}
 	events := runUntil(a, a.NextBillingAt)
 	got := timeline(events, t0, "suspension.", "invoice.")
-	if !strings.Contains(got, "suspension.lifted") || !strings.Contains(got, "invoice.skipped") || strings.Contains(got, "invoice.issued") {
+	if !strings.Contains(got, string(EventSuspensionLifted)) || !strings.Contains(got, string(EventInvoiceSkipped)) || strings.Contains(got, string(EventInvoiceIssued)) {
 		t.Errorf("events:\n%s", got)
 	}
 	if _, ok := a.Suspensions[ReasonBudget]; ok || a.Status != StatusSuspended {

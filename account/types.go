@@ -157,11 +157,15 @@ type Account struct {
 	EmailUndeliverable bool              `json:"email_undeliverable,omitempty"`
 	Provisioning       Provisioning      `json:"provisioning,omitzero"`
 
-	// BoundedMemory caps the idempotency keys the account remembers
-	// (payments, usage); older keys are checked against PostgreSQL. Set
-	// for runs from version durable-effects on; older runs replay
-	// without it.
-	BoundedMemory bool `json:"bounded_memory,omitempty"`
+	// Durable turns on the rules of workflow version durable-effects:
+	// the idempotency keys the account remembers are capped (older ones
+	// are looked up in PostgreSQL), and losing full access is provisioned
+	// as well as gaining it. Older runs replay without them.
+	Durable bool `json:"durable,omitempty"`
+	// ForgotPayments and ForgotUsage are set once keys of that kind have
+	// been forgotten: from then on an unknown key is looked up.
+	ForgotPayments bool `json:"forgot_payments,omitempty"`
+	ForgotUsage    bool `json:"forgot_usage,omitempty"`
 
 	// EventSeq numbers events so that every audit record has a stable
 	// idempotency key across retries and continue-as-new.
@@ -172,7 +176,7 @@ type Account struct {
 type Event struct {
 	Key       string            `json:"key"` // "<customer_id>/<seq>", unique per change
 	At        time.Time         `json:"at"`
-	Type      string            `json:"type"` // e.g. "invoice.issued", "dunning.overdue_1"
+	Type      EventType         `json:"type"` // e.g. EventInvoiceIssued, "dunning.overdue_1"
 	Actor     string            `json:"actor"`
 	Reason    string            `json:"reason,omitempty"`
 	InvoiceID string            `json:"invoice_id,omitempty"`
@@ -180,20 +184,12 @@ type Event struct {
 	Detail    map[string]string `json:"detail,omitempty"`
 
 	Notice    *Notice          `json:"notice,omitempty"`    // an email to the customer
-	Provision string           `json:"provision,omitempty"` // ProvisionSuspend, ...
+	Provision Provision        `json:"provision,omitempty"` // ProvisionSuspend, ...
 	Payment   *RecordedPayment `json:"payment,omitempty"`
 	WriteOff  *WriteOff        `json:"write_off,omitempty"`
 	Usage     *UsageRecord     `json:"usage,omitempty"`
 	Review    *Review          `json:"review,omitempty"` // the review's state after the change
 }
-
-// Provisioning actions on the customer's subscriptions.
-const (
-	ProvisionActivate  = "activate"
-	ProvisionSuspend   = "suspend"
-	ProvisionReinstate = "reinstate"
-	ProvisionTerminate = "terminate"
-)
 
 // Notice is an email to send. Key is the dunning_key: one message per key,
 // ever. The data is a snapshot so that every retry renders the same mail.

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/example/dunning/policy"
 )
 
 // StatusView is the GetStatus query's answer.
@@ -29,7 +31,7 @@ type StatusView struct {
 	Trusted       bool             `json:"trusted"`
 	PhoneVerified bool             `json:"phone_verified"`
 	EmailOK       bool             `json:"email_deliverable"`
-	Channel       string           `json:"notice_channel"`
+	Channel       policy.Channel   `json:"notice_channel"`
 	Screening     *Screening       `json:"screening,omitempty"`
 	Reviews       []Review         `json:"open_reviews"`
 	Budget        *BudgetView      `json:"budget,omitempty"`

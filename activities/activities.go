@@ -20,6 +20,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/mail"
+	"github.com/example/dunning/policy"
 	"github.com/example/dunning/risk"
 	"github.com/example/dunning/risk/providers"
 	"github.com/example/dunning/store"
@@ -44,8 +45,8 @@ type Activities struct {
 
 // RecordInput is one batch of changes to one customer.
 type RecordInput struct {
-	Customer store.Customer
-	Events   []account.Event
+	Customer CustomerRow     `json:"Customer"`
+	Events   []account.Event `json:"Events"`
 }
 
 // ErrCustomerIDReused is the error type of a write refused because the
@@ -64,7 +65,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (int, error) {
 	if cleaned {
 		a.Logger.Warn("NUL characters replaced before recording", "customer_id", in.Customer.CustomerID)
 	}
-	n, err := a.Store.Record(ctx, in.Customer, in.Events)
+	n, err := a.Store.Record(ctx, in.Customer.Row(), in.Events)
 	if errors.Is(err, store.ErrCustomerIDReused) {
 		return 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrCustomerIDReused, err)
 	}
@@ -140,10 +141,10 @@ func (a *Activities) LookupKey(ctx context.Context, in LookupKeyInput) (account.
 // NoticeInput is one notice to a customer (or, for staff alerts, to the
 // billing team), by email or SMS.
 type NoticeInput struct {
-	Recipient mail.Recipient
-	Notice    account.Notice
-	Channel   string `json:"channel,omitempty"` // email (default) or sms
-	Phone     string `json:"phone,omitempty"`   // for sms
+	Recipient Recipient      `json:"Recipient"`
+	Notice    account.Notice `json:"Notice"`
+	Channel   policy.Channel `json:"channel,omitempty"` // email (default) or sms
+	Phone     string         `json:"phone,omitempty"`   // for sms
 }
 
 // NoticeResult says what became of the email.
@@ -156,9 +157,9 @@ type NoticeResult struct {
 
 // Error types the workflow tells apart.
 const (
-	ErrEmailRefused     = "EmailRefused"     // SendGrid refused the message for good
-	ErrEmailUnconfirmed = "EmailUnconfirmed" // a send was cut off; not retried
-	ErrEmailTemplate    = "EmailTemplate"    // the message could not be rendered
+	ErrEmailRefused     = string(account.EmailRefused)     // SendGrid refused the message for good
+	ErrEmailUnconfirmed = string(account.EmailUnconfirmed) // a send was cut off; not retried
+	ErrEmailTemplate    = string(account.EmailTemplate)    // the message could not be rendered
 )
 
 // sentDetail is heartbeat detail saying the message was handed over, so an
@@ -173,13 +174,13 @@ type sentDetail struct {
 // already sent is never sent again, and a send cut off mid-way (worker
 // crash) is marked unconfirmed for staff rather than risked twice.
 func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResult, error) {
-	rcpt, channel := in.Recipient, in.Channel
+	rcpt, channel := in.Recipient.mail(), in.Channel
 	if in.Notice.Staff {
 		rcpt = mail.Recipient{CustomerID: rcpt.CustomerID, Name: "Billing team", Email: a.StaffEmail, Locale: a.StaffLocale}
-		channel = "email"
+		channel = policy.ChannelEmail
 	}
 	if channel == "" {
-		channel = "email"
+		channel = policy.ChannelEmail
 	}
 	msg, err := mail.Render(in.Notice, rcpt)
 	if err != nil {
@@ -187,9 +188,9 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 	}
 	row := store.OutboxMessage{
 		MessageKey: msg.Key, CustomerID: sql.NullString{String: msg.CustomerID, Valid: msg.CustomerID != ""}, InvoiceID: sql.NullString{String: msg.InvoiceID, Valid: msg.InvoiceID != ""},
-		Stage: msg.Stage, Template: msg.Template, Channel: channel, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML,
+		Stage: msg.Stage, Template: msg.Template, Channel: string(channel), ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML,
 	}
-	if channel == "sms" {
+	if channel == policy.ChannelSMS {
 		row.ToEmail, row.BodyHTML = in.Phone, ""
 		row.BodyText = smsText(msg.Subject, in.Notice.Reference, a.FromName)
 	}
@@ -200,12 +201,12 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 // a key already sent is never sent again, and a send cut off mid-way
 // (worker crash) is marked unconfirmed for staff rather than risked twice.
 func (a *Activities) deliver(ctx context.Context, row store.OutboxMessage, msg mail.Message) (NoticeResult, error) {
-	channel := row.Channel
+	channel := policy.Channel(row.Channel)
 	// An earlier attempt may have sent it and then failed to record that.
 	if activity.HasHeartbeatDetails(ctx) {
 		var d sentDetail
 		if err := activity.GetHeartbeatDetails(ctx, &d); err == nil && d.Key == msg.Key {
-			if channel == "sms" {
+			if channel == policy.ChannelSMS {
 				return a.finish(ctx, msg.Key, store.OutboxSent, "", 0)
 			}
 			return a.finishSent(ctx, msg.Key, d.ProviderID, 0)
@@ -234,7 +235,7 @@ func (a *Activities) deliver(ctx context.Context, row store.OutboxMessage, msg m
 			return res, temporal.NewNonRetryableApplicationError("email "+msg.Key+" was refused: "+cur.LastError.String, ErrEmailRefused, nil)
 		}
 	}
-	if channel == "sms" {
+	if channel == policy.ChannelSMS {
 		if err := a.sendSMS(ctx, row.ToEmail, row.BodyText); err != nil {
 			status := store.OutboxPending
 			if temporal.IsApplicationError(err) {
@@ -309,11 +310,11 @@ func notSent(err error) bool {
 
 // ProvisionInput asks for a change to the customer's subscriptions.
 type ProvisionInput struct {
-	CustomerID string    `json:"customer_id"`
-	Action     string    `json:"action"` // account.Provision*
-	Reason     string    `json:"reason"`
-	Key        string    `json:"key"` // idempotency key: the event's key
-	At         time.Time `json:"at"`
+	CustomerID string            `json:"customer_id"`
+	Action     account.Provision `json:"action"`
+	Reason     string            `json:"reason"`
+	Key        string            `json:"key"` // idempotency key: the event's key
+	At         time.Time         `json:"at"`
 }
 
 // Provisioner suspends and reinstates a customer's subscriptions.

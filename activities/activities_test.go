@@ -81,7 +81,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) record(t *testing.T, events []account.Event, now time.Time) int {
 	t.Helper()
-	val, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: store.CustomerFromAccount(f.acct, now), Events: events})
+	val, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: CustomerSnapshot(f.acct, now), Events: events})
 	if err != nil {
 		t.Fatalf("Record: %v", err)
 	}
@@ -135,7 +135,7 @@ func TestRecordIsIdempotent(t *testing.T) {
 	audit, _ := f.st.AuditOf(context.Background(), "acme")
 	var payment store.AuditEntry
 	for _, a := range audit {
-		if a.Action == "payment.recorded" {
+		if a.Action == account.EventPaymentRecorded {
 			payment = a
 		}
 	}
@@ -147,7 +147,7 @@ func TestRecordIsIdempotent(t *testing.T) {
 func TestOlderSnapshotNeverOverwritesNewer(t *testing.T) {
 	f := newFixture(t)
 	f.record(t, f.acct.Open(t0), t0)
-	old := store.CustomerFromAccount(f.acct, t0)
+	old := CustomerSnapshot(f.acct, t0).Row()
 	f.record(t, must(f.acct.Approve(true, account.SystemActor, "test", t0)), t0)
 	if _, err := f.st.Record(context.Background(), old, nil); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func (f *fixture) notice(t *testing.T) NoticeInput {
 	events := append(f.acct.Open(t0), must(f.acct.Approve(true, account.SystemActor, "test", t0))...)
 	f.record(t, events, t0)
 	return NoticeInput{
-		Recipient: mail.Recipient{CustomerID: "acme", Name: "Acme Ltd", Email: "billing@acme.test", Locale: "en"},
+		Recipient: Recipient{CustomerID: "acme", Name: "Acme Ltd", Email: "billing@acme.test", Locale: "en"},
 		Notice:    *events[1].Notice,
 	}
 }
@@ -271,7 +271,7 @@ func TestSendNoticeFailures(t *testing.T) {
 func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	f := newFixture(t)
 	in := f.notice(t)
-	msg, err := mail.Render(in.Notice, in.Recipient)
+	msg, err := mail.Render(in.Notice, in.Recipient.mail())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,10 @@ func TestProvisionInPostgres(t *testing.T) {
 	f := newFixture(t)
 	f.record(t, f.acct.Open(t0), t0)
 	ctx := context.Background()
-	steps := []struct{ action, key, status, access string }{
+	steps := []struct {
+		action              account.Provision
+		key, status, access string
+	}{
 		{account.ProvisionActivate, "acme/1", "active", "limited"},
 		{account.ProvisionFullAccess, "acme/2", "active", "full"},
 		{account.ProvisionSuspend, "acme/3", "suspended", "full"},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/policy"
-	"github.com/example/dunning/store"
 )
 
 // Two customers may use the same payment_id and usage_id (a bank
@@ -33,7 +32,7 @@ func TestIdempotencyKeysAreScopedToTheirCustomer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := RecordInput{Customer: store.CustomerFromAccount(a, t0), Events: append(append(events, pay...), usage...)}
+		in := RecordInput{Customer: CustomerSnapshot(a, t0), Events: append(append(events, pay...), usage...)}
 		if _, err := f.env.ExecuteActivity(f.acts.Record, in); err != nil {
 			t.Fatalf("record %s: %v", a.Customer.CustomerID, err)
 		}
@@ -68,7 +67,7 @@ func TestIdempotencyKeysAreScopedToTheirCustomer(t *testing.T) {
 // earlier customer's rows, and the refusal is final (not retried).
 func TestReusedCustomerIDIsRefused(t *testing.T) {
 	f := newFixture(t)
-	c := store.CustomerFromAccount(f.acct, t0)
+	c := CustomerSnapshot(f.acct, t0)
 	c.FirstRunID = "run-chain-1"
 	if _, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: c, Events: f.acct.Open(t0)}); err != nil {
 		t.Fatal(err)
@@ -78,7 +77,7 @@ func TestReusedCustomerIDIsRefused(t *testing.T) {
 		t.Fatalf("the owner's next write: %v", err)
 	}
 	newcomer := account.New(f.acct.Customer, f.acct.Policy, "low", t0.Add(400*24*time.Hour))
-	nc := store.CustomerFromAccount(newcomer, t0.Add(400*24*time.Hour))
+	nc := CustomerSnapshot(newcomer, t0.Add(400*24*time.Hour))
 	nc.FirstRunID = "run-chain-2"
 	_, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: nc, Events: newcomer.Open(nc.CreatedAt)})
 	var appErr *temporal.ApplicationError
@@ -97,7 +96,7 @@ func TestRecordStoresTextWithNUL(t *testing.T) {
 	events := f.acct.Open(t0)
 	events[0].Reason = "bounce: mailbox\x00full"
 	events[0].Detail["note\x00"] = "a\x00b"
-	if _, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: store.CustomerFromAccount(f.acct, t0), Events: events}); err != nil {
+	if _, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: CustomerSnapshot(f.acct, t0), Events: events}); err != nil {
 		t.Fatalf("record with NUL: %v", err)
 	}
 	var reason string
@@ -106,5 +105,21 @@ func TestRecordStoresTextWithNUL(t *testing.T) {
 	}
 	if reason != "bounce: mailbox\uFFFDfull" {
 		t.Errorf("reason = %q", reason)
+	}
+}
+
+// A part payment leaves its invoice open: the invoice row still shows what
+// was paid (the aging report reads it), once however often it is recorded.
+func TestPartPaymentUpdatesTheInvoiceRow(t *testing.T) {
+	f := newFixture(t)
+	f.record(t, append(f.acct.Open(t0), must(f.acct.Approve(true, account.SystemActor, "test", t0))...), t0)
+	_, events, err := f.acct.RecordPayment(account.Payment{PaymentID: "part", AmountMinor: 3000, Currency: "USD", Method: "bank_transfer"}, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.record(t, events, t0.Add(time.Hour))
+	f.record(t, events, t0.Add(time.Hour)) // a retried activity
+	if n := count(t, f.st, `SELECT paid_minor FROM invoices WHERE invoice_id = 'INV-acme-0001'`); n != 3000 {
+		t.Errorf("paid_minor = %d, want 3000", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/mail"
+	"github.com/example/dunning/policy"
 	"github.com/example/dunning/reports"
 	"github.com/example/dunning/store"
 )
@@ -44,7 +45,7 @@ func (a *Activities) SendStaffReport(ctx context.Context, r StaffReport) (Notice
 		Categories: []string{"dunning", "staff", "staff_report"},
 		CustomArgs: map[string]string{"dunning_key": r.Key, "stage": "staff_report"},
 	}
-	row := store.OutboxMessage{MessageKey: r.Key, Stage: msg.Stage, Template: msg.Template, Channel: "email",
+	row := store.OutboxMessage{MessageKey: r.Key, Stage: msg.Stage, Template: msg.Template, Channel: string(policy.ChannelEmail),
 		ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML}
 	return a.deliver(ctx, row, msg)
 }

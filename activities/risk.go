@@ -51,7 +51,7 @@ func (a *Activities) Screen(ctx context.Context, in ScreenInput) (ScreenResult, 
 		return ScreenResult{}, fmt.Errorf("credit check: %w", err)
 	}
 	d := risk.Screen(app, sig, a.Risk)
-	s := account.Screening{Outcome: string(d.Outcome), Tier: string(d.Tier), Score: d.Score, Summary: d.Summary()}
+	s := account.Screening{Outcome: d.Outcome, Tier: string(d.Tier), Score: d.Score, Summary: d.Summary()}
 	for _, r := range d.Reasons {
 		if r.Points == 0 && !r.Hard {
 			continue
@@ -87,7 +87,7 @@ func (a *Activities) SendPhoneCode(ctx context.Context, in PhoneCodeInput) (Phon
 		return PhoneCodeResult{}, err
 	}
 	body := fmt.Sprintf("Your verification code is %s. It expires in %d minutes.", code, int(account.CodeTTL.Minutes()))
-	if in.Locale == "ko" {
+	if in.Locale == account.LocaleKorean {
 		body = fmt.Sprintf("인증번호는 %s입니다. %d분 후에 만료됩니다.", code, int(account.CodeTTL.Minutes()))
 	}
 	if err := a.SMS.SendSMS(ctx, in.Phone, body); err != nil {

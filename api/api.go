@@ -81,20 +81,23 @@ type Options struct {
 	// Activity ingests activity events for monitoring (POST /v1/activity,
 	// operators only). Nil: the route answers 503.
 	Activity http.Handler
-	Logger   *slog.Logger     // access and error log; default slog.Default()
-	Now      func() time.Time // default time.Now
-	MaxBody  int64            // largest request body in bytes; default DefaultMaxBody
+	// Reconciler serves /v1/reconcile. Nil: those routes answer 503.
+	Reconciler Reconciler
+	Logger     *slog.Logger     // access and error log; default slog.Default()
+	Now        func() time.Time // default time.Now
+	MaxBody    int64            // largest request body in bytes; default DefaultMaxBody
 }
 
 type server struct {
-	ops      Ops
-	tokens   Tokens
-	reports  Reports
-	activity http.Handler
-	log      *slog.Logger
-	now      func() time.Time
-	maxBody  int64
-	mux      *http.ServeMux
+	ops        Ops
+	tokens     Tokens
+	reports    Reports
+	activity   http.Handler
+	reconciler Reconciler
+	log        *slog.Logger
+	now        func() time.Time
+	maxBody    int64
+	mux        *http.ServeMux
 }
 
 // New builds the API handler. It panics without Options.Ops, a programming
@@ -103,7 +106,7 @@ func New(o Options) http.Handler {
 	if o.Ops == nil {
 		panic("api.New: Options.Ops is required")
 	}
-	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
+	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, reconciler: o.Reconciler, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/ops"
+	"github.com/example/dunning/reconcile"
 	"github.com/example/dunning/reports"
 	"github.com/example/dunning/workflows"
 )
@@ -187,38 +188,41 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/v1/customers/acme/emails/acme:INV-acme-0002:due", "", 200, call{op: "Email", customerID: "acme", arg: "acme:INV-acme-0002:due"}},
 		{"GET", "/v1/customers/acme/audit", "", 200, call{op: "Audit", customerID: "acme"}},
 		{"POST", "/v1/customers/acme/payments", `{"payment_id":"p1","amount_minor":500,"currency":"USD","method":"card","actor":"mallory"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateRecordPayment, arg: account.Payment{PaymentID: "p1", AmountMinor: 500, Currency: "USD", Method: "card", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateRecordPayment.Name, arg: account.Payment{PaymentID: "p1", AmountMinor: 500, Currency: "USD", Method: "card", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/usage", `{"usage_id":"u1","amount_minor":5}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateReportUsage, arg: account.Usage{UsageID: "u1", AmountMinor: 5}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateReportUsage.Name, arg: account.Usage{UsageID: "u1", AmountMinor: 5}}},
 		{"POST", "/v1/customers/acme/budget", `{"limit_minor":100,"notice_percents":[50,100],"hard_stop":true}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateSetBudget, arg: account.Budget{LimitMinor: 100, NoticePercents: []int{50, 100}, HardStop: true, Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateSetBudget.Name, arg: account.Budget{LimitMinor: 100, NoticePercents: []int{50, 100}, HardStop: true, Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/phone/verify", `{"code":"000111"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateVerifyPhone, arg: account.PhoneCode{Code: "000111"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateVerifyPhone.Name, arg: account.PhoneCode{Code: "000111"}}},
 		{"POST", "/v1/customers/acme/phone/code", ``, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateRequestPhoneCode, arg: account.CodeRequest{Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateRequestPhoneCode.Name, arg: account.CodeRequest{Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/abuse-reports", `{"notice_id":"n1","category":"spam","source":"staff","detail":"x"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateReportAbuse, arg: account.AbuseReport{NoticeID: "n1", Category: "spam", Source: "staff", Detail: "x", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateReportAbuse.Name, arg: account.AbuseReport{NoticeID: "n1", Category: "spam", Source: "staff", Detail: "x", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/review-decisions", `{"decision":"reinstate"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateReviewDecision, arg: account.Decision{Decision: "reinstate", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateReviewDecision.Name, arg: account.Decision{Decision: "reinstate", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/suspend", `{"reason":"r"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateSuspend, arg: account.StaffAction{Reason: "r", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateSuspend.Name, arg: account.StaffAction{Reason: "r", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/reinstate", `{"reason":"r"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateReinstate, arg: account.StaffAction{Reason: "r", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateReinstate.Name, arg: account.StaffAction{Reason: "r", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/terminate", `{"reason":"r","note":"n"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateTerminate, arg: account.StaffAction{Reason: "r", Note: "n", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateTerminate.Name, arg: account.StaffAction{Reason: "r", Note: "n", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/promises", `{"invoice_id":"INV-acme-0002","until":"2026-03-01T00:00:00Z"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdatePromiseToPay, arg: account.Promise{InvoiceID: "INV-acme-0002", Until: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdatePromiseToPay.Name, arg: account.Promise{InvoiceID: "INV-acme-0002", Until: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/disputes", `{"invoice_id":"INV-acme-0002","reason":"r"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateDisputeInvoice, arg: account.Dispute{InvoiceID: "INV-acme-0002", Reason: "r", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateDisputeInvoice.Name, arg: account.Dispute{InvoiceID: "INV-acme-0002", Reason: "r", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/dispute-resolutions", `{"invoice_id":"INV-acme-0002","outcome":"voided"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateResolveDispute, arg: account.Resolution{InvoiceID: "INV-acme-0002", Outcome: "voided", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateResolveDispute.Name, arg: account.Resolution{InvoiceID: "INV-acme-0002", Outcome: "voided", Actor: "alice"}}},
 		{"POST", "/v1/customers/acme/write-offs", `{"invoice_id":"INV-acme-0002","reason":"r"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateWriteOff, arg: account.InvoiceAction{InvoiceID: "INV-acme-0002", Reason: "r", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateWriteOff.Name, arg: account.InvoiceAction{InvoiceID: "INV-acme-0002", Reason: "r", Actor: "alice"}}},
 		{"POST", "/v1/enforcement-notices", `{"customer_id":"acme","notice_id":"N-1","category":"ddos","detail":"d","actor":"provider-bot"}`, 200,
-			call{op: "Update", customerID: "acme", update: workflows.UpdateReportAbuse, arg: account.AbuseReport{NoticeID: "N-1", Category: "ddos", Source: "provider", Detail: "d", Actor: "alice"}}},
+			call{op: "Update", customerID: "acme", update: workflows.UpdateReportAbuse.Name, arg: account.AbuseReport{NoticeID: "N-1", Category: "ddos", Source: "provider", Detail: "d", Actor: "alice"}}},
 		{"GET", "/v1/reports/aging?as_of=2026-02-01&currency=usd&status=past_due,suspended&top_n=5", "", 200,
 			call{op: "Aging", arg: reports.AgingOptions{Currency: "USD", Statuses: []string{"past_due", "suspended"}, TopN: 5}}},
 		{"POST", "/v1/collections/export", "", 200, call{op: "Export", arg: t0.UTC()}},
+		{"GET", "/v1/reconcile?customer_id=acme", "", 200, call{op: "Reconcile", customerID: "acme", arg: reconcile.Options{CustomerID: "acme"}}},
+		{"POST", "/v1/reconcile", `{"reason":"r"}`, 200, call{op: "Reconcile", arg: reconcile.Options{Repair: true, Actor: "alice", Reason: "r"}}},
+		{"POST", "/v1/reconcile", ``, 200, call{op: "Reconcile", arg: reconcile.Options{Repair: true, Actor: "alice"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -244,7 +248,7 @@ func TestRoutes(t *testing.T) {
 	// with where the customer is.
 	rec := h.do(request{method: "POST", path: "/v1/customers", token: operatorSecret, body: cases[0].body})
 	app := h.fake.got()[len(h.fake.got())-1].arg.(account.Application)
-	if app.CustomerID != "acme" || app.Country != "US" || app.Currency != "USD" || app.Locale != "en" || app.Policy != "standard" {
+	if app.CustomerID != "acme" || app.Country != "US" || app.Currency != "USD" || app.Locale != account.LocaleEnglish || app.Policy != "standard" {
 		t.Errorf("application sent = %+v", app)
 	}
 	if rec.Header().Get("Location") != "/v1/customers/acme" || !strings.Contains(rec.Body.String(), `"workflow_id":"customer-acme"`) {
@@ -356,6 +360,8 @@ func TestValidationErrors(t *testing.T) {
 		{"list status", "GET", "/v1/customers?status=late", ``, nil, 400, "invalid_request", `status "late"`},
 		{"list stage", "GET", "/v1/customers?stage=x%22%20OR%20true", ``, nil, 400, "invalid_request", "stage"},
 		{"list unknown param", "GET", "/v1/customers?risk-tier=high", ``, nil, 400, "invalid_request", `unknown query parameter "risk-tier"`},
+		{"reconcile actor in body", "POST", "/v1/reconcile", `{"actor":"mallory"}`, nil, 400, "invalid_request", `unknown field "actor"`},
+		{"reconcile unknown param", "GET", "/v1/reconcile?customer=acme", ``, nil, 400, "invalid_request", `unknown query parameter "customer"`},
 		{"list repeated param", "GET", "/v1/customers?status=active&status=past_due", ``, nil, 400, "invalid_request", "given 2 times"},
 		{"list days", "GET", "/v1/customers?min_days_past_due=ten", ``, nil, 400, "invalid_request", "must be an integer"},
 		{"list page size", "GET", "/v1/customers?page_size=5000", ``, nil, 400, "invalid_request", "page_size"},
@@ -389,7 +395,7 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{ops.Invalid(errors.New("policy \"gold\" is unknown")), 400, "invalid_request", `policy "gold" is unknown`},
 		{fmt.Errorf("wrapped: %w", ops.ErrNotFound), 404, "not_found", "not found"},
-		{&ops.RefusedError{Op: workflows.UpdateRecordPayment, Message: "currency EUR does not match the account currency USD"}, 409, "refused",
+		{&ops.RefusedError{Op: workflows.UpdateRecordPayment.Name, Message: "currency EUR does not match the account currency USD"}, 409, "refused",
 			"currency EUR does not match the account currency USD"},
 		{&ops.RefusedError{Message: `customer "acme" already exists (workflow customer-acme)`}, 409, "refused", "already exists"},
 		{fmt.Errorf("x: %w", ops.ErrTerminated), 410, "terminated", "terminated"},

@@ -22,6 +22,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/ops"
+	"github.com/example/dunning/reconcile"
 	"github.com/example/dunning/reports"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -98,7 +99,7 @@ func (f *fakeOps) Update(_ context.Context, customerID, updateName string, arg, 
 		return nil
 	}
 	var res any = sampleStatus(customerID)
-	if updateName == workflows.UpdateRecordPayment {
+	if updateName == workflows.UpdateRecordPayment.Name {
 		p := arg.(account.Payment)
 		res = account.PaymentResult{PaymentID: p.PaymentID, Allocations: []account.Allocation{{InvoiceID: "INV-" + customerID + "-0002", AmountMinor: p.AmountMinor}},
 			Status: account.StatusActive}
@@ -155,8 +156,8 @@ func (f *fakeOps) Audit(_ context.Context, customerID string) ([]store.AuditEntr
 		return nil, err
 	}
 	return []store.AuditEntry{
-		{ID: 1, EventKey: customerID + "/1", CustomerID: customerID, At: t0, Actor: "system", Action: "account.opened", Reason: "application", Detail: json.RawMessage(`{"policy":"standard.v1"}`), RecordedAt: t0},
-		{ID: 2, EventKey: customerID + "/2", CustomerID: customerID, At: t0, Actor: "alice", Action: "payment.recorded", Reason: "payment p1",
+		{ID: 1, EventKey: customerID + "/1", CustomerID: customerID, At: t0, Actor: "system", Action: account.EventAccountOpened, Reason: "application", Detail: json.RawMessage(`{"policy":"standard.v1"}`), RecordedAt: t0},
+		{ID: 2, EventKey: customerID + "/2", CustomerID: customerID, At: t0, Actor: "alice", Action: account.EventPaymentRecorded, Reason: "payment p1",
 			InvoiceID: sql.NullString{String: "INV-" + customerID + "-0001", Valid: true}, RecordedAt: t0},
 	}, nil
 }
@@ -257,7 +258,7 @@ func newHarness(t *testing.T, mutate ...func(*Options)) *harness {
 	fake := &fakeOps{}
 	logs := &syncBuffer{}
 	opts := Options{
-		Ops: fake, Reports: fake, Tokens: tokens,
+		Ops: fake, Reports: fake, Reconciler: fake, Tokens: tokens,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Now:    func() time.Time { return t0 },
 		Webhooks: map[string]http.Handler{"POST /webhooks/sendgrid": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -341,4 +342,21 @@ func errorCode(t *testing.T, rec *httptest.ResponseRecorder) (code, message stri
 		t.Fatalf("error body %q: %v", rec.Body, err)
 	}
 	return body.Error.Code, body.Error.Message
+}
+
+func (f *fakeOps) Reconcile(_ context.Context, o reconcile.Options) (reconcile.Report, error) {
+	if err := f.record(call{op: "Reconcile", customerID: o.CustomerID, arg: o}); err != nil {
+		return reconcile.Report{}, err
+	}
+	rep := reconcile.Report{StartedAt: t0, FinishedAt: t0, Repair: o.Repair, Checked: 1, Drifted: 1, Customers: []reconcile.CustomerReport{{
+		CustomerID: "acme", State: reconcile.StateDrift, Execution: "running",
+		Drift: []reconcile.Drift{{Field: "payment:p1", Workflow: "500 USD", Database: reconcile.Missing, Repairable: true}},
+	}}}
+	if o.Repair {
+		rep.Drifted, rep.Repaired = 0, 1
+		rep.Customers[0].State = reconcile.StateRepaired
+		rep.Customers[0].Repair = &account.ResyncResult{EventSeq: 12, Invoices: 1, PaymentsRestored: []string{"p1"}}
+		rep.Customers[0].Remaining = []reconcile.Drift{}
+	}
+	return rep, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -29,25 +30,27 @@ type route struct {
 // customerUpdate is a POST /v1/customers/{id}/<path> route that runs a
 // workflow update.
 type customerUpdate struct {
-	path   string
-	update string
-	// prepare decodes the request, records the caller as its actor when it
-	// has one, and validates it.
-	prepare func(s *server, w http.ResponseWriter, r *http.Request) (any, error)
+	path string
+	// run decodes the request, records the caller as its actor when it has
+	// one, validates it and runs the update.
+	run func(s *server, w http.ResponseWriter, r *http.Request) error
 }
 
-// updateOf builds a customerUpdate for the request type T. setActor is nil
-// for requests without an actor.
-func updateOf[T any](path, update string, setActor func(*T, string)) customerUpdate {
-	return customerUpdate{path: path, update: update, prepare: func(s *server, w http.ResponseWriter, r *http.Request) (any, error) {
-		var req T
+// updateOf builds a customerUpdate for the update u. setActor is nil for
+// requests without an actor.
+func updateOf[Req, Res any](path string, u contract.Update[Req, Res], setActor func(*Req, string)) customerUpdate {
+	return customerUpdate{path: path, run: func(s *server, w http.ResponseWriter, r *http.Request) error {
+		var req Req
 		if err := s.decode(w, r, &req); err != nil {
-			return nil, err
+			return err
 		}
 		if setActor != nil {
 			setActor(&req, info(r).actor) // the token, whatever the body says
 		}
-		return req, validate(req)
+		if err := validate(req); err != nil {
+			return err
+		}
+		return runUpdate(s, w, r, r.PathValue("id"), u, req)
 	}}
 }
 
@@ -103,14 +106,12 @@ func (s *server) routes() []route {
 		{"GET /v1/collections/exports", s.h(s.collectionsBatches)},
 		{"GET /v1/collections/exports/{batch}", s.h(s.collectionsBatch)},
 		{"POST /v1/activity", s.h(s.ingestActivity)},
+		{"GET /v1/reconcile", s.h(s.reconcileReport)},
+		{"POST /v1/reconcile", s.h(s.reconcileRepair)},
 	}
 	for _, u := range customerUpdates {
 		rts = append(rts, route{"POST /v1/customers/{id}/" + u.path, s.h(func(w http.ResponseWriter, r *http.Request) error {
-			req, err := u.prepare(s, w, r)
-			if err != nil {
-				return err
-			}
-			return s.runUpdate(w, r, r.PathValue("id"), u.update, req)
+			return u.run(s, w, r)
 		})})
 	}
 	for i, rt := range rts {
@@ -145,12 +146,12 @@ func (s *server) checkID(next http.Handler) http.Handler {
 
 // runUpdate runs the update and answers with its result as the workflow
 // gave it: the account status, or the payment's outcome for payments.
-func (s *server) runUpdate(w http.ResponseWriter, r *http.Request, customerID, update string, req any) error {
-	var res json.RawMessage
-	if err := s.ops.Update(r.Context(), customerID, update, req, &res); err != nil {
+func runUpdate[Req, Res any](s *server, w http.ResponseWriter, r *http.Request, customerID string, u contract.Update[Req, Res], req Req) error {
+	res, err := contract.Run(r.Context(), s.ops, u, customerID, req)
+	if err != nil {
 		return err
 	}
-	if len(res) == 0 || string(res) == "null" {
+	if res == nil {
 		// An update that answers nothing: answer with the status it left.
 		v, err := s.ops.Status(r.Context(), customerID)
 		if err != nil {
@@ -159,7 +160,7 @@ func (s *server) runUpdate(w http.ResponseWriter, r *http.Request, customerID, u
 		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
-	writeRaw(w, http.StatusOK, "application/json", append(res, '\n'))
+	writeJSON(w, http.StatusOK, *res)
 	return nil
 }
 
@@ -306,7 +307,7 @@ func (s *server) audit(w http.ResponseWriter, r *http.Request) error {
 			detail = json.RawMessage("{}")
 		}
 		out = append(out, AuditEntry{ID: e.ID, EventKey: e.EventKey, CustomerID: e.CustomerID, At: e.At, Actor: e.Actor,
-			Action: e.Action, Reason: e.Reason, InvoiceID: e.InvoiceID.String, Detail: detail, RecordedAt: e.RecordedAt})
+			Action: string(e.Action), Reason: e.Reason, InvoiceID: e.InvoiceID.String, Detail: detail, RecordedAt: e.RecordedAt})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
 	return nil
@@ -329,8 +330,8 @@ func (s *server) enforcementNotice(w http.ResponseWriter, r *http.Request) error
 	}
 	switch n.Source {
 	case "":
-		n.Source = "provider"
-	case "provider":
+		n.Source = account.SourceProvider
+	case account.SourceProvider:
 	default:
 		return invalid(fmt.Errorf("source %q: an enforcement notice comes from the provider (omit source or give \"provider\")", n.Source))
 	}
@@ -338,7 +339,7 @@ func (s *server) enforcementNotice(w http.ResponseWriter, r *http.Request) error
 	if err := validate(n.AbuseReport); err != nil {
 		return err
 	}
-	return s.runUpdate(w, r, n.CustomerID, workflows.UpdateReportAbuse, n.AbuseReport)
+	return runUpdate(s, w, r, n.CustomerID, workflows.UpdateReportAbuse, n.AbuseReport)
 }
 
 // decode reads a JSON request body into v: one JSON value, no unknown

@@ -10,6 +10,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/example/dunning/account"
 )
 
 // Config is the public configuration contract.
@@ -37,6 +39,8 @@ type Config struct {
 	APITokens         string // DUNNING_API_TOKENS (secret): "name:role:token,..."
 	CodeSecret        string // DUNNING_CODE_SECRET (secret): keys SMS code hashes; the same on every worker
 	AgingSchedule     string // DUNNING_AGING_SCHEDULE: cron (UTC) of the daily aging snapshot; "off" disables
+	ReconcileSchedule string // DUNNING_RECONCILE_SCHEDULE: cron (UTC) of the daily reconciliation; "off" disables
+	ReconcileRepair   bool   // DUNNING_RECONCILE_REPAIR: the daily reconciliation also repairs (default: it only reports)
 	LogLevel          string // LOG_LEVEL: debug, info, warn, error
 }
 
@@ -79,7 +83,15 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		APITokens:         getenv("DUNNING_API_TOKENS"),
 		CodeSecret:        getenv("DUNNING_CODE_SECRET"),
 		AgingSchedule:     env("DUNNING_AGING_SCHEDULE", "5 0 * * *"),
+		ReconcileSchedule: env("DUNNING_RECONCILE_SCHEDULE", "35 0 * * *"),
 		LogLevel:          env("LOG_LEVEL", "info"),
+	}
+	switch v := strings.ToLower(env("DUNNING_RECONCILE_REPAIR", "false")); v {
+	case "true", "1", "yes":
+		c.ReconcileRepair = true
+	case "false", "0", "no":
+	default:
+		return c, fmt.Errorf("DUNNING_RECONCILE_REPAIR %q must be true or false", v)
 	}
 	return c, c.Validate()
 }
@@ -103,7 +115,7 @@ func (c Config) Validate() error {
 	if !strings.Contains(c.StaffEmail, "@") {
 		return fmt.Errorf("DUNNING_STAFF_EMAIL %q is not an email address", c.StaffEmail)
 	}
-	if c.StaffLocale != "en" && c.StaffLocale != "ko" {
+	if c.StaffLocale != account.LocaleEnglish && c.StaffLocale != account.LocaleKorean {
 		return fmt.Errorf("DUNNING_STAFF_LOCALE %q must be en or ko", c.StaffLocale)
 	}
 	if _, err := c.Level(); err != nil {

@@ -30,6 +30,7 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		"DUNNING_PROVISIONING_URL": "not a url",
 		"TEMPORAL_TLS_CERT":        "/etc/cert.pem",
 		"DUNNING_STAFF_LOCALE":     "fr",
+		"DUNNING_RECONCILE_REPAIR": "sometimes",
 	} {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)
@@ -57,5 +58,17 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	}
 	if !strings.Contains(out, "sendgrid_key=set") || !strings.Contains(out, "app:xxxxx@db") {
 		t.Errorf("log = %s", out)
+	}
+}
+
+func TestReconcileSchedule(t *testing.T) {
+	c, err := FromGetenv(func(string) string { return "" })
+	if err != nil || c.ReconcileSchedule != "35 0 * * *" || c.ReconcileRepair {
+		t.Errorf("defaults: %q repair %v, %v", c.ReconcileSchedule, c.ReconcileRepair, err)
+	}
+	env := map[string]string{"DUNNING_RECONCILE_SCHEDULE": "off", "DUNNING_RECONCILE_REPAIR": "TRUE"}
+	c, err = FromGetenv(func(k string) string { return env[k] })
+	if err != nil || c.ReconcileSchedule != "off" || !c.ReconcileRepair {
+		t.Errorf("set: %q repair %v, %v", c.ReconcileSchedule, c.ReconcileRepair, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/money"
 	"github.com/example/dunning/workflows"
 )
@@ -60,7 +61,7 @@ func personas() []persona {
 					switch {
 					case inv.Stage == "overdue_1" && inv.PromiseUntil.IsZero() && !s.done(v.CustomerID+inv.ID+"promise"):
 						s.mark(v.CustomerID + inv.ID + "promise")
-						return s.update(v.CustomerID, workflows.UpdatePromiseToPay, account.Promise{
+						return update(s, v.CustomerID, workflows.UpdatePromiseToPay, account.Promise{
 							InvoiceID: inv.ID, Until: time.Now().Add(20 * time.Second), Actor: "demo-staff", Note: "customer called: pays in 10 days"})
 					case !inv.PromiseUntil.IsZero() && time.Until(inv.PromiseUntil) < 8*time.Second:
 						return s.payOpen(v, func(x account.InvoiceView) bool { return x.ID == inv.ID })
@@ -77,10 +78,10 @@ func personas() []persona {
 					case inv.Stage == "due" && !inv.Disputed && !s.done(key+"dispute"):
 						s.mark(key + "dispute")
 						s.markAt(key+"resolve", time.Now().Add(20*time.Second))
-						return s.update(v.CustomerID, workflows.UpdateDisputeInvoice, account.Dispute{InvoiceID: inv.ID, Reason: "says the service was down", Actor: "demo-staff"})
+						return update(s, v.CustomerID, workflows.UpdateDisputeInvoice, account.Dispute{InvoiceID: inv.ID, Reason: "says the service was down", Actor: "demo-staff"})
 					case inv.Disputed && s.due(key+"resolve"):
 						s.mark(key + "resolve")
-						return s.update(v.CustomerID, workflows.UpdateResolveDispute, account.Resolution{InvoiceID: inv.ID, Outcome: account.OutcomeUpheld, Actor: "demo-staff", Note: "logs show the service was up"})
+						return update(s, v.CustomerID, workflows.UpdateResolveDispute, account.Resolution{InvoiceID: inv.ID, Outcome: account.OutcomeUpheld, Actor: "demo-staff", Note: "logs show the service was up"})
 					case !inv.Disputed && s.done(key+"resolve"):
 						return s.payOpen(v, func(x account.InvoiceView) bool { return x.ID == inv.ID })
 					}
@@ -92,7 +93,7 @@ func personas() []persona {
 			about: "medium risk, asked for a prepayment it never sends: the application is cancelled",
 			act:   func(*simulator, account.StatusView) error { return nil }},
 		{id: "prepaid", name: "Gift Card Gary", country: "US", currency: "USD", locale: "en", fee: 5000,
-			instrument: account.PaymentInstrument{Type: "prepaid_card", CardBIN: "411111"},
+			instrument: account.PaymentInstrument{Type: account.InstrumentPrepaidCard, CardBIN: "411111"},
 			about:      "pays with a prepaid card: refused at screening",
 			act:        func(*simulator, account.StatusView) error { return nil }},
 		{id: "review", name: "Riskier Trading Ltd", country: "NG", currency: "USD", locale: "en", fee: 7000, prepay: true,
@@ -100,7 +101,7 @@ func personas() []persona {
 			about: "high risk: staff review and approve it, then it prepays and pays on time",
 			act: func(s *simulator, v account.StatusView) error {
 				if v.Status == account.StatusManualReview && len(v.Reviews) > 0 && time.Since(v.Reviews[0].OpenedAt) > 8*time.Second {
-					return s.update(v.CustomerID, workflows.UpdateReviewDecision, account.Decision{
+					return update(s, v.CustomerID, workflows.UpdateReviewDecision, account.Decision{
 						Decision: account.DecisionApprove, Actor: "demo-staff", Note: "company registration checked"})
 				}
 				return s.payOpen(v, func(account.InvoiceView) bool { return true })
@@ -140,7 +141,7 @@ func (s *simulator) onboard(ctx context.Context) error {
 			email = "billing@" + p.id + ".example"
 		}
 		if instrument.Type == "" {
-			instrument.Type = "bank_transfer"
+			instrument.Type = account.InstrumentBankTransfer
 		}
 		app := account.Application{
 			CustomerID: id, Name: p.name, Email: email, Phone: fmt.Sprintf("+1415555%04d", 100+i),
@@ -200,12 +201,7 @@ func (s *simulator) run(ctx context.Context) {
 func (s *simulator) status(ctx context.Context, id string) (account.StatusView, error) {
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	val, err := s.c.QueryWorkflow(qctx, workflows.WorkflowID(id), "", workflows.QueryGetStatus)
-	var v account.StatusView
-	if err == nil {
-		err = val.Get(&v)
-	}
-	return v, err
+	return contract.Ask(qctx, s.c, workflows.QueryGetStatus, workflows.WorkflowID(id), "")
 }
 
 // payOpen pays the outstanding amount of the open invoices that match.
@@ -223,21 +219,17 @@ func (s *simulator) payOpen(v account.StatusView, match func(account.InvoiceView
 	s.paid++
 	n := s.paid
 	s.mu.Unlock()
-	return s.update(v.CustomerID, workflows.UpdateRecordPayment, account.Payment{
+	return update(s, v.CustomerID, workflows.UpdateRecordPayment, account.Payment{
 		PaymentID: fmt.Sprintf("demo-%s-%d", v.CustomerID, n), AmountMinor: total, Currency: v.Currency,
 		Method: "bank_transfer", Reference: v.CustomerID, Actor: "demo-customer",
 	})
 }
 
-func (s *simulator) update(id, name string, arg any) error {
+// update runs the update u with req on the customer's lifecycle.
+func update[Req, Res any](s *simulator, id string, u contract.Update[Req, Res], req Req) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(id), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
+	_, err := contract.Call(ctx, s.c, u, workflows.WorkflowID(id), req)
 	return err
 }
 

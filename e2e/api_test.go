@@ -108,7 +108,7 @@ func TestHTTPAPI(t *testing.T) {
 	call(t, viewerToken, "GET", "/v1/customers/api-cust/audit", nil, &audit)
 	found := false
 	for _, a := range audit.Entries {
-		found = found || (a.Action == "payment.recorded" && a.Actor == "ops-bot")
+		found = found || (a.Action == string(account.EventPaymentRecorded) && a.Actor == "ops-bot")
 	}
 	if !found {
 		t.Errorf("payment not audited as ops-bot: %+v", audit)
@@ -205,7 +205,7 @@ func TestActivityMonitoringSuspendsOnMining(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "suspension for mining", func() bool {
 		v, err := tryStatus(app.CustomerID)
-		return err == nil && v.Status == account.StatusSuspended && len(v.Reviews) == 1 && v.Reviews[0].Source == "monitoring"
+		return err == nil && v.Status == account.StatusSuspended && len(v.Reviews) == 1 && v.Reviews[0].Source == account.SourceMonitoring
 	})
 	var evidence string
 	if err := env.db.Get(&evidence, `SELECT evidence::text FROM monitoring_hits WHERE event_id = 'gf-2' AND rule = 'crypto_mining_resource'`); err != nil || !strings.Contains(evidence, "p4d.24xlarge") {

@@ -131,7 +131,7 @@ func benchFanout(ctx workflow.Context, customerID string, n int) error {
 	futures := make([]workflow.Future, n)
 	for i := range n {
 		futures[i] = workflow.ExecuteActivity(ctx, acts.SendNotice, activities.NoticeInput{
-			Recipient: mail.Recipient{CustomerID: customerID, Name: "Bench Ltd", Email: "bench@customers.test", Locale: "en"},
+			Recipient: activities.Recipient{CustomerID: customerID, Name: "Bench Ltd", Email: "bench@customers.test", Locale: "en"},
 			Notice: account.Notice{Key: fmt.Sprintf("%s:bench:%d", customerID, i), Template: "upcoming", Stage: "upcoming",
 				InvoiceID: "INV-bench", AmountMinor: 10000, Currency: "USD", DueAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Reference: "INV-bench"},
 		})

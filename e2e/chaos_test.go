@@ -681,7 +681,7 @@ func (ce *chaosEnv) statusOf(id string, timeout time.Duration) (account.StatusVi
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var v account.StatusView
-	val, err := ce.c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryGetStatus)
+	val, err := ce.c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryGetStatus.Name)
 	if err != nil {
 		return v, nil, err
 	}
@@ -798,7 +798,7 @@ func (ce *chaosEnv) pay(c *chaosCustomer, amount int64) {
 	p := account.Payment{PaymentID: c.paymentID(), AmountMinor: amount, Currency: c.app.Currency, Method: "bank_transfer",
 		Reference: "chaos", Actor: chaosActor}
 	o := &op{kind: "payment", customer: c.id(), id: p.PaymentID, amount: amount, currency: p.Currency}
-	ce.request(o, workflows.UpdateRecordPayment, p, true, func() string {
+	ce.request(o, workflows.UpdateRecordPayment.Name, p, true, func() string {
 		return ce.rowExists(`SELECT count(*) FROM payments WHERE customer_id = $1 AND payment_id = $2`, c.id(), p.PaymentID)
 	})
 }
@@ -806,7 +806,7 @@ func (ce *chaosEnv) pay(c *chaosCustomer, amount int64) {
 func (ce *chaosEnv) usage(c *chaosCustomer, amount int64) {
 	u := account.Usage{UsageID: c.usageID(), AmountMinor: amount, Description: "chaos usage"}
 	o := &op{kind: "usage", customer: c.id(), id: u.UsageID, amount: amount, currency: c.app.Currency}
-	ce.request(o, workflows.UpdateReportUsage, u, true, func() string {
+	ce.request(o, workflows.UpdateReportUsage.Name, u, true, func() string {
 		return ce.rowExists(`SELECT count(*) FROM usage_records WHERE customer_id = $1 AND usage_id = $2`, c.id(), u.UsageID)
 	})
 }
@@ -821,9 +821,9 @@ func (ce *chaosEnv) staff(c *chaosCustomer, name string) {
 
 func (ce *chaosEnv) promise(c *chaosCustomer, invoiceID string) {
 	note := c.tag("promise")
-	o := &op{kind: workflows.UpdatePromiseToPay, customer: c.id(), id: note}
+	o := &op{kind: workflows.UpdatePromiseToPay.Name, customer: c.id(), id: note}
 	p := account.Promise{InvoiceID: invoiceID, Until: time.Now().Add(10 * time.Second), Actor: chaosActor, Note: note}
-	ce.request(o, workflows.UpdatePromiseToPay, p, false, nil)
+	ce.request(o, workflows.UpdatePromiseToPay.Name, p, false, nil)
 }
 
 // drive plays one customer until the drive is over.
@@ -871,10 +871,10 @@ func (ce *chaosEnv) drive(c *chaosCustomer, rng *rand.Rand) {
 		case kindStaff:
 			switch {
 			case v.Status == account.StatusSuspended && !suspendedByStaff.IsZero() && time.Since(suspendedByStaff) > 6*time.Second:
-				ce.staff(c, workflows.UpdateReinstate)
+				ce.staff(c, workflows.UpdateReinstate.Name)
 				suspendedByStaff = time.Time{}
 			case v.Status != account.StatusSuspended && suspendedByStaff.IsZero() && rng.IntN(6) == 0:
-				ce.staff(c, workflows.UpdateSuspend)
+				ce.staff(c, workflows.UpdateSuspend.Name)
 				suspendedByStaff = time.Now()
 			default:
 				for _, inv := range v.Invoices {

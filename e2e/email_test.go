@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/example/dunning/policy"
 	"github.com/example/dunning/sendgridfake"
 	"github.com/example/dunning/sgevents"
 	"github.com/example/dunning/store"
@@ -72,13 +73,13 @@ func TestBounceWebhookSwitchesToSMS(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "the workflow to switch to SMS", func() bool {
 		v, err := tryStatus(app.CustomerID)
-		return err == nil && !v.EmailOK && v.Channel == "sms"
+		return err == nil && !v.EmailOK && v.Channel == policy.ChannelSMS
 	})
 	// The prepayment reminder (10 s after the request) now goes by SMS, and
 	// staff got exactly one alert about the address.
 	eventually(t, 30*time.Second, "the reminder by SMS", func() bool {
 		r := outboxKeys(t, app.CustomerID)["bouncy:INV-bouncy-0001:prepayment_reminder"]
-		return r.Status == store.OutboxSent && r.Channel == "sms" && r.ToEmail == app.Phone
+		return r.Status == store.OutboxSent && r.Channel == string(policy.ChannelSMS) && r.ToEmail == app.Phone
 	})
 	alerts := 0
 	for k, r := range outboxKeys(t, app.CustomerID) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/workflows"
 )
 
@@ -85,9 +86,9 @@ func TestEveryHandlerAndSignalReplays(t *testing.T) {
 	if staffKey == "" || customerKey == "" {
 		t.Fatalf("no staff alert or customer notice in the outbox: %v", outboxKeys(t, id))
 	}
-	must("signal", env.client.SignalWorkflow(ctx, workflows.WorkflowID(id), "", workflows.SignalEmailUndeliverable,
+	must("signal", contract.Send(ctx, env.client, workflows.SignalEmailUndeliverable, workflows.WorkflowID(id), "",
 		account.Bounce{MessageKey: staffKey, Event: "bounce", Reason: "staff mailbox full"}))
-	must("signal", env.client.SignalWorkflow(ctx, workflows.WorkflowID(id), "", workflows.SignalEmailUndeliverable,
+	must("signal", contract.Send(ctx, env.client, workflows.SignalEmailUndeliverable, workflows.WorkflowID(id), "",
 		account.Bounce{MessageKey: customerKey, Event: "bounce", Reason: "550 no such user"}))
 	eventually(t, 20*time.Second, "the customer's bounce", func() bool { return !status(t, id).EmailOK })
 

@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
+	"github.com/example/dunning/policy"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
@@ -43,9 +45,9 @@ func onboardActive(t *testing.T, app account.Application) {
 	}
 }
 
-func update(id, name string, arg any) (account.StatusView, error) {
+func update[Req any](id string, u contract.Update[Req, account.StatusView], req Req) (account.StatusView, error) {
 	var v account.StatusView
-	err := updateInto(id, name, arg, &v)
+	err := updateInto(id, u, req, &v)
 	return v, err
 }
 
@@ -71,7 +73,7 @@ func outboxKeys(t *testing.T, id string) map[string]store.OutboxMessage {
 	t.Helper()
 	out := outboxRows(t, id)
 	for _, r := range out {
-		if r.Status == store.OutboxSent && r.Channel == "email" {
+		if r.Status == store.OutboxSent && r.Channel == string(policy.ChannelEmail) {
 			if n := len(env.sendgrid.ByCustomArg("dunning_key", r.MessageKey)); n != 1 {
 				t.Errorf("%s reached SendGrid %d times", r.MessageKey, n)
 			}
@@ -233,7 +235,7 @@ func TestPromiseDisputeAndStaffActions(t *testing.T) {
 		t.Errorf("write-off unknown: %d %s", code, out)
 	}
 	out, code = starter(t, "audit", app.CustomerID)
-	for _, want := range []string{"promise.made", "promise.broken", "dispute.opened", "dispute.resolved", "account.suspended", "account.reinstated", "e2e-staff", "alice"} {
+	for _, want := range []string{string(account.EventPromiseMade), string(account.EventPromiseBroken), string(account.EventDisputeOpened), string(account.EventDisputeResolved), string(account.EventAccountSuspended), string(account.EventAccountReinstated), "e2e-staff", "alice"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("audit lacks %q:\n%s", want, out)
 		}

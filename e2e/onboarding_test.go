@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
@@ -66,12 +65,7 @@ func status(t *testing.T, id string) account.StatusView {
 func tryStatus(id string) (account.StatusView, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	var v account.StatusView
-	val, err := env.client.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QueryGetStatus)
-	if err == nil {
-		err = val.Get(&v)
-	}
-	return v, err
+	return contract.Ask(ctx, env.client, workflows.QueryGetStatus, workflows.WorkflowID(id), "")
 }
 
 func recordPayment(id string, p account.Payment) (account.PaymentResult, error) {
@@ -80,17 +74,16 @@ func recordPayment(id string, p account.Payment) (account.PaymentResult, error) 
 	return res, err
 }
 
-// updateInto runs an update and waits for its result.
-func updateInto(id, name string, arg, result any) error {
+// updateInto runs the update u and waits for its result.
+func updateInto[Req, Res any](id string, u contract.Update[Req, Res], req Req, result *Res) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h, err := env.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(id), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
+	res, err := contract.Call(ctx, env.client, u, workflows.WorkflowID(id), req)
 	if err != nil {
 		return err
 	}
-	return h.Get(ctx, result)
+	*result = res
+	return nil
 }
 
 // A customer is onboarded with the CLI, pays the prepayment, gets an
@@ -188,9 +181,9 @@ func TestOnboardPrepayInvoicePaid(t *testing.T) {
 	audit, _ := env.store.AuditOf(ctx, id)
 	var actions []string
 	for _, a := range audit {
-		actions = append(actions, a.Action)
+		actions = append(actions, string(a.Action))
 	}
-	for _, want := range []string{"account.opened", "prepayment.requested", "payment.recorded", "invoice.paid", "account.activated", "invoice.issued"} {
+	for _, want := range []string{string(account.EventAccountOpened), string(account.EventPrepaymentRequested), string(account.EventPaymentRecorded), string(account.EventInvoicePaid), string(account.EventAccountActivated), string(account.EventInvoiceIssued)} {
 		if !strings.Contains(strings.Join(actions, " "), want) {
 			t.Errorf("audit log lacks %s: %v", want, actions)
 		}

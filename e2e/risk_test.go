@@ -45,13 +45,13 @@ func TestPrepaidInstrumentsAreRefused(t *testing.T) {
 			t.Fatalf("%s: %v", app.CustomerID, err)
 		}
 		c, _ := env.store.CustomerByID(context.Background(), app.CustomerID)
-		if c.Status != "terminated" || c.ScreeningOutcome != "reject" || c.RiskTier != "high" {
+		if c.Status != "terminated" || c.ScreeningOutcome != string(account.OutcomeReject) || c.RiskTier != "high" {
 			t.Errorf("%s: %+v", app.CustomerID, c)
 		}
 		audit, _ := env.store.AuditOf(context.Background(), app.CustomerID)
 		var reasons string
 		for _, a := range audit {
-			if a.Action == "screening.decided" {
+			if a.Action == account.EventScreeningDecided {
 				reasons = string(a.Detail)
 			}
 		}

@@ -50,7 +50,7 @@ func newData(n account.Notice, r Recipient, locale string) Data {
 // Days is DaysOverdue in words: "1 day", "14 days", "14일".
 func (d Data) Days() string {
 	switch {
-	case d.Locale == "ko":
+	case d.Locale == account.LocaleKorean:
 		return fmt.Sprintf("%d일", d.DaysOverdue)
 	case d.DaysOverdue == 1:
 		return "1 day"
@@ -94,7 +94,7 @@ func (d Data) DetailMonth(key string) (string, error) {
 }
 
 func monthLabel(t time.Time, locale string) string {
-	if locale == "ko" {
+	if locale == account.LocaleKorean {
 		return fmt.Sprintf("%d년 %d월", t.Year(), int(t.Month()))
 	}
 	return t.Format("January 2006")

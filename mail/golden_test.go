@@ -31,7 +31,7 @@ func goldenNotice(t *testing.T, name, locale string) (account.Notice, Recipient)
 	cur, amount, limit := "USD", int64(123456), int64(500000)
 	r := Recipient{CustomerID: "acme", Name: "Acme & Sons <Ltd>", Email: "billing@acme.test", Locale: locale}
 	phone := "+1******0100"
-	if locale == "ko" {
+	if locale == account.LocaleKorean {
 		cur, amount, limit = "KRW", 1234560, 5000000
 		r.Name = "(주)에이크미 & 선즈"
 		phone = "+82******5678"

@@ -134,7 +134,7 @@ func FormatDate(t time.Time, locale string) string {
 		return ""
 	}
 	t = t.UTC()
-	if locale == "ko" {
+	if locale == account.LocaleKorean {
 		return fmt.Sprintf("%d년 %d월 %d일", t.Year(), int(t.Month()), t.Day())
 	}
 	return t.Format("January 2, 2006")
@@ -148,7 +148,7 @@ func FormatDateTime(t time.Time, locale string) string {
 		return ""
 	}
 	t = t.UTC()
-	if locale == "ko" {
+	if locale == account.LocaleKorean {
 		return FormatDate(t, locale) + t.Format(" 15:04 (UTC)")
 	}
 	return t.Format("15:04 UTC on January 2, 2006")

@@ -81,7 +81,7 @@ func TestRenderKorean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Subject != "[최종 통지] 2026년 3월 8일에 서비스가 정지됩니다" || m.Locale != "ko" {
+	if m.Subject != "[최종 통지] 2026년 3월 8일에 서비스가 정지됩니다" || m.Locale != account.LocaleKorean {
 		t.Errorf("subject = %q, locale %q", m.Subject, m.Locale)
 	}
 	for _, want := range []string{"₩1,234,560", "2026년 2월 15일", "14일", "INV-acme-0002"} {
@@ -92,7 +92,7 @@ func TestRenderKorean(t *testing.T) {
 	if !strings.Contains(m.HTML, `<html lang="ko">`) {
 		t.Errorf("html lang: %s", m.HTML)
 	}
-	if m, err := Render(n, Recipient{Locale: ""}); err != nil || m.Locale != "en" {
+	if m, err := Render(n, Recipient{Locale: ""}); err != nil || m.Locale != account.LocaleEnglish {
 		t.Errorf("empty locale: %v, %q", err, m.Locale)
 	}
 	if _, err := Render(n, Recipient{Locale: "fr"}); err == nil || !strings.Contains(err.Error(), `"fr"`) {
@@ -220,7 +220,7 @@ func TestTemplateData(t *testing.T) {
 	}
 	d := m.TemplateData
 	if d["amount"] != "$4,000.00" || d["amount_minor"] != int64(400000) || d["balance"] != "$10.00" ||
-		d["customer_id"] != "acme" || d["locale"] != "en" || d["subject"] != m.Subject || d["stage"] != "budget_threshold" {
+		d["customer_id"] != "acme" || d["locale"] != account.LocaleEnglish || d["subject"] != m.Subject || d["stage"] != "budget_threshold" {
 		t.Errorf("template data = %v", d)
 	}
 	detail, _ := d["detail"].(map[string]string)

@@ -170,7 +170,7 @@ func TestOpsReporterMapsErrors(t *testing.T) {
 		case c.want == nil && c.err != nil && (errors.Is(err, monitoring.ErrRejected) || errors.Is(err, monitoring.ErrUnknownCustomer)):
 			t.Errorf("%v is transient, got %v", c.err, err)
 		}
-		if u.name != workflows.UpdateReportAbuse || u.got[0] != "acme" || u.got[1] != rep {
+		if u.name != workflows.UpdateReportAbuse.Name || u.got[0] != "acme" || u.got[1] != rep {
 			t.Errorf("update %s %v", u.name, u.got)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/example/dunning/account"
 	"github.com/example/dunning/risk"
 )
 
@@ -92,7 +93,7 @@ type StoredHit struct {
 	EventID      string            `json:"event_id"`
 	CustomerID   string            `json:"customer_id"`
 	Rule         string            `json:"rule"`
-	Severity     risk.Severity     `json:"severity"`
+	Severity     account.Severity  `json:"severity"`
 	Evidence     map[string]string `json:"evidence"`
 	CreatedAt    time.Time         `json:"created_at"`
 	Status       string            `json:"status"`
@@ -357,7 +358,7 @@ type hitRow struct {
 
 func (r hitRow) hit() (StoredHit, error) {
 	h := StoredHit{ID: r.ID, NoticeID: r.NoticeID, EventID: r.EventID, CustomerID: r.CustomerID, Rule: r.Rule,
-		Severity: risk.Severity(r.Severity), CreatedAt: r.CreatedAt, Status: r.Status, SuppressedBy: r.SuppressedBy.Int64,
+		Severity: account.Severity(r.Severity), CreatedAt: r.CreatedAt, Status: r.Status, SuppressedBy: r.SuppressedBy.Int64,
 		Attempts: r.Attempts, ReportError: r.ReportError}
 	if r.ReportedAt.Valid {
 		t := r.ReportedAt.Time

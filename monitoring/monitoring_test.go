@@ -214,7 +214,7 @@ func TestSpendSpikeAgainstStoredTrailingAverage(t *testing.T) {
 		t.Fatalf("hits %+v, want one spend spike for acme", res.Hits)
 	}
 	h := res.Hits[0]
-	if h.Rule != risk.RuleSpendSpike || h.EventID != "acme-2" || h.CustomerID != "acme" || h.Severity != risk.SeverityModerate ||
+	if h.Rule != risk.RuleSpendSpike || h.EventID != "acme-2" || h.CustomerID != "acme" || h.Severity != account.SeverityModerate ||
 		h.Evidence["day_spend_minor"] != "55000" || h.Evidence["trailing_spend_minor"] != "70000" ||
 		h.Evidence["trailing_daily_average_minor"] != "10000" {
 		t.Errorf("hit %+v", h)
@@ -227,8 +227,8 @@ func TestSpendSpikeAgainstStoredTrailingAverage(t *testing.T) {
 		t.Fatalf("reports %+v", got)
 	}
 	r := got[0]
-	if r.customerID != "acme" || r.r.NoticeID != h.NoticeID || r.r.Source != "monitoring" || r.r.Category != "other" ||
-		r.r.Severity != "moderate" || !strings.HasPrefix(r.r.Detail, "spend_spike:") || !strings.Contains(r.r.Detail, "55000") ||
+	if r.customerID != "acme" || r.r.NoticeID != h.NoticeID || r.r.Source != account.SourceMonitoring || r.r.Category != "other" ||
+		r.r.Severity != account.SeverityModerate || !strings.HasPrefix(r.r.Detail, "spend_spike:") || !strings.Contains(r.r.Detail, "55000") ||
 		strings.Contains(r.r.Detail, "\n") {
 		t.Errorf("report %+v", r)
 	}
@@ -301,7 +301,7 @@ func TestCryptoMiningResource(t *testing.T) {
 		t.Fatalf("hits %+v", res.Hits)
 	}
 	for _, h := range res.Hits {
-		if h.Rule != risk.RuleCryptoMining || h.Severity != risk.SeveritySevere || h.Status != monitoring.StatusReported {
+		if h.Rule != risk.RuleCryptoMining || h.Severity != account.SeveritySevere || h.Status != monitoring.StatusReported {
 			t.Errorf("hit %+v", h)
 		}
 	}
@@ -310,7 +310,7 @@ func TestCryptoMiningResource(t *testing.T) {
 		t.Fatalf("reports %+v", got)
 	}
 	for _, s := range got {
-		if s.r.Category != "crypto_mining" || s.r.Severity != "severe" || !strings.HasPrefix(s.r.Detail, "crypto_mining_resource:") {
+		if s.r.Category != "crypto_mining" || s.r.Severity != account.SeveritySevere || !strings.HasPrefix(s.r.Detail, "crypto_mining_resource:") {
 			t.Errorf("report %+v", s)
 		}
 	}

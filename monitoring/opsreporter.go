@@ -2,19 +2,17 @@ package monitoring
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/workflows"
 )
 
 // Updater runs a workflow update for a customer; *ops.Ops is one.
-type Updater interface {
-	Update(ctx context.Context, customerID, updateName string, arg, result any) error
-}
+type Updater = contract.Updater
 
 // OpsReporter is the Reporter for production: a ReportAbuse update on the
 // customer's workflow through ops, with ops' errors mapped to what the
@@ -26,8 +24,7 @@ type OpsReporter struct{ Ops Updater }
 // invalid: ErrRejected. Anything else (Temporal unavailable, no answer in
 // time) is returned as it is, and the hit is retried.
 func (r OpsReporter) ReportAbuse(ctx context.Context, customerID string, rep account.AbuseReport) error {
-	var res json.RawMessage
-	err := r.Ops.Update(ctx, customerID, workflows.UpdateReportAbuse, rep, &res)
+	_, err := contract.Run(ctx, r.Ops, workflows.UpdateReportAbuse, customerID, rep)
 	var (
 		refused *ops.RefusedError
 		invalid *ops.InvalidError

@@ -32,7 +32,7 @@ var (
 )
 
 // SourceMonitoring is the AbuseReport source of every monitoring hit.
-const SourceMonitoring = "monitoring"
+const SourceMonitoring = account.SourceMonitoring
 
 const (
 	// reportLease: a pending hit being reported is hidden from other
@@ -58,7 +58,7 @@ func AbuseReport(h StoredHit) account.AbuseReport {
 		NoticeID: h.NoticeID,
 		Category: Category(h.Rule),
 		Source:   SourceMonitoring,
-		Severity: string(h.Severity),
+		Severity: h.Severity,
 		Detail:   Detail(h.Rule, h.Evidence),
 	}
 }

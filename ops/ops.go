@@ -26,7 +26,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/config"
-	"github.com/example/dunning/service"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
@@ -96,7 +96,7 @@ func (o *Ops) temporalClient(ctx context.Context) (client.Client, error) {
 	if o.client != nil {
 		return o.client, nil
 	}
-	c, err := service.Dial(ctx, o.cfg, o.logger)
+	c, err := setup.Dial(ctx, o.cfg, o.logger)
 	if err != nil {
 		return nil, &UnavailableError{err}
 	}
@@ -140,7 +140,7 @@ func (o *Ops) Onboard(ctx context.Context, app account.Application) (workflowID,
 	if err := app.Validate(); err != nil {
 		return "", "", Invalid(err)
 	}
-	reg, err := service.Policies(o.cfg)
+	reg, err := setup.Policies(o.cfg)
 	if err != nil {
 		return "", "", err // configuration, not the caller's input
 	}
@@ -193,7 +193,9 @@ func StartOptions(app account.Application, taskQueue string) client.StartWorkflo
 
 // Update runs a workflow update on the customer's lifecycle and waits for
 // its result, decoded into result (a pointer). An arg with a Validate
-// method is checked first, and nothing is sent when it fails.
+// method is checked first, and nothing is sent when it fails. It is the
+// untyped seam of contract.Updater: call it through contract.Run with one
+// of the descriptors in package workflows.
 func (o *Ops) Update(ctx context.Context, customerID, updateName string, arg, result any) error {
 	if err := account.ValidateCustomerID(customerID); err != nil {
 		return Invalid(err)
@@ -233,11 +235,11 @@ func (o *Ops) Status(ctx context.Context, customerID string) (account.StatusView
 	if err != nil {
 		return v, err
 	}
-	val, err := c.QueryWorkflow(ctx, workflows.WorkflowID(customerID), "", workflows.QueryGetStatus)
+	val, err := c.QueryWorkflow(ctx, workflows.WorkflowID(customerID), "", workflows.QueryGetStatus.Name)
 	if err != nil {
 		return v, explain(customerID, "status", limit, o.cfg.TaskQueue, err)
 	}
-	if err := val.Get(&v); err != nil {
+	if v, err = workflows.QueryGetStatus.Decode(val); err != nil {
 		return v, fmt.Errorf("status of %s: %w", customerID, err)
 	}
 	return v, nil

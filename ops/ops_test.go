@@ -174,7 +174,7 @@ func TestExplain(t *testing.T) {
 		{"ours", Invalid(errors.New("bad")), nil, func(err error) bool { var e *InvalidError; return errors.As(err, &e) }, "bad"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := explain("acme", workflows.UpdateRecordPayment, 30*time.Second, "dunning", tc.err)
+			err := explain("acme", workflows.UpdateRecordPayment.Name, 30*time.Second, "dunning", tc.err)
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("%v is not %v", err, tc.is)
 			}
@@ -304,7 +304,7 @@ func TestOnboard(t *testing.T) {
 		t.Errorf("CustomerId = %q %v", v, ok)
 	}
 	in := fc.startArgs[0].(workflows.Input)
-	if in.Country != "US" || in.Policy != "standard" || in.Locale != "en" {
+	if in.Country != "US" || in.Policy != "standard" || in.Locale != account.LocaleEnglish {
 		t.Errorf("application not normalized: %+v", in.Application)
 	}
 
@@ -343,21 +343,21 @@ func TestUpdate(t *testing.T) {
 	o := New(Options{Config: unreachable, Client: fc})
 	var v account.StatusView
 	arg := account.StaffAction{Actor: "alice", Reason: "chargeback"}
-	if err := o.Update(context.Background(), "acme", workflows.UpdateSuspend, arg, &v); err != nil || v.Status != account.StatusSuspended {
+	if err := o.Update(context.Background(), "acme", workflows.UpdateSuspend.Name, arg, &v); err != nil || v.Status != account.StatusSuspended {
 		t.Fatalf("Update = %+v %v", v, err)
 	}
-	if u := fc.update; u.WorkflowID != "customer-acme" || u.UpdateName != workflows.UpdateSuspend || u.Args[0] != arg ||
+	if u := fc.update; u.WorkflowID != "customer-acme" || u.UpdateName != workflows.UpdateSuspend.Name || u.Args[0] != arg ||
 		u.WaitForStage != client.WorkflowUpdateStageCompleted {
 		t.Errorf("update options = %+v", u)
 	}
 	fc.updateErr = temporal.NewApplicationError("account is already suspended by hand by alice", "")
 	var r *RefusedError
-	if err := o.Update(context.Background(), "acme", workflows.UpdateSuspend, arg, &v); !errors.As(err, &r) ||
+	if err := o.Update(context.Background(), "acme", workflows.UpdateSuspend.Name, arg, &v); !errors.As(err, &r) ||
 		r.Message != "account is already suspended by hand by alice" || err.Error() != "Suspend refused: account is already suspended by hand by alice" {
 		t.Errorf("refused update = %v", err)
 	}
 	fc.updateErr = serviceerror.NewNotFound("no such workflow")
-	if err := o.Update(context.Background(), "nobody", workflows.UpdateSuspend, arg, &v); !errors.Is(err, ErrNotFound) {
+	if err := o.Update(context.Background(), "nobody", workflows.UpdateSuspend.Name, arg, &v); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown customer = %v", err)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/activities"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/policy"
 	"github.com/example/dunning/reports"
@@ -41,7 +42,7 @@ func TestStoreReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Record(ctx, store.CustomerFromAccount(acct, now), events); err != nil {
+	if _, err := st.Record(ctx, activities.CustomerSnapshot(acct, now).Row(), events); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := st.ClaimOutbox(ctx, store.OutboxMessage{MessageKey: "acme:welcome", CustomerID: sql.NullString{String: "acme", Valid: true}, Stage: "welcome",

@@ -41,7 +41,7 @@ type Policy struct {
 	Trust       Trust         `json:"trust"`
 	Promise     Promise       `json:"promise"`
 	Reviews     Reviews       `json:"reviews"`
-	Channels    []string      `json:"channels"` // notice channels in order of preference
+	Channels    []Channel     `json:"channels"` // notice channels in order of preference
 	Ladder      []Step        `json:"ladder"`
 	// Provisioning is optional in a file; ProvisioningRules fills it in.
 	Provisioning Provisioning `json:"provisioning,omitzero"`
@@ -90,17 +90,6 @@ type Reviews struct {
 	Reminders []float64 `json:"reminders"`
 }
 
-// ReviewWindow is the time allowed for a misuse review of a severity.
-func (r Reviews) ReviewWindow(severity string) time.Duration {
-	switch severity {
-	case "severe":
-		return r.Severe
-	case "minor":
-		return r.Minor
-	}
-	return r.Moderate
-}
-
 // ReviewRules are the policy's review rules, or the defaults for policies
 // recorded before reviews were part of a policy (a running customer keeps
 // the snapshot it started with).
@@ -113,9 +102,9 @@ func (p Policy) ReviewRules() Reviews {
 
 // NoticeChannels are the channels in order of preference; snapshots from
 // before channels were data use email only.
-func (p Policy) NoticeChannels() []string {
+func (p Policy) NoticeChannels() []Channel {
 	if len(p.Channels) == 0 {
-		return []string{ChannelEmail}
+		return []Channel{ChannelEmail}
 	}
 	return p.Channels
 }
@@ -124,10 +113,15 @@ func (p Policy) NoticeChannels() []string {
 var defaultReviews = Reviews{Onboarding: 48 * time.Hour, Severe: 4 * time.Hour, Moderate: 48 * time.Hour,
 	Minor: 7 * 24 * time.Hour, Reminders: []float64{0.5, 0.8}}
 
-// Notice channels.
+// Channel is how a notice reaches the customer.
+type Channel string
+
+// Notice channels. ChannelNone is what is left once every channel of the
+// policy has failed.
 const (
-	ChannelEmail = "email"
-	ChannelSMS   = "sms"
+	ChannelEmail Channel = "email"
+	ChannelSMS   Channel = "sms"
+	ChannelNone  Channel = "none"
 )
 
 // Billing says how often invoices are issued and when they fall due.
@@ -213,7 +207,7 @@ type file struct {
 		Minor      string    `json:"minor"`
 		Reminders  []float64 `json:"reminders"`
 	} `json:"reviews"`
-	Channels     []string `json:"channels"`
+	Channels     []Channel `json:"channels"`
 	Provisioning *struct {
 		AttemptFor    string `json:"attempt_for"`
 		RetryEvery    string `json:"retry_every"`
@@ -353,7 +347,7 @@ func Parse(fileName string, data []byte) (Policy, error) {
 			}
 		}
 	}
-	p.Channels = []string{ChannelEmail}
+	p.Channels = []Channel{ChannelEmail}
 	if len(f.Channels) > 0 {
 		p.Channels = nil
 		for i, c := range f.Channels {

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/example/dunning/account"
 	"github.com/example/dunning/money"
 )
 
@@ -70,7 +71,7 @@ func WriteCSV(w io.Writer, r AgingReport) error {
 				row = append(row, strconv.FormatInt(b.Count, 10), dec(b.Minor))
 			}
 			suspended := int64(0)
-			if cu.Status == "suspended" {
+			if cu.Status == string(account.StatusSuspended) {
 				suspended = cu.Total.Minor
 			}
 			row = append(row, strconv.FormatInt(cu.Total.Count, 10), dec(cu.Total.Minor), dec(cu.Over60Minor),

@@ -6,24 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/example/dunning/account"
 )
-
-// Severity says how fast a misuse report or an activity flag is acted on.
-type Severity string
-
-// Severities.
-const (
-	SeveritySevere   Severity = "severe"   // suspend at once, then review
-	SeverityModerate Severity = "moderate" // open a review
-	SeverityMinor    Severity = "minor"    // warn the customer
-)
-
-var severities = []Severity{SeveritySevere, SeverityModerate, SeverityMinor}
-
-func (s Severity) valid() bool { return slices.Contains(severities, s) }
-
-// Suspends reports whether the severity suspends service at once.
-func (s Severity) Suspends() bool { return s == SeveritySevere }
 
 // AbuseCategories are the kinds of misuse a report (ours or the upstream
 // provider's enforcement notice) can name.
@@ -32,12 +17,12 @@ var AbuseCategories = []string{"spam", "hacking", "ddos", "crypto_mining", "malw
 // AbuseRules give each category a severity and each severity a deadline
 // for staff to respond.
 type AbuseRules struct {
-	Categories map[string]Severity
-	Deadlines  map[Severity]time.Duration
+	Categories map[string]account.Severity
+	Deadlines  map[account.Severity]time.Duration
 }
 
 // AbuseSeverity returns the configured severity of a misuse category.
-func AbuseSeverity(cfg Config, category string) (Severity, error) {
+func AbuseSeverity(cfg Config, category string) (account.Severity, error) {
 	if s, ok := cfg.Abuse.Categories[category]; ok {
 		return s, nil
 	}
@@ -46,7 +31,7 @@ func AbuseSeverity(cfg Config, category string) (Severity, error) {
 
 // ResponseDeadline is how long staff have to act on a report of the
 // severity, counted from when it was received.
-func ResponseDeadline(cfg Config, s Severity) (time.Duration, error) {
+func ResponseDeadline(cfg Config, s account.Severity) (time.Duration, error) {
 	if d, ok := cfg.Abuse.Deadlines[s]; ok {
 		return d, nil
 	}
@@ -54,7 +39,7 @@ func ResponseDeadline(cfg Config, s Severity) (time.Duration, error) {
 }
 
 func compileAbuse(v *validator, cats, deadlines map[string]string) AbuseRules {
-	r := AbuseRules{Categories: map[string]Severity{}, Deadlines: map[Severity]time.Duration{}}
+	r := AbuseRules{Categories: map[string]account.Severity{}, Deadlines: map[account.Severity]time.Duration{}}
 	for _, c := range AbuseCategories {
 		s, ok := cats[c]
 		if !ok {
@@ -68,11 +53,11 @@ func compileAbuse(v *validator, cats, deadlines map[string]string) AbuseRules {
 			v.fail("abuse.categories."+c, "unknown category (known: %s)", strings.Join(AbuseCategories, ", "))
 		}
 	}
-	for _, s := range severities {
+	for _, s := range account.Severities() {
 		r.Deadlines[s] = v.duration("abuse.deadlines."+string(s), deadlines[string(s)])
 	}
 	for _, k := range slices.Sorted(maps.Keys(deadlines)) {
-		if !Severity(k).valid() {
+		if !account.Severity(k).Valid() {
 			v.fail("abuse.deadlines."+k, "unknown severity (known: severe, moderate, minor)")
 		}
 	}

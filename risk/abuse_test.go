@@ -4,13 +4,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/dunning/account"
 )
 
 func TestAbuseSeverity(t *testing.T) {
 	cfg := defaultConfig(t)
-	want := map[string]Severity{
-		"spam": SeverityModerate, "hacking": SeveritySevere, "ddos": SeveritySevere, "crypto_mining": SeveritySevere,
-		"malware": SeveritySevere, "piracy_resale": SeverityModerate, "other": SeverityModerate,
+	want := map[string]account.Severity{
+		"spam": account.SeverityModerate, "hacking": account.SeveritySevere, "ddos": account.SeveritySevere, "crypto_mining": account.SeveritySevere,
+		"malware": account.SeveritySevere, "piracy_resale": account.SeverityModerate, "other": account.SeverityModerate,
 	}
 	if len(want) != len(AbuseCategories) {
 		t.Fatalf("categories changed: %v", AbuseCategories)
@@ -31,7 +33,7 @@ func TestAbuseSeverity(t *testing.T) {
 
 func TestResponseDeadline(t *testing.T) {
 	cfg := defaultConfig(t)
-	for s, want := range map[Severity]time.Duration{SeveritySevere: 4 * time.Hour, SeverityModerate: 48 * time.Hour, SeverityMinor: 7 * 24 * time.Hour} {
+	for s, want := range map[account.Severity]time.Duration{account.SeveritySevere: 4 * time.Hour, account.SeverityModerate: 48 * time.Hour, account.SeverityMinor: 7 * 24 * time.Hour} {
 		if got, err := ResponseDeadline(cfg, s); err != nil || got != want {
 			t.Errorf("%s: %s %v", s, got, err)
 		}
@@ -42,7 +44,7 @@ func TestResponseDeadline(t *testing.T) {
 }
 
 func TestSeveritySuspends(t *testing.T) {
-	if !SeveritySevere.Suspends() || SeverityModerate.Suspends() || SeverityMinor.Suspends() {
+	if !account.SeveritySevere.Suspends() || account.SeverityModerate.Suspends() || account.SeverityMinor.Suspends() {
 		t.Error("only severe suspends")
 	}
 }

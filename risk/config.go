@@ -52,9 +52,9 @@ func (c Countries) Tier(code string) Tier {
 
 // Instruments says which payment instruments are refused.
 type Instruments struct {
-	RefusedTypes       []string // application instrument types refused outright
-	RefusedBINKinds    []string // BIN table kinds refused outright
-	AmbiguousBINPoints int      // a BIN too short to tell whether it is in a refused range
+	RefusedTypes       []account.InstrumentType // application instrument types refused outright
+	RefusedBINKinds    []string                 // BIN table kinds refused outright
+	AmbiguousBINPoints int                      // a BIN too short to tell whether it is in a refused range
 	BINs               *BINTable
 }
 
@@ -103,7 +103,7 @@ type CreditBand struct {
 // least severe outcome the flag allows.
 type FlagRule struct {
 	Points int
-	Forces Outcome
+	Forces account.Outcome
 }
 
 // ScoreThresholds map the total score to an outcome.
@@ -113,16 +113,16 @@ type ScoreThresholds struct {
 	RejectFrom     int
 }
 
-func (s ScoreThresholds) outcome(score int) Outcome {
+func (s ScoreThresholds) outcome(score int) account.Outcome {
 	switch {
 	case score >= s.RejectFrom:
-		return OutcomeReject
+		return account.OutcomeReject
 	case score >= s.ReviewFrom:
-		return OutcomeReview
+		return account.OutcomeReview
 	case score >= s.PrepaymentFrom:
-		return OutcomeApprovePrepayment
+		return account.OutcomeApprovePrepayment
 	}
-	return OutcomeApprove
+	return account.OutcomeApprove
 }
 
 // ConfigError names the config file and field that failed validation.
@@ -241,10 +241,10 @@ type configFile struct {
 		Points  map[string]int `json:"points"`
 	} `json:"countries"`
 	Instruments struct {
-		RefusedTypes       []string `json:"refused_types"`
-		RefusedBINKinds    []string `json:"refused_bin_kinds"`
-		AmbiguousBINPoints *int     `json:"ambiguous_bin_points"`
-		BINTable           string   `json:"bin_table"`
+		RefusedTypes       []account.InstrumentType `json:"refused_types"`
+		RefusedBINKinds    []string                 `json:"refused_bin_kinds"`
+		AmbiguousBINPoints *int                     `json:"ambiguous_bin_points"`
+		BINTable           string                   `json:"bin_table"`
 	} `json:"instruments"`
 	Email struct {
 		DisposablePoints  *int     `json:"disposable_points"`
@@ -332,9 +332,9 @@ func (v *validator) duration(field, s string) time.Duration {
 	return d
 }
 
-func (v *validator) severity(field, s string) Severity {
-	sev := Severity(s)
-	if !sev.valid() {
+func (v *validator) severity(field, s string) account.Severity {
+	sev := account.Severity(s)
+	if !sev.Valid() {
 		v.fail(field, "%q must be one of severe, moderate, minor", s)
 	}
 	return sev
@@ -344,9 +344,6 @@ var (
 	kindPattern   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 	domainPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 )
-
-// instrumentTypes mirrors the types an application may declare.
-var instrumentTypes = []string{"card", "prepaid_card", "stored_value", "bank_transfer"}
 
 func (f *configFile) compile(v *validator) Config {
 	cfg := Config{Description: strings.TrimSpace(f.Description)}
@@ -393,8 +390,8 @@ func (f *configFile) compile(v *validator) Config {
 	// Instruments.
 	in := f.Instruments
 	for i, t := range in.RefusedTypes {
-		if !slices.Contains(instrumentTypes, t) {
-			v.fail(fmt.Sprintf("instruments.refused_types[%d]", i), "%q must be one of %s", t, strings.Join(instrumentTypes, ", "))
+		if !slices.Contains(account.InstrumentTypes(), t) {
+			v.fail(fmt.Sprintf("instruments.refused_types[%d]", i), "%q must be one of %s", t, joinInstrumentTypes())
 		}
 	}
 	for i, k := range in.RefusedBINKinds {
@@ -458,9 +455,9 @@ func (f *configFile) compile(v *validator) Config {
 		if !kindPattern.MatchString(name) {
 			v.fail(field, "flag names must be lower-case words like fraud_alert")
 		}
-		rule := FlagRule{Points: v.points(field+".points", fl.Points), Forces: Outcome(fl.Forces)}
+		rule := FlagRule{Points: v.points(field+".points", fl.Points), Forces: account.Outcome(fl.Forces)}
 		switch rule.Forces {
-		case "", OutcomeApprovePrepayment, OutcomeReview, OutcomeReject:
+		case "", account.OutcomeApprovePrepayment, account.OutcomeReview, account.OutcomeReject:
 		default:
 			v.fail(field+".forces", "%q must be empty or one of approve_prepayment, review, reject", fl.Forces)
 		}
@@ -491,4 +488,14 @@ func (f *configFile) compile(v *validator) Config {
 func validPattern(p string) bool {
 	_, err := path.Match(p, "")
 	return err == nil && p != ""
+}
+
+// joinInstrumentTypes lists the instrument types an application may
+// declare, for messages.
+func joinInstrumentTypes() string {
+	var names []string
+	for _, t := range account.InstrumentTypes() {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
 }

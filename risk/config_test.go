@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/dunning/account"
 )
 
 func defaultConfig(t *testing.T) Config {
@@ -38,7 +40,7 @@ func TestDefaultConfig(t *testing.T) {
 	if cfg.Instruments.BINs == nil || len(cfg.Instruments.BINs.Ranges) == 0 {
 		t.Error("no BIN table")
 	}
-	if d, _ := ResponseDeadline(cfg, SeverityModerate); d != 48*time.Hour {
+	if d, _ := ResponseDeadline(cfg, account.SeverityModerate); d != 48*time.Hour {
 		t.Errorf("moderate deadline %s", d)
 	}
 }

@@ -51,7 +51,7 @@ func RuleBasedCredit(app account.Application, cfg Config) CreditReport {
 	switch {
 	case slices.Contains(cfg.Instruments.RefusedTypes, pi.Type) || (binOK && fullBIN):
 		adjust(ruleRefusedPayment, "payment instrument is prepaid or stored value")
-	case pi.Type == "bank_transfer":
+	case pi.Type == account.InstrumentBankTransfer:
 		adjust(ruleBankTransfer, "bank transfer: paid after use")
 	}
 

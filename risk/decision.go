@@ -3,20 +3,11 @@ package risk
 import (
 	"fmt"
 	"strings"
+
+	"github.com/example/dunning/account"
 )
 
-// Outcome is what screening decides for an application.
-type Outcome string
-
-// Outcomes, from least to most severe.
-const (
-	OutcomeApprove           Outcome = "approve"            // low risk: service starts, no prepayment
-	OutcomeApprovePrepayment Outcome = "approve_prepayment" // medium: a reserve is paid first
-	OutcomeReview            Outcome = "review"             // high: a person decides
-	OutcomeReject            Outcome = "reject"             // refused
-)
-
-var outcomeRank = map[Outcome]int{OutcomeApprove: 0, OutcomeApprovePrepayment: 1, OutcomeReview: 2, OutcomeReject: 3}
+var outcomeRank = map[account.Outcome]int{account.OutcomeApprove: 0, account.OutcomeApprovePrepayment: 1, account.OutcomeReview: 2, account.OutcomeReject: 3}
 
 // Tier is a risk tier. Decisions are low, medium or high; countries may
 // also be blocked.
@@ -33,20 +24,20 @@ const (
 // Reason is one rule's contribution to a decision. A Hard reason forces at
 // least the outcome in Forces, whatever the score.
 type Reason struct {
-	Rule   string  `json:"rule"`
-	Detail string  `json:"detail"`
-	Points int     `json:"points"`
-	Hard   bool    `json:"hard,omitempty"`
-	Forces Outcome `json:"forces,omitempty"`
+	Rule   string          `json:"rule"`
+	Detail string          `json:"detail"`
+	Points int             `json:"points"`
+	Hard   bool            `json:"hard,omitempty"`
+	Forces account.Outcome `json:"forces,omitempty"`
 }
 
 // Decision is the explainable result of screening.
 type Decision struct {
-	Outcome       Outcome  `json:"outcome"`
-	Tier          Tier     `json:"tier"`
-	Score         int      `json:"score"`
-	Reasons       []Reason `json:"reasons"`
-	ConfigVersion int      `json:"config_version"`
+	Outcome       account.Outcome `json:"outcome"`
+	Tier          Tier            `json:"tier"`
+	Score         int             `json:"score"`
+	Reasons       []Reason        `json:"reasons"`
+	ConfigVersion int             `json:"config_version"`
 }
 
 // StrictPolicy is the dunning policy for high-tier customers.
@@ -95,9 +86,9 @@ func decide(reasons []Reason, cfg Config) Decision {
 	}
 	tier := TierLow
 	switch out {
-	case OutcomeApprovePrepayment:
+	case account.OutcomeApprovePrepayment:
 		tier = TierMedium
-	case OutcomeReview, OutcomeReject:
+	case account.OutcomeReview, account.OutcomeReject:
 		tier = TierHigh
 	}
 	return Decision{Outcome: out, Tier: tier, Score: score, Reasons: reasons, ConfigVersion: cfg.Version}

@@ -25,7 +25,7 @@ const (
 // once; the others open a review.
 type Hit struct {
 	Rule     string            `json:"rule"`
-	Severity Severity          `json:"severity"`
+	Severity account.Severity  `json:"severity"`
 	Evidence map[string]string `json:"evidence"`
 }
 
@@ -43,7 +43,7 @@ type MonitoringRules struct {
 // as zero, so a new customer spikes as soon as a day reaches the minimum:
 // heavy use by a new account is the classic stolen-card pattern.
 type SpendSpikeRule struct {
-	Severity         Severity
+	Severity         account.Severity
 	Day              time.Duration // 24h; shorter to match a compressed demo policy
 	TrailingDays     int
 	Multiplier       int64
@@ -53,7 +53,7 @@ type SpendSpikeRule struct {
 // RegionRule fires on the first event of one of Kinds from a high-risk or
 // blocked country the customer was never seen in before.
 type RegionRule struct {
-	Severity Severity
+	Severity account.Severity
 	Kinds    []string
 	Regions  map[string]string // lower-case cloud region name -> ISO 3166 alpha-2
 }
@@ -62,14 +62,14 @@ type RegionRule struct {
 // (GPU instance families) is created. Patterns use path.Match syntax and
 // compare case-insensitively.
 type CryptoMiningRule struct {
-	Severity      Severity
+	Severity      account.Severity
 	ResourceTypes []string
 }
 
 // BurstRule fires when more than MaxChanges account_change events fall
 // within Window ending at the latest one (the event itself included).
 type BurstRule struct {
-	Severity   Severity
+	Severity   account.Severity
 	MaxChanges int
 	Window     time.Duration
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/example/dunning/account"
 )
 
 var t0 = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -57,7 +59,7 @@ func TestSpendSpikeMultiplierBoundary(t *testing.T) {
 		if got {
 			ev := hit.Evidence
 			if ev["day_spend_minor"] != fmt.Sprint(amount) || ev["trailing_spend_minor"] != "7000" ||
-				ev["trailing_daily_average_minor"] != "1000" || hit.Severity != SeverityModerate {
+				ev["trailing_daily_average_minor"] != "1000" || hit.Severity != account.SeverityModerate {
 				t.Errorf("evidence %v", hit)
 			}
 		}
@@ -141,7 +143,7 @@ func TestNewHighRiskRegion(t *testing.T) {
 	}
 	for name, tc := range cases {
 		hit, got := hitOf(Monitor(cfg, tc.history, tc.ev), RuleNewHighRiskRegion)
-		if got != (tc.country != "") || (got && (hit.Evidence["country"] != tc.country || hit.Severity != SeverityModerate)) {
+		if got != (tc.country != "") || (got && (hit.Evidence["country"] != tc.country || hit.Severity != account.SeverityModerate)) {
 			t.Errorf("%s: hit=%v %v", name, got, hit)
 		}
 	}
@@ -162,7 +164,7 @@ func TestCryptoMiningResources(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: hit=%v, want %v", typ, got, want)
 		}
-		if got && (hit.Severity != SeveritySevere || !hit.Severity.Suspends() || hit.Evidence["resource_type"] != typ) {
+		if got && (hit.Severity != account.SeveritySevere || !hit.Severity.Suspends() || hit.Evidence["resource_type"] != typ) {
 			t.Errorf("%s: %v", typ, hit)
 		}
 	}

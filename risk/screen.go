@@ -63,7 +63,7 @@ func Screen(app account.Application, sig Signals, cfg Config) Decision {
 	return decide(rs, cfg)
 }
 
-func hard(rule string, forces Outcome, points int, format string, args ...any) Reason {
+func hard(rule string, forces account.Outcome, points int, format string, args ...any) Reason {
 	return Reason{Rule: rule, Detail: fmt.Sprintf(format, args...), Points: points, Hard: true, Forces: forces}
 }
 
@@ -77,7 +77,7 @@ func soft(rule string, points int, format string, args ...any) Reason {
 func instrumentReasons(pi account.PaymentInstrument, cfg Config) []Reason {
 	in := cfg.Instruments
 	if slices.Contains(in.RefusedTypes, pi.Type) {
-		return []Reason{hard(RuleInstrument, OutcomeReject, 0, "payment instrument type %s is refused", pi.Type)}
+		return []Reason{hard(RuleInstrument, account.OutcomeReject, 0, "payment instrument type %s is refused", pi.Type)}
 	}
 	rs := []Reason{soft(RuleInstrument, 0, "payment instrument type %s is accepted", pi.Type)}
 	if pi.CardBIN == "" {
@@ -88,7 +88,7 @@ func instrumentReasons(pi account.PaymentInstrument, cfg Config) []Reason {
 	case !ok:
 		rs = append(rs, soft(RuleCardBIN, 0, "card BIN %s is in no refused range of %s", pi.CardBIN, in.BINs.Source))
 	case full:
-		rs = append(rs, hard(RuleCardBIN, OutcomeReject, 0, "card BIN %s is in a %s range (%s line %d: %s)",
+		rs = append(rs, hard(RuleCardBIN, account.OutcomeReject, 0, "card BIN %s is in a %s range (%s line %d: %s)",
 			pi.CardBIN, rg.Kind, in.BINs.Source, rg.Line, rg.Note))
 	default:
 		rs = append(rs, soft(RuleCardBIN, in.AmbiguousBINPoints, "card BIN %s overlaps a %s range (%s line %d: %s); the first %d digits cannot tell",
@@ -100,7 +100,7 @@ func instrumentReasons(pi account.PaymentInstrument, cfg Config) []Reason {
 func regionReason(country string, cfg Config) Reason {
 	t := cfg.Countries.Tier(country)
 	if t == TierBlocked {
-		return hard(RuleRegion, OutcomeReject, 0, "country %s is blocked", country)
+		return hard(RuleRegion, account.OutcomeReject, 0, "country %s is blocked", country)
 	}
 	return soft(RuleRegion, cfg.Countries.Points[t], "country %s is %s risk", country, t)
 }
@@ -126,7 +126,7 @@ func velocityReasons(app account.Application, n VelocityCounts, cfg Config) []Re
 		nth := earlier + 1 // this application included
 		switch {
 		case nth >= r.ReviewAt:
-			rs = append(rs, hard(rule, OutcomeReview, r.Points, "%d%s application within %s from %s (review from the %d%s)",
+			rs = append(rs, hard(rule, account.OutcomeReview, r.Points, "%d%s application within %s from %s (review from the %d%s)",
 				nth, ordinal(nth), window, what, r.ReviewAt, ordinal(r.ReviewAt)))
 		case nth >= r.PointsAt:
 			rs = append(rs, soft(rule, r.Points, "%d%s application within %s from %s (points from the %d%s)",

@@ -33,7 +33,7 @@ func reason(d Decision, rule string) (Reason, bool) {
 func TestScreenLowRisk(t *testing.T) {
 	cfg := defaultConfig(t)
 	d := Screen(goodApp(), Signals{Credit: goodCredit()}, cfg)
-	if d.Outcome != OutcomeApprove || d.Tier != TierLow || d.Score != 0 {
+	if d.Outcome != account.OutcomeApprove || d.Tier != TierLow || d.Score != 0 {
 		t.Fatalf("got %s", d.Summary())
 	}
 	// Every rule evaluated leaves a reason, even at zero points.
@@ -51,18 +51,18 @@ func TestScreenInstrument(t *testing.T) {
 	cfg := defaultConfig(t)
 	cases := map[string]struct {
 		pi      account.PaymentInstrument
-		outcome Outcome
+		outcome account.Outcome
 		rule    string
 		hard    bool
 	}{
-		"prepaid declared":      {account.PaymentInstrument{Type: "prepaid_card", CardBIN: "424242"}, OutcomeReject, RuleInstrument, true},
-		"stored value declared": {account.PaymentInstrument{Type: "stored_value"}, OutcomeReject, RuleInstrument, true},
-		"prepaid BIN":           {account.PaymentInstrument{Type: "card", CardBIN: "510510"}, OutcomeReject, RuleCardBIN, true},
-		"prepaid BIN 8 digits":  {account.PaymentInstrument{Type: "card", CardBIN: "51051012"}, OutcomeReject, RuleCardBIN, true},
-		"gift BIN":              {account.PaymentInstrument{Type: "card", CardBIN: "99991234"}, OutcomeReject, RuleCardBIN, true},
-		"ambiguous BIN":         {account.PaymentInstrument{Type: "card", CardBIN: "999930"}, OutcomeApprovePrepayment, RuleCardBIN, false},
-		"debit BIN":             {account.PaymentInstrument{Type: "card", CardBIN: "99994000"}, OutcomeApprove, RuleCardBIN, false},
-		"bank transfer":         {account.PaymentInstrument{Type: "bank_transfer"}, OutcomeApprove, RuleInstrument, false},
+		"prepaid declared":      {account.PaymentInstrument{Type: "prepaid_card", CardBIN: "424242"}, account.OutcomeReject, RuleInstrument, true},
+		"stored value declared": {account.PaymentInstrument{Type: "stored_value"}, account.OutcomeReject, RuleInstrument, true},
+		"prepaid BIN":           {account.PaymentInstrument{Type: "card", CardBIN: "510510"}, account.OutcomeReject, RuleCardBIN, true},
+		"prepaid BIN 8 digits":  {account.PaymentInstrument{Type: "card", CardBIN: "51051012"}, account.OutcomeReject, RuleCardBIN, true},
+		"gift BIN":              {account.PaymentInstrument{Type: "card", CardBIN: "99991234"}, account.OutcomeReject, RuleCardBIN, true},
+		"ambiguous BIN":         {account.PaymentInstrument{Type: "card", CardBIN: "999930"}, account.OutcomeApprovePrepayment, RuleCardBIN, false},
+		"debit BIN":             {account.PaymentInstrument{Type: "card", CardBIN: "99994000"}, account.OutcomeApprove, RuleCardBIN, false},
+		"bank transfer":         {account.PaymentInstrument{Type: "bank_transfer"}, account.OutcomeApprove, RuleInstrument, false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -73,7 +73,7 @@ func TestScreenInstrument(t *testing.T) {
 				t.Fatalf("got %s", d.Summary())
 			}
 			r, ok := reason(d, tc.rule)
-			if !ok || r.Hard != tc.hard || (tc.hard && r.Forces != OutcomeReject) {
+			if !ok || r.Hard != tc.hard || (tc.hard && r.Forces != account.OutcomeReject) {
 				t.Fatalf("reason %+v in %s", r, d.Summary())
 			}
 		})
@@ -90,12 +90,12 @@ func TestScreenRegion(t *testing.T) {
 	cases := map[string]struct {
 		country string
 		points  int
-		outcome Outcome
+		outcome account.Outcome
 	}{
-		"low":     {"DE", 0, OutcomeApprove},
-		"medium":  {"BR", 10, OutcomeApprove},
-		"high":    {"NG", 35, OutcomeApprovePrepayment},
-		"blocked": {"KP", 0, OutcomeReject},
+		"low":     {"DE", 0, account.OutcomeApprove},
+		"medium":  {"BR", 10, account.OutcomeApprove},
+		"high":    {"NG", 35, account.OutcomeApprovePrepayment},
+		"blocked": {"KP", 0, account.OutcomeReject},
 	}
 	for name, tc := range cases {
 		app := goodApp()
@@ -123,7 +123,7 @@ func TestScreenEmail(t *testing.T) {
 	}
 	app := goodApp()
 	app.Email = "a@mailinator.com"
-	if d := Screen(app, Signals{Credit: goodCredit()}, cfg); d.Outcome != OutcomeReview {
+	if d := Screen(app, Signals{Credit: goodCredit()}, cfg); d.Outcome != account.OutcomeReview {
 		t.Errorf("disposable alone: %s", d.Summary())
 	}
 }
@@ -165,7 +165,7 @@ func TestScreenVelocityBoundaries(t *testing.T) {
 			if found != w.found || r.Points != w.points || r.Hard != w.hard {
 				t.Errorf("%s with %d earlier: got %+v (found %v), want %+v", dim.rule, earlier, r, found, w)
 			}
-			if w.hard && (d.Outcome != OutcomeReview || d.Tier != TierHigh) {
+			if w.hard && (d.Outcome != account.OutcomeReview || d.Tier != TierHigh) {
 				t.Errorf("%s with %d earlier: %s", dim.rule, earlier, d.Summary())
 			}
 		}
@@ -177,13 +177,13 @@ func TestScreenVelocityBoundaries(t *testing.T) {
 func TestScreenFifthSignupFromIPGoesToReview(t *testing.T) {
 	cfg := defaultConfig(t)
 	d := Screen(goodApp(), Signals{Velocity: VelocityCounts{IP: 4}, Credit: goodCredit()}, cfg)
-	if d.Outcome != OutcomeReview || d.Policy("standard") != StrictPolicy {
+	if d.Outcome != account.OutcomeReview || d.Policy("standard") != StrictPolicy {
 		t.Fatalf("got %s", d.Summary())
 	}
 	if !strings.Contains(d.Summary(), "5th application within 24h0m0s from IP 203.0.113.7") {
 		t.Errorf("summary: %s", d.Summary())
 	}
-	if d := Screen(goodApp(), Signals{Velocity: VelocityCounts{IP: 3}, Credit: goodCredit()}, cfg); d.Outcome == OutcomeReview {
+	if d := Screen(goodApp(), Signals{Velocity: VelocityCounts{IP: 3}, Credit: goodCredit()}, cfg); d.Outcome == account.OutcomeReview {
 		t.Fatalf("fourth went to review: %s", d.Summary())
 	}
 }
@@ -211,19 +211,19 @@ func TestScreenCredit(t *testing.T) {
 		}
 	}
 	d := Screen(goodApp(), Signals{}, cfg)
-	if r, ok := reason(d, RuleCreditMissing); !ok || r.Points != 25 || d.Outcome != OutcomeApprovePrepayment {
+	if r, ok := reason(d, RuleCreditMissing); !ok || r.Points != 25 || d.Outcome != account.OutcomeApprovePrepayment {
 		t.Errorf("missing report: %s", d.Summary())
 	}
 
 	flags := map[string]struct {
 		points  int
-		outcome Outcome
+		outcome account.Outcome
 	}{
-		"fraud_alert":     {50, OutcomeReview},
-		"FRAUD_ALERT":     {50, OutcomeReview},
-		"sanctions_match": {100, OutcomeReject},
-		"thin_file":       {10, OutcomeApprove},
-		"mystery":         {15, OutcomeApprove},
+		"fraud_alert":     {50, account.OutcomeReview},
+		"FRAUD_ALERT":     {50, account.OutcomeReview},
+		"sanctions_match": {100, account.OutcomeReject},
+		"thin_file":       {10, account.OutcomeApprove},
+		"mystery":         {15, account.OutcomeApprove},
 	}
 	for flag, w := range flags {
 		d := Screen(goodApp(), Signals{Credit: &CreditReport{Provider: "p", Score: 800, Flags: []string{flag}}}, cfg)
@@ -238,13 +238,13 @@ func TestScreenCredit(t *testing.T) {
 func TestDecideThresholds(t *testing.T) {
 	cfg := defaultConfig(t)
 	s := cfg.Score
-	cases := map[int]Outcome{
-		0: OutcomeApprove, s.PrepaymentFrom - 1: OutcomeApprove,
-		s.PrepaymentFrom: OutcomeApprovePrepayment, s.PrepaymentFrom + 1: OutcomeApprovePrepayment,
-		s.ReviewFrom - 1: OutcomeApprovePrepayment, s.ReviewFrom: OutcomeReview, s.ReviewFrom + 1: OutcomeReview,
-		s.RejectFrom - 1: OutcomeReview, s.RejectFrom: OutcomeReject, s.RejectFrom + 1: OutcomeReject,
+	cases := map[int]account.Outcome{
+		0: account.OutcomeApprove, s.PrepaymentFrom - 1: account.OutcomeApprove,
+		s.PrepaymentFrom: account.OutcomeApprovePrepayment, s.PrepaymentFrom + 1: account.OutcomeApprovePrepayment,
+		s.ReviewFrom - 1: account.OutcomeApprovePrepayment, s.ReviewFrom: account.OutcomeReview, s.ReviewFrom + 1: account.OutcomeReview,
+		s.RejectFrom - 1: account.OutcomeReview, s.RejectFrom: account.OutcomeReject, s.RejectFrom + 1: account.OutcomeReject,
 	}
-	tiers := map[Outcome]Tier{OutcomeApprove: TierLow, OutcomeApprovePrepayment: TierMedium, OutcomeReview: TierHigh, OutcomeReject: TierHigh}
+	tiers := map[account.Outcome]Tier{account.OutcomeApprove: TierLow, account.OutcomeApprovePrepayment: TierMedium, account.OutcomeReview: TierHigh, account.OutcomeReject: TierHigh}
 	for score, want := range cases {
 		d := decide([]Reason{{Rule: "x", Points: score}}, cfg)
 		if d.Outcome != want || d.Tier != tiers[want] || d.Score != score {
@@ -252,12 +252,12 @@ func TestDecideThresholds(t *testing.T) {
 		}
 	}
 	// A hard reason raises the outcome but never lowers it.
-	d := decide([]Reason{{Rule: "a", Points: s.RejectFrom}, {Rule: "b", Hard: true, Forces: OutcomeReview}}, cfg)
-	if d.Outcome != OutcomeReject {
+	d := decide([]Reason{{Rule: "a", Points: s.RejectFrom}, {Rule: "b", Hard: true, Forces: account.OutcomeReview}}, cfg)
+	if d.Outcome != account.OutcomeReject {
 		t.Errorf("hard review lowered a reject: %s", d.Summary())
 	}
-	d = decide([]Reason{{Rule: "b", Hard: true, Forces: OutcomeApprovePrepayment}}, cfg)
-	if d.Outcome != OutcomeApprovePrepayment || d.Tier != TierMedium {
+	d = decide([]Reason{{Rule: "b", Hard: true, Forces: account.OutcomeApprovePrepayment}}, cfg)
+	if d.Outcome != account.OutcomeApprovePrepayment || d.Tier != TierMedium {
 		t.Errorf("hard prepayment: %s", d.Summary())
 	}
 }
@@ -268,10 +268,10 @@ func TestDecisionPolicyAndSummary(t *testing.T) {
 			t.Errorf("%s: %s", tier, got)
 		}
 	}
-	d := Decision{Outcome: OutcomeReview, Tier: TierHigh, Score: 55, Reasons: []Reason{
+	d := Decision{Outcome: account.OutcomeReview, Tier: TierHigh, Score: 55, Reasons: []Reason{
 		{Rule: "region", Detail: "country NG is high risk", Points: 35},
 		{Rule: "email_domain", Detail: "business", Points: 0},
-		{Rule: "velocity_ip", Detail: "5th", Points: 20, Hard: true, Forces: OutcomeReview},
+		{Rule: "velocity_ip", Detail: "5th", Points: 20, Hard: true, Forces: account.OutcomeReview},
 	}}
 	want := "review (tier high, score 55): region (+35): country NG is high risk; velocity_ip (forces review): 5th"
 	if got := d.Summary(); got != want {
@@ -313,7 +313,7 @@ func TestRuleBasedCredit(t *testing.T) {
 	// The default checker alone does not push a clean application out of approve.
 	app := goodApp()
 	rep := RuleBasedCredit(app, cfg)
-	if d := Screen(app, Signals{Credit: &rep}, cfg); d.Outcome != OutcomeApprove {
+	if d := Screen(app, Signals{Credit: &rep}, cfg); d.Outcome != account.OutcomeApprove {
 		t.Errorf("clean application: %s", d.Summary())
 	}
 }

@@ -1,11 +1,11 @@
 // Package service wires a worker process together: configuration,
 // PostgreSQL, Temporal, the mail sender, the provisioner, and the worker
-// that runs CustomerLifecycle and its activities.
+// that runs CustomerLifecycle and its activities. Only the commands import
+// it; what ops and the CLI share with it is in internal/setup.
 package service
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,66 +14,22 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/example/dunning/activities"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/mail"
-	"github.com/example/dunning/policy"
-	"github.com/example/dunning/risk"
+	"github.com/example/dunning/reconcile"
 	"github.com/example/dunning/risk/providers"
 	"github.com/example/dunning/schema"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
-
-// Dial connects to Temporal and checks that the server answers, so that a
-// missing server is one clear error at start.
-func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
-	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	opts := client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger),
-	}
-	if err := temporalSecurity(cfg, &opts); err != nil {
-		return nil, err
-	}
-	c, err := client.DialContext(dialCtx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
-	}
-	if _, err := c.CheckHealth(dialCtx, &client.CheckHealthRequest{}); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("the Temporal server at %s is not healthy: %w", cfg.TemporalAddress, err)
-	}
-	return c, nil
-}
-
-// temporalSecurity sets TLS for a real cluster: an API key (Temporal Cloud)
-// or a client certificate (mTLS); either turns TLS on.
-func temporalSecurity(cfg config.Config, opts *client.Options) error {
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	switch {
-	case cfg.TemporalTLSCert != "" || cfg.TemporalTLSKey != "":
-		cert, err := tls.LoadX509KeyPair(cfg.TemporalTLSCert, cfg.TemporalTLSKey)
-		if err != nil {
-			return fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
-		}
-		tlsCfg.Certificates = []tls.Certificate{cert}
-	case cfg.TemporalAPIKey != "":
-		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
-	default:
-		return nil
-	}
-	opts.ConnectionOptions.TLS = tlsCfg
-	return nil
-}
 
 // EnsureSearchAttributes registers the custom search attributes that are
 // missing. Servers that do not allow it (Temporal Cloud manages them in its
@@ -85,15 +41,9 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 		return fmt.Errorf("list search attributes: %w", err)
 	}
 	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range workflows.SearchAttributes() {
-		if _, ok := have.GetCustomAttributes()[name]; ok {
-			continue
-		}
-		switch typ {
-		case "Keyword":
-			missing[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-		case "Int":
-			missing[name] = enumspb.INDEXED_VALUE_TYPE_INT
+	for name, typ := range workflows.SearchAttributeTypes() {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
 		}
 	}
 	if len(missing) == 0 {
@@ -128,25 +78,27 @@ func EnsureAgingSchedule(ctx context.Context, c client.Client, cfg config.Config
 	return err
 }
 
-// Policies returns the embedded policies plus any in DUNNING_POLICY_DIR.
-func Policies(cfg config.Config) (*policy.Registry, error) {
-	if cfg.PolicyDir == "" {
-		return policy.Embedded()
+// EnsureReconcileSchedule creates the Temporal Schedule that runs the daily
+// reconciliation (DUNNING_RECONCILE_SCHEDULE, a cron expression in UTC;
+// "off" disables it). One that exists already is kept as it is.
+func EnsureReconcileSchedule(ctx context.Context, c client.Client, cfg config.Config) error {
+	if cfg.ReconcileSchedule == "off" {
+		return nil
 	}
-	// The shipped policies first, then the directory's: a file there may
-	// add a policy or a newer version.
-	sub, err := policy.EmbeddedFS()
-	if err != nil {
-		return nil, err
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:   workflows.ReconcileScheduleID,
+		Spec: client.ScheduleSpec{CronExpressions: []string{cfg.ReconcileSchedule}},
+		Action: &client.ScheduleWorkflowAction{
+			ID: "reconcile", Workflow: workflows.ReconcileWorkflowType, TaskQueue: cfg.TaskQueue,
+			Args: []any{cfg.ReconcileRepair},
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "daily reconciliation of the customers' workflows with PostgreSQL",
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
 	}
-	merged, err := policy.LoadFS(sub)
-	if err != nil {
-		return nil, err
-	}
-	if err := merged.AddFS(os.DirFS(cfg.PolicyDir)); err != nil {
-		return nil, fmt.Errorf("DUNNING_POLICY_DIR: %w", err)
-	}
-	return merged, nil
+	return err
 }
 
 // Mailer picks the mail sender: SendGrid with an API key, else the outbox
@@ -161,18 +113,6 @@ func Mailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
 	}
 	return &mail.SendGrid{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridAPIHost, From: cfg.FromEmail, FromName: cfg.FromName,
 		ReplyTo: cfg.ReplyTo, TemplateIDs: ids}, nil
-}
-
-// RiskConfig is the embedded risk rules, or DUNNING_RISK_CONFIG's.
-func RiskConfig(cfg config.Config) (risk.Config, error) {
-	if cfg.RiskConfig == "" {
-		return risk.DefaultConfig()
-	}
-	rc, err := risk.LoadConfig(cfg.RiskConfig)
-	if err != nil {
-		return risk.Config{}, fmt.Errorf("DUNNING_RISK_CONFIG: %w", err)
-	}
-	return rc, nil
 }
 
 // Provisioner picks the provisioner: a webhook when configured, else the
@@ -198,47 +138,57 @@ func WorkerOptions() worker.Options {
 // Options tune a worker run.
 type Options struct {
 	Migrate bool // apply schema migrations at start
-	// Beside sets up what runs beside the worker once Temporal and
-	// PostgreSQL answer (the worker command serves the API there). It
-	// returns a function that runs until its context ends, or nil for
-	// nothing; an error stops the start.
-	Beside func(config.Config, client.Client, *store.Store, *slog.Logger) (func(context.Context) error, error)
 }
 
-// Run connects everything and runs the worker until ctx is done.
-func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) error {
-	reg, err := Policies(cfg)
+// Worker is a connected, registered worker: its Temporal client and
+// database are open, so that the command can wire what runs beside it
+// (the HTTP API) over the same connections before it runs.
+type Worker struct {
+	Client client.Client
+	Store  *store.Store
+
+	cfg    config.Config
+	logger *slog.Logger
+	w      worker.Worker
+}
+
+// New loads the rules, connects to Temporal and PostgreSQL, migrates the
+// schema (with Migrate), registers the search attributes, the schedules,
+// the workflows and the activities. Close it when done.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Options) (*Worker, error) {
+	reg, err := setup.Policies(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	riskCfg, err := RiskConfig(cfg)
+	riskCfg, err := setup.RiskConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mailer, err := Mailer(cfg, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sms, err := providers.SMSFromEnv(os.Getenv, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Both connections are checked before anything is logged or changed,
 	// so that a missing server is the only line printed.
-	c, err := Dial(ctx, cfg, logger)
+	c, err := setup.Dial(ctx, cfg, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return err
+		c.Close()
+		return nil, err
 	}
-	defer st.Close()
+	wk := &Worker{Client: c, Store: st, cfg: cfg, logger: logger}
 	if opts.Migrate {
 		v, err := schema.Migrate(ctx, st.DB().DB)
 		if err != nil {
-			return err
+			wk.Close()
+			return nil, err
 		}
 		logger.Info("database schema ready", "version", v)
 	}
@@ -251,6 +201,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	w.RegisterWorkflowWithOptions(workflows.AgingSnapshot, workflow.RegisterOptions{Name: workflows.AgingWorkflowType})
 	if err := EnsureAgingSchedule(ctx, c, cfg); err != nil {
 		logger.Warn("daily aging schedule not set up", "error", err)
+	}
+	w.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowType})
+	w.RegisterActivityWithOptions((&reconcile.Activities{Reconciler: setup.Reconciler(cfg, c, st), Store: st}).ReconcileAll,
+		activity.RegisterOptions{Name: workflows.ReconcileActivity})
+	if err := EnsureReconcileSchedule(ctx, c, cfg); err != nil {
+		logger.Warn("daily reconciliation schedule not set up", "error", err)
 	}
 	w.RegisterActivity(&activities.Activities{
 		Store:       st,
@@ -265,31 +221,29 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		FromName:    cfg.FromName,
 		CodeSecret:  cfg.CodeSecret,
 	})
-	if opts.Beside != nil {
-		run, err := opts.Beside(cfg, c, st, logger)
-		if err != nil {
-			return err
-		}
-		if run != nil {
-			done := make(chan error, 1)
-			go func() { done <- run(ctx) }()
-			defer func() {
-				if err := <-done; err != nil {
-					logger.Warn("stopped with an error", "error", err)
-				}
-			}()
-		}
-	}
-	logger.Info("worker ready", "config", cfg)
+	wk.w = w
+	return wk, nil
+}
+
+// Run runs the worker until ctx is done, finishing running tasks.
+func (wk *Worker) Run(ctx context.Context) error {
+	logger := wk.logger
+	logger.Info("worker ready", "config", wk.cfg)
 	stop := make(chan any)
 	go func() {
 		<-ctx.Done()
 		logger.Info("shutting down: finishing running tasks")
 		close(stop)
 	}()
-	if err := w.Run(stop); err != nil {
+	if err := wk.w.Run(stop); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	logger.Info("worker stopped")
 	return nil
+}
+
+// Close closes the connections.
+func (wk *Worker) Close() {
+	_ = wk.Store.Close()
+	wk.Client.Close()
 }

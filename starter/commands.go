@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/schema"
 	"github.com/example/dunning/workflows"
@@ -69,7 +70,7 @@ a file override its fields. The application is checked before anything starts.`,
 	f.StringVar(&app.Locale, "locale", "", "email language: en or ko (default en)")
 	f.StringVar(&app.Policy, "policy", "", "policy name: standard, strict, lenient, demo (default standard)")
 	f.Int64Var(&app.Plan.MonthlyFeeMinor, "monthly-fee-minor", 0, "monthly fee in minor units (cents)")
-	f.StringVar(&app.PaymentInstrument.Type, "instrument", "", "card, prepaid_card, stored_value or bank_transfer")
+	f.StringVar((*string)(&app.PaymentInstrument.Type), "instrument", "", "card, prepaid_card, stored_value or bank_transfer")
 	f.StringVar(&app.PaymentInstrument.CardBIN, "card-bin", "", "card's first 6 to 8 digits")
 	f.StringVar(&app.SignupIP, "signup-ip", "", "IP address the customer signed up from")
 	return cmd
@@ -86,7 +87,7 @@ func overlay(cmd *cobra.Command, dst *account.Application, src account.Applicati
 		{"email", &dst.Email, &src.Email}, {"phone", &dst.Phone, &src.Phone},
 		{"country", &dst.Country, &src.Country}, {"currency", &dst.Currency, &src.Currency},
 		{"locale", &dst.Locale, &src.Locale}, {"policy", &dst.Policy, &src.Policy},
-		{"instrument", &dst.PaymentInstrument.Type, &src.PaymentInstrument.Type},
+		{"instrument", (*string)(&dst.PaymentInstrument.Type), (*string)(&src.PaymentInstrument.Type)},
 		{"card-bin", &dst.PaymentInstrument.CardBIN, &src.PaymentInstrument.CardBIN},
 		{"signup-ip", &dst.SignupIP, &src.SignupIP},
 	}
@@ -124,8 +125,8 @@ no-op, and reusing an ID for a different amount is refused.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			p.Actor = a.actor
-			var res account.PaymentResult
-			if err := a.update(args[0], workflows.UpdateRecordPayment, p, &res); err != nil {
+			res, err := update(a, args[0], workflows.UpdateRecordPayment, p)
+			if err != nil {
 				return err
 			}
 			if a.json {
@@ -162,7 +163,7 @@ func (a *app) statusCmd() *cobra.Command {
 }
 
 // staffCmd builds suspend, reinstate and terminate.
-func (a *app) staffCmd(use, short, update string) *cobra.Command {
+func (a *app) staffCmd(use, short string, u contract.Update[account.StaffAction, account.StatusView]) *cobra.Command {
 	var s account.StaffAction
 	cmd := &cobra.Command{
 		Use:   use + " CUSTOMER_ID --reason TEXT",
@@ -170,7 +171,7 @@ func (a *app) staffCmd(use, short, update string) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			s.Actor = a.actor
-			return a.viewUpdate(args[0], update, s)
+			return viewUpdate(a, args[0], u, s)
 		},
 	}
 	cmd.Flags().StringVar(&s.Reason, "reason", "", "why, for the audit log (required)")
@@ -179,9 +180,9 @@ func (a *app) staffCmd(use, short, update string) *cobra.Command {
 }
 
 // viewUpdate runs an update whose result is the account status.
-func (a *app) viewUpdate(customerID, update string, arg any) error {
-	var v account.StatusView
-	if err := a.update(customerID, update, arg, &v); err != nil {
+func viewUpdate[Req any](a *app, customerID string, u contract.Update[Req, account.StatusView], req Req) error {
+	v, err := update(a, customerID, u, req)
+	if err != nil {
 		return err
 	}
 	if a.json {
@@ -217,7 +218,7 @@ func (a *app) promiseCmd() *cobra.Command {
 				return usage("--until: %v", err)
 			}
 			p.Until, p.Actor = t, a.actor
-			return a.viewUpdate(args[0], workflows.UpdatePromiseToPay, p)
+			return viewUpdate(a, args[0], workflows.UpdatePromiseToPay, p)
 		},
 	}
 	cmd.Flags().StringVar(&p.InvoiceID, "invoice", "", "invoice ID (required)")
@@ -234,7 +235,7 @@ func (a *app) disputeCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			d.Actor = a.actor
-			return a.viewUpdate(args[0], workflows.UpdateDisputeInvoice, d)
+			return viewUpdate(a, args[0], workflows.UpdateDisputeInvoice, d)
 		},
 	}
 	cmd.Flags().StringVar(&d.InvoiceID, "invoice", "", "invoice ID (required)")
@@ -250,7 +251,7 @@ func (a *app) resolveCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			r.Actor = a.actor
-			return a.viewUpdate(args[0], workflows.UpdateResolveDispute, r)
+			return viewUpdate(a, args[0], workflows.UpdateResolveDispute, r)
 		},
 	}
 	cmd.Flags().StringVar(&r.InvoiceID, "invoice", "", "invoice ID (required)")
@@ -268,7 +269,7 @@ func (a *app) writeOffCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			w.Actor = a.actor
-			return a.viewUpdate(args[0], workflows.UpdateWriteOff, w)
+			return viewUpdate(a, args[0], workflows.UpdateWriteOff, w)
 		},
 	}
 	cmd.Flags().StringVar(&w.InvoiceID, "invoice", "", "invoice ID (required)")

@@ -32,7 +32,7 @@ func printStatus(w io.Writer, v account.StatusView) error {
 		fmt.Fprintf(w, "Suspended for %s since %s by %s\n", s.Reason, when(s.Since), s.Actor)
 	}
 	if p := v.Provisioning; p.State != account.ProvisioningInSync && p.State != "" {
-		fmt.Fprintf(w, "Provisioning: %s (decided %s, confirmed %s, waiting: %s)", p.State, p.Decided, orDash(p.Applied), strings.Join(p.Pending, ", "))
+		fmt.Fprintf(w, "Provisioning: %s (decided %s, confirmed %s, waiting: %s)", p.State, p.Decided, orDash(string(p.Applied)), joinProvisions(p.Pending))
 		if p.State == account.ProvisioningFailing {
 			fmt.Fprintf(w, " since %s, %d failed rounds, next try %s: %s", when(p.FailingSince), p.Attempts, when(p.NextRetryAt), p.LastError)
 		}
@@ -107,4 +107,13 @@ func printAudit(w io.Writer, rows []store.AuditEntry) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", when(r.At), r.Actor, r.Action, r.InvoiceID.String, strings.ReplaceAll(r.Reason, "\n", " "))
 	}
 	return tw.Flush()
+}
+
+// joinProvisions lists provisioning actions for the status text.
+func joinProvisions(ps []account.Provision) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
 }

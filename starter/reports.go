@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/monitoring"
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/reports"
-	"github.com/example/dunning/service"
 )
 
 func (a *app) agingCmd() *cobra.Command {
@@ -210,7 +210,7 @@ opens a review or, when severe, suspends. Bad lines are listed and skipped.`,
 				defer f.Close()
 				in = f
 			}
-			riskCfg, err := service.RiskConfig(a.cfg)
+			riskCfg, err := setup.RiskConfig(a.cfg)
 			if err != nil {
 				return usage("%v", err)
 			}

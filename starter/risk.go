@@ -21,7 +21,7 @@ expired code is refused; send a new one with: starter request-code CUSTOMER_ID`,
 		Example: "  starter verify-phone acme --code 123456",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return a.viewUpdate(args[0], workflows.UpdateVerifyPhone, p)
+			return viewUpdate(a, args[0], workflows.UpdateVerifyPhone, p)
 		},
 	}
 	cmd.Flags().StringVar(&p.Code, "code", "", "the 6 digits sent by SMS (required)")
@@ -35,7 +35,7 @@ func (a *app) requestCodeCmd() *cobra.Command {
 		Long:  "Send a new SMS verification code to the customer's phone, replacing any earlier one.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return a.viewUpdate(args[0], workflows.UpdateRequestPhoneCode, account.CodeRequest{Actor: a.actor})
+			return viewUpdate(a, args[0], workflows.UpdateRequestPhoneCode, account.CodeRequest{Actor: a.actor})
 		},
 	}
 }
@@ -67,7 +67,7 @@ deadline, when it is earlier than the policy's.`,
 				r.Deadline = t
 			}
 			r.Actor = a.actor
-			return a.viewUpdate(args[0], workflows.UpdateReportAbuse, r)
+			return viewUpdate(a, args[0], workflows.UpdateReportAbuse, r)
 		},
 	}
 	f := cmd.Flags()
@@ -75,7 +75,7 @@ deadline, when it is earlier than the policy's.`,
 	f.StringVar(&r.Category, "category", "", "spam, hacking, ddos, crypto_mining, malware, piracy_resale or other (required)")
 	f.StringVar(&r.Source, "source", "staff", "provider, monitoring, complaint or staff")
 	f.StringVar(&r.Detail, "detail", "", "what was seen (required)")
-	f.StringVar(&r.Severity, "severity", "", "severe, moderate or minor (default: the category's)")
+	f.StringVar((*string)(&r.Severity), "severity", "", "severe, moderate or minor (default: the category's)")
 	f.StringVar(&deadline, "deadline", "", "response deadline, RFC 3339 or YYYY-MM-DD")
 	return cmd
 }
@@ -93,7 +93,7 @@ is open; without it the only open review is decided.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			d.Actor = a.actor
-			return a.viewUpdate(args[0], workflows.UpdateReviewDecision, d)
+			return viewUpdate(a, args[0], workflows.UpdateReviewDecision, d)
 		},
 	}
 	f := cmd.Flags()
@@ -116,7 +116,7 @@ spend passes each of --notice-percents of the limit (default 80 and 100); with
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			b.Actor = a.actor
-			return a.viewUpdate(args[0], workflows.UpdateSetBudget, b)
+			return viewUpdate(a, args[0], workflows.UpdateSetBudget, b)
 		},
 	}
 	f := cmd.Flags()
@@ -137,7 +137,7 @@ reporting the same usage again changes nothing.`,
 		Example: `  starter usage acme --usage-id acme-2026-02-compute --amount-minor 1250 --description "compute, February"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return a.viewUpdate(args[0], workflows.UpdateReportUsage, u)
+			return viewUpdate(a, args[0], workflows.UpdateReportUsage, u)
 		},
 	}
 	f := cmd.Flags()

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/ops"
 )
 
@@ -64,7 +65,7 @@ or usage; 3 Temporal or PostgreSQL unreachable.`,
 		a.promiseCmd(), a.disputeCmd(), a.resolveCmd(), a.writeOffCmd(),
 		a.verifyPhoneCmd(), a.requestCodeCmd(), a.reportAbuseCmd(), a.reviewCmd(),
 		a.budgetCmd(), a.usageCmd(),
-		a.outboxCmd(), a.auditCmd(), a.agingCmd(), a.exportCollectionsCmd(), a.ingestActivityCmd(), a.migrateCmd(),
+		a.outboxCmd(), a.auditCmd(), a.agingCmd(), a.exportCollectionsCmd(), a.ingestActivityCmd(), a.migrateCmd(), a.reconcileCmd(),
 	)
 	return root
 }
@@ -94,8 +95,16 @@ func (a *app) printJSON(v any) error {
 
 // update runs a workflow update and waits for its result. The argument is
 // validated first and nothing is sent when it is bad.
-func (a *app) update(customerID, name string, arg, result any) error {
-	return explain(a.ops.Update(context.Background(), customerID, name, arg, result))
+func update[Req, Res any](a *app, customerID string, u contract.Update[Req, Res], req Req) (Res, error) {
+	var zero Res
+	res, err := contract.Run(context.Background(), a.ops, u, customerID, req)
+	if err != nil {
+		return zero, explain(err)
+	}
+	if res == nil {
+		return zero, nil
+	}
+	return *res, nil
 }
 
 // explain gives an ops error its exit code; the message is already one a

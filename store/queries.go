@@ -78,16 +78,16 @@ func (s *Store) PaymentsOf(ctx context.Context, customerID string) ([]Payment, e
 
 // AuditEntry is an audit_log row.
 type AuditEntry struct {
-	ID         int64           `db:"id" json:"id"`
-	EventKey   string          `db:"event_key" json:"event_key"`
-	CustomerID string          `db:"customer_id" json:"customer_id"`
-	At         time.Time       `db:"at" json:"at"`
-	Actor      string          `db:"actor" json:"actor"`
-	Action     string          `db:"action" json:"action"`
-	Reason     string          `db:"reason" json:"reason"`
-	InvoiceID  sql.NullString  `db:"invoice_id" json:"-"`
-	Detail     json.RawMessage `db:"detail" json:"detail"`
-	RecordedAt time.Time       `db:"recorded_at" json:"recorded_at"`
+	ID         int64             `db:"id" json:"id"`
+	EventKey   string            `db:"event_key" json:"event_key"`
+	CustomerID string            `db:"customer_id" json:"customer_id"`
+	At         time.Time         `db:"at" json:"at"`
+	Actor      string            `db:"actor" json:"actor"`
+	Action     account.EventType `db:"action" json:"action"`
+	Reason     string            `db:"reason" json:"reason"`
+	InvoiceID  sql.NullString    `db:"invoice_id" json:"-"`
+	Detail     json.RawMessage   `db:"detail" json:"detail"`
+	RecordedAt time.Time         `db:"recorded_at" json:"recorded_at"`
 }
 
 // AuditOf lists a customer's audit log, oldest first.

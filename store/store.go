@@ -84,24 +84,6 @@ type Customer struct {
 	FirstRunID string `db:"first_run_id" json:"first_run_id,omitempty"`
 }
 
-// CustomerFromAccount snapshots an account for the customers row.
-func CustomerFromAccount(a *account.Account, now time.Time) Customer {
-	app := a.Customer
-	c := Customer{
-		CustomerID: app.CustomerID, Name: app.Name, Email: app.Email, Phone: app.Phone,
-		Country: app.Country, Currency: app.Currency, Locale: app.Locale, Policy: a.Policy.ID(),
-		MonthlyFeeMinor: app.Plan.MonthlyFeeMinor, InstrumentType: app.PaymentInstrument.Type,
-		CardBIN: app.PaymentInstrument.CardBIN, SignupIP: app.SignupIP, RiskTier: a.RiskTier,
-		Status: string(a.Status), Access: string(a.Access), BalanceMinor: a.Balance(), CreditMinor: a.CreditMinor,
-		OverdueMinor: a.OverdueMinor(now), DunningStage: a.DunningStage(),
-		CreatedAt: a.StartedAt, UpdatedAt: now, EventSeq: int64(a.EventSeq), PhoneVerified: a.PhoneVerified,
-	}
-	if s := a.Screening; s != nil {
-		c.ScreeningOutcome, c.ScreeningScore = s.Outcome, s.Score
-	}
-	return c
-}
-
 const upsertCustomer = `
 INSERT INTO customers (customer_id, name, email, phone, country, currency, locale, policy, monthly_fee_minor,
     instrument_type, card_bin, signup_ip, risk_tier, status, access, balance_minor, credit_minor, overdue_minor,
@@ -229,6 +211,16 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 				ON CONFLICT DO NOTHING`,
 				customerID, p.PaymentID, al.InvoiceID, al.AmountMinor); err != nil {
 				return false, fmt.Errorf("allocation of %s to %s: %w", p.PaymentID, al.InvoiceID, err)
+			}
+			// A part payment leaves the invoice open, so no later event
+			// in the batch carries its new state: add what was paid here
+			// (once: this runs only for a new event). An invoice the
+			// payment closes is written whole by its own event after this.
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE invoices SET paid_minor = paid_minor + $3, updated_at = $4
+				WHERE invoice_id = $1 AND customer_id = $2`,
+				al.InvoiceID, customerID, al.AmountMinor, ev.At); err != nil {
+				return false, fmt.Errorf("invoice %s paid by %s: %w", al.InvoiceID, p.PaymentID, err)
 			}
 		}
 	}

@@ -22,13 +22,18 @@ type Subscription struct {
 
 // ApplyProvision changes the subscription row for a provisioning action.
 // The action key makes it idempotent: the same action twice is one change.
-func (s *Store) ApplyProvision(ctx context.Context, customerID, action, reason, key string, at time.Time) error {
+func (s *Store) ApplyProvision(ctx context.Context, customerID string, action account.Provision, reason, key string, at time.Time) error {
+	// An empty status or access keeps what the row has: suspend and
+	// reinstate keep the access level the customer had earned, access
+	// changes keep the status.
 	var status, access string
 	switch action {
 	case account.ProvisionActivate:
 		status, access = "active", "limited"
 	case account.ProvisionFullAccess:
-		status, access = "active", "full"
+		access = "full"
+	case account.ProvisionLimitAccess:
+		access = "limited"
 	case account.ProvisionSuspend:
 		status = "suspended"
 	case account.ProvisionReinstate:
@@ -38,12 +43,11 @@ func (s *Store) ApplyProvision(ctx context.Context, customerID, action, reason, 
 	default:
 		return fmt.Errorf("unknown provisioning action %q", action)
 	}
-	// Suspend and reinstate keep the access level the customer had earned.
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO subscriptions (customer_id, status, access, reason, action_key, updated_at)
-		VALUES ($1, $2, COALESCE(NULLIF($3, ''), 'limited'), $4, $5, $6)
+		VALUES ($1, COALESCE(NULLIF($2, ''), 'active'), COALESCE(NULLIF($3, ''), 'limited'), $4, $5, $6)
 		ON CONFLICT (customer_id) DO UPDATE SET
-		    status = EXCLUDED.status,
+		    status = CASE WHEN $2 = '' THEN subscriptions.status ELSE EXCLUDED.status END,
 		    access = CASE WHEN $3 = '' THEN subscriptions.access ELSE EXCLUDED.access END,
 		    reason = EXCLUDED.reason, action_key = EXCLUDED.action_key, updated_at = EXCLUDED.updated_at
 		WHERE subscriptions.action_key <> EXCLUDED.action_key`,

@@ -15,9 +15,10 @@ import (
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/api"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/contract"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/monitoring"
 	"github.com/example/dunning/ops"
-	"github.com/example/dunning/service"
 	"github.com/example/dunning/sgevents"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -30,7 +31,7 @@ type BounceNotifier struct{ Client client.Client }
 // EmailUndeliverable implements sgevents.Notifier. A customer whose
 // lifecycle has ended (or never existed here) has nobody left to tell.
 func (n BounceNotifier) EmailUndeliverable(ctx context.Context, customerID, messageKey, event, reason string) error {
-	err := n.Client.SignalWorkflow(ctx, workflows.WorkflowID(customerID), "", workflows.SignalEmailUndeliverable,
+	err := contract.Send(ctx, n.Client, workflows.SignalEmailUndeliverable, workflows.WorkflowID(customerID), "",
 		account.Bounce{MessageKey: messageKey, Event: event, Reason: reason})
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
@@ -71,7 +72,7 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 		return nil, nil, fmt.Errorf("DUNNING_API_TOKENS: %w", err)
 	}
 	o := ops.New(ops.Options{Config: cfg, Client: c, Store: st, Logger: logger})
-	riskCfg, err := service.RiskConfig(cfg)
+	riskCfg, err := setup.RiskConfig(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,7 +106,7 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 			})
 		})
 	}
-	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Logger: logger})
+	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Reconciler: o, Logger: logger})
 	return h, jobs, nil
 }
 

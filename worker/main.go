@@ -25,9 +25,35 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := service.Run(ctx, cfg, cfg.Logger(), service.Options{Migrate: *migrate, Beside: serveHTTP}); err != nil {
+	err = run(ctx, cfg, *migrate)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
+}
+
+// run is the composition root: the worker (package service) and, on
+// DUNNING_HTTP_ADDR, the API and webhooks over the same connections.
+func run(ctx context.Context, cfg config.Config, migrate bool) error {
+	logger := cfg.Logger()
+	w, err := service.New(ctx, cfg, logger, service.Options{Migrate: migrate})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	serve, err := serveHTTP(cfg, w.Client, w.Store, logger)
+	if err != nil {
+		return err
+	}
+	if serve != nil {
+		done := make(chan error, 1)
+		go func() { done <- serve(ctx) }()
+		defer func() {
+			if err := <-done; err != nil {
+				logger.Warn("stopped with an error", "error", err)
+			}
+		}()
+	}
+	return w.Run(ctx)
 }

@@ -25,23 +25,23 @@ func TestHostileUpdatesAreRejectedByTheValidator(t *testing.T) {
 		arg        any
 		want       string
 	}{
-		{"nul-reference", UpdateRecordPayment, account.Payment{PaymentID: "p-nul", AmountMinor: 100, Currency: "USD", Method: "card", Reference: "ref\x00"}, "reference contains a NUL"},
-		{"bidi-reference", UpdateRecordPayment, account.Payment{PaymentID: "p-bidi", AmountMinor: 100, Currency: "USD", Method: "card", Reference: "INV\u202e0001"}, "reference contains a Unicode bidirectional"},
-		{"int64-max-payment", UpdateRecordPayment, account.Payment{PaymentID: "p-max", AmountMinor: math.MaxInt64, Currency: "USD", Method: "card"}, "amount_minor"},
-		{"int64-max-usage", UpdateReportUsage, account.Usage{UsageID: "u-max", AmountMinor: math.MaxInt64}, "amount_minor"},
-		{"int64-max-budget", UpdateSetBudget, account.Budget{LimitMinor: math.MaxInt64}, "limit_minor"},
-		{"nul-suspend", UpdateSuspend, account.StaffAction{Actor: "alice", Reason: "chargeback\x00"}, "reason contains a NUL"},
-		{"bidi-note", UpdateSuspend, account.StaffAction{Actor: "alice", Reason: "chargeback", Note: "\u2066x\u2069"}, "note contains a Unicode bidirectional"},
-		{"nul-abuse", UpdateReportAbuse, account.AbuseReport{NoticeID: "N-1", Category: "spam", Source: "staff", Detail: "x\x00"}, "detail contains a NUL"},
-		{"year-1-promise", UpdatePromiseToPay, account.Promise{InvoiceID: "INV-acme-0001", Until: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), Actor: "alice"}, "until"},
-		{"bidi-decision", UpdateReviewDecision, account.Decision{Decision: "approve", Actor: "ali\u202ece"}, "actor"},
+		{"nul-reference", UpdateRecordPayment.Name, account.Payment{PaymentID: "p-nul", AmountMinor: 100, Currency: "USD", Method: "card", Reference: "ref\x00"}, "reference contains a NUL"},
+		{"bidi-reference", UpdateRecordPayment.Name, account.Payment{PaymentID: "p-bidi", AmountMinor: 100, Currency: "USD", Method: "card", Reference: "INV\u202e0001"}, "reference contains a Unicode bidirectional"},
+		{"int64-max-payment", UpdateRecordPayment.Name, account.Payment{PaymentID: "p-max", AmountMinor: math.MaxInt64, Currency: "USD", Method: "card"}, "amount_minor"},
+		{"int64-max-usage", UpdateReportUsage.Name, account.Usage{UsageID: "u-max", AmountMinor: math.MaxInt64}, "amount_minor"},
+		{"int64-max-budget", UpdateSetBudget.Name, account.Budget{LimitMinor: math.MaxInt64}, "limit_minor"},
+		{"nul-suspend", UpdateSuspend.Name, account.StaffAction{Actor: "alice", Reason: "chargeback\x00"}, "reason contains a NUL"},
+		{"bidi-note", UpdateSuspend.Name, account.StaffAction{Actor: "alice", Reason: "chargeback", Note: "\u2066x\u2069"}, "note contains a Unicode bidirectional"},
+		{"nul-abuse", UpdateReportAbuse.Name, account.AbuseReport{NoticeID: "N-1", Category: "spam", Source: "staff", Detail: "x\x00"}, "detail contains a NUL"},
+		{"year-1-promise", UpdatePromiseToPay.Name, account.Promise{InvoiceID: "INV-acme-0001", Until: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), Actor: "alice"}, "until"},
+		{"bidi-decision", UpdateReviewDecision.Name, account.Decision{Decision: "approve", Actor: "ali\u202ece"}, "actor"},
 	}
 	rejected := map[string]error{}
 	completed := map[string]bool{}
 	var before, after string
 	var recordsBefore, recordsAfter int
 	query := func(env *testsuite.TestWorkflowEnvironment) string {
-		v, err := env.QueryWorkflow(QueryGetStatus)
+		v, err := env.QueryWorkflow(QueryGetStatus.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestHostileUpdatesAreRejectedByTheValidator(t *testing.T) {
 		after, recordsAfter = query(env), len(h.records)
 	})
 	whole := "Überweisung «42» — 송금 🚀"
-	h.update(bad.Add(2*time.Minute), UpdateRecordPayment, "good", account.Payment{PaymentID: "p-good", AmountMinor: 100,
+	update(h, bad.Add(2*time.Minute), UpdateRecordPayment, "good", account.Payment{PaymentID: "p-good", AmountMinor: 100,
 		Currency: "USD", Method: "bank_transfer", Reference: whole})
 	h.run(Input{Application: testApplication("standard")}, bad.Add(time.Hour))
 

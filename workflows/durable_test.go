@@ -2,7 +2,7 @@ package workflows
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -44,7 +44,7 @@ func TestPaymentSurvivesLongDatabaseOutage(t *testing.T) {
 		return 0, nil
 	}
 	h.at(outageFrom.Add(time.Second), func(env *testsuite.TestWorkflowEnvironment) {
-		env.UpdateWorkflow(UpdateRecordPayment, "prepay", &testsuite.TestUpdateCallback{
+		env.UpdateWorkflow(UpdateRecordPayment.Name, "prepay", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { h.rejections["prepay"] = err },
 			OnComplete: func(res any, err error) {
@@ -88,7 +88,7 @@ func TestDuplicatePaymentAnswersOnlyWhenDurable(t *testing.T) {
 	for i, at := range []time.Time{outageFrom.Add(time.Second), outageFrom.Add(20 * time.Second)} {
 		id := fmt.Sprintf("try-%d", i)
 		h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
-			env.UpdateWorkflow(UpdateRecordPayment, id, &testsuite.TestUpdateCallback{
+			env.UpdateWorkflow(UpdateRecordPayment.Name, id, &testsuite.TestUpdateCallback{
 				OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
 				OnComplete: func(res any, err error) {
 					if err != nil {
@@ -116,25 +116,45 @@ func TestDuplicatePaymentAnswersOnlyWhenDurable(t *testing.T) {
 	}
 }
 
-// A payment ID the account has forgotten (carried memory is bounded) is
-// found in PostgreSQL and not applied twice; another amount under it is
-// refused.
+// A payment ID the account has forgotten (it carries only the newest 200
+// to the next run) is found in PostgreSQL and not applied twice; another
+// amount under it is refused.
 func TestForgottenPaymentKeyIsLookedUp(t *testing.T) {
 	h := newHarness(t)
-	h.known = map[string]account.KnownKey{"payment/old-1": {Found: true, AmountMinor: 10000, Currency: "USD"}}
-	h.pay(start.Add(time.Hour), "old-1", 10000)
-	h.pay(start.Add(2*time.Hour), "old-1-other", 5000)
-	h.update(start.Add(3*time.Hour), UpdateRecordPayment, "old-1-changed",
-		account.Payment{PaymentID: "old-1", AmountMinor: 999, Currency: "USD", Method: "bank_transfer"})
-	h.run(Input{Application: testApplication("standard")}, start.Add(4*time.Hour))
+	h.screening.Screening.Outcome = account.OutcomeApprove
+	h.at(start.Add(time.Second), func(env *testsuite.TestWorkflowEnvironment) {
+		for i := 1; i <= account.RememberedPayments+10; i++ {
+			id := fmt.Sprintf("p-%d", i)
+			env.UpdateWorkflow(UpdateRecordPayment.Name, id, &testsuite.TestUpdateCallback{
+				OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
+				OnComplete: func(_ any, err error) {
+					if err != nil {
+						h.rejections[id] = err
+					}
+				},
+			}, account.Payment{PaymentID: id, AmountMinor: 100000, Currency: "USD", Method: "bank_transfer"})
+		}
+	})
+	// On the demo policy a month lasts a minute: by now the run has
+	// continued as new and forgotten the oldest payment IDs.
+	h.pay(start.Add(3*time.Minute), "p-1", 100000)
+	update(h, start.Add(4*time.Minute), UpdateRecordPayment, "p-1-changed",
+		account.Payment{PaymentID: "p-1", AmountMinor: 999, Currency: "USD", Method: "bank_transfer"})
+	h.run(Input{Application: testApplication("demo")}, start.Add(5*time.Minute))
 
-	if res, ok := h.results["old-1"].(account.PaymentResult); !ok || !res.Duplicate {
-		t.Errorf("forgotten payment = %+v, want duplicate", h.results["old-1"])
+	if len(h.rejections) != 1 {
+		t.Errorf("rejections: %v", h.rejections)
 	}
-	if n := h.paymentRecorded("old-1"); n != 0 {
-		t.Errorf("forgotten payment recorded again %d times", n)
+	if h.runs == 0 {
+		t.Fatal("no continue-as-new: nothing was forgotten")
 	}
-	if err := h.rejections["old-1-changed"]; err == nil || !strings.Contains(err.Error(), "already recorded") {
+	if res, ok := h.results["p-1"].(account.PaymentResult); !ok || !res.Duplicate {
+		t.Errorf("forgotten payment = %+v, want duplicate", h.results["p-1"])
+	}
+	if n := h.paymentRecorded("p-1"); n != 1 {
+		t.Errorf("payment p-1 recorded %d times, want once", n)
+	}
+	if err := h.rejections["p-1-changed"]; err == nil || !strings.Contains(err.Error(), "already recorded") {
 		t.Errorf("reused payment_id with another amount: %v", err)
 	}
 }
@@ -154,10 +174,10 @@ func TestProvisioningRefusalIsVisibleRetriedAndRecovered(t *testing.T) {
 		}
 		return nil
 	}
-	h.update(suspendAt, UpdateSuspend, "suspend", account.StaffAction{Actor: "ops@example.com", Reason: "chargeback"})
+	update(h, suspendAt, UpdateSuspend, "suspend", account.StaffAction{Actor: "ops@example.com", Reason: "chargeback"})
 	var during account.StatusView
 	h.at(suspendAt.Add(time.Minute), func(env *testsuite.TestWorkflowEnvironment) {
-		v, err := env.QueryWorkflow(QueryGetStatus)
+		v, err := env.QueryWorkflow(QueryGetStatus.Name)
 		if err == nil {
 			err = v.Get(&during)
 		}
@@ -176,7 +196,7 @@ func TestProvisioningRefusalIsVisibleRetriedAndRecovered(t *testing.T) {
 		t.Errorf("GetStatus while refused: %+v", during.Provisioning)
 	}
 	types := strings.Join(h.eventTypes(), ",")
-	for _, want := range []string{"provisioning.failed", "provisioning.recovered", "staff.alerted"} {
+	for _, want := range []string{string(account.EventProvisioningFailed), string(account.EventProvisioningRecovered), string(account.EventStaffAlerted)} {
 		if !strings.Contains(types, want) {
 			t.Errorf("no %s event; got %s", want, types)
 		}
@@ -206,11 +226,11 @@ func TestLaterDecisionSupersedesFailingProvisioning(t *testing.T) {
 		}
 		return nil
 	}
-	h.update(start.Add(time.Hour), UpdateSuspend, "suspend", account.StaffAction{Actor: "ops", Reason: "check"})
-	h.update(start.Add(2*time.Hour), UpdateReinstate, "reinstate", account.StaffAction{Actor: "ops", Reason: "cleared"})
+	update(h, start.Add(time.Hour), UpdateSuspend, "suspend", account.StaffAction{Actor: "ops", Reason: "check"})
+	update(h, start.Add(2*time.Hour), UpdateReinstate, "reinstate", account.StaffAction{Actor: "ops", Reason: "cleared"})
 	var after account.StatusView
 	h.at(start.Add(3*time.Hour), func(env *testsuite.TestWorkflowEnvironment) {
-		if v, err := env.QueryWorkflow(QueryGetStatus); err == nil {
+		if v, err := env.QueryWorkflow(QueryGetStatus.Name); err == nil {
 			_ = v.Get(&after)
 		}
 	})
@@ -231,7 +251,7 @@ func TestTerminateDuringScreeningEndsTerminated(t *testing.T) {
 		}
 		return nil
 	}
-	h.update(start.Add(time.Second), UpdateTerminate, "terminate", account.StaffAction{Actor: "ops", Reason: "duplicate application"})
+	update(h, start.Add(time.Second), UpdateTerminate, "terminate", account.StaffAction{Actor: "ops", Reason: "duplicate application"})
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
 	if h.err != nil {
 		t.Fatalf("workflow ended with %v, want completion", h.err)
@@ -249,9 +269,9 @@ func TestTerminateDuringScreeningEndsTerminated(t *testing.T) {
 func TestConcurrentWrongCodesUseOnlyTheTriesAllowed(t *testing.T) {
 	h := newHarness(t)
 	for i := range 10 {
-		h.update(start.Add(10*time.Minute), UpdateVerifyPhone, fmt.Sprintf("guess-%d", i), account.PhoneCode{Code: "000000"})
+		update(h, start.Add(10*time.Minute), UpdateVerifyPhone, fmt.Sprintf("guess-%d", i), account.PhoneCode{Code: "000000"})
 	}
-	h.update(start.Add(20*time.Minute), UpdateVerifyPhone, "right", account.PhoneCode{Code: phoneCode})
+	update(h, start.Add(20*time.Minute), UpdateVerifyPhone, "right", account.PhoneCode{Code: phoneCode})
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
 	mismatches := 0
 	for id, err := range h.rejections {
@@ -271,7 +291,7 @@ func TestConcurrentWrongCodesUseOnlyTheTriesAllowed(t *testing.T) {
 func TestConcurrentCodeRequestsRespectTheLimit(t *testing.T) {
 	h := newHarness(t)
 	for i := range 12 {
-		h.update(start.Add(10*time.Minute), UpdateRequestPhoneCode, fmt.Sprintf("req-%d", i), account.CodeRequest{})
+		update(h, start.Add(10*time.Minute), UpdateRequestPhoneCode, fmt.Sprintf("req-%d", i), account.CodeRequest{})
 	}
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
 	if h.codesSent != account.MaxCodes {
@@ -297,7 +317,7 @@ func TestCarriedStateStaysBoundedUnderMinuteUsage(t *testing.T) {
 		h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
 			for i := first; i < first+20; i++ {
 				id := fmt.Sprintf("u-%d", i)
-				env.UpdateWorkflow(UpdateReportUsage, id, &testsuite.TestUpdateCallback{
+				env.UpdateWorkflow(UpdateReportUsage.Name, id, &testsuite.TestUpdateCallback{
 					OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
 					OnComplete: func(_ any, err error) {
 						if err != nil {
@@ -308,7 +328,7 @@ func TestCarriedStateStaysBoundedUnderMinuteUsage(t *testing.T) {
 			}
 		})
 	}
-	h.update(end.Add(time.Minute), UpdateReportUsage, "u-1-again", account.Usage{UsageID: "u-1", AmountMinor: 1})
+	update(h, end.Add(time.Minute), UpdateReportUsage, "u-1-again", account.Usage{UsageID: "u-1", AmountMinor: 1})
 	h.run(Input{Application: testApplication("demo")}, end.Add(2*time.Minute))
 	if len(h.rejections) > 0 {
 		t.Fatalf("rejected: %v", first(h.rejections))
@@ -337,4 +357,3 @@ func first(m map[string]error) string {
 	}
 	return ""
 }
-

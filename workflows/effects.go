@@ -19,10 +19,14 @@ import (
 const versionDurableEffects = "durable-effects"
 
 // Local activities the workflow calls by name: they run in the worker that
-// runs the workflow task, with the worker's registered *Activities.
+// runs the workflow task, with the worker's registered *Activities. (Passing
+// the method value instead would run it on the workflow's nil *Activities.)
+// Each is the name of the *activities.Activities method it runs, and is
+// recorded in history: never rename one.
 const (
-	localRecord    = "Record"
-	localLookupKey = "LookupKey"
+	localRecord         = "Record"
+	localLookupKey      = "LookupKey"
+	localCheckPhoneCode = "CheckPhoneCode"
 )
 
 // noticeCarryAfter is how long an email may be in flight before it stops
@@ -151,14 +155,14 @@ func (w *lifecycle) runProvisioning(ctx workflow.Context) {
 		}
 		now := workflow.Now(ctx)
 		if err == nil {
-			w.commit(ctx, w.acct.ProvisioningApplied(next.Key, now), "provisioned "+next.Action)
+			w.commit(ctx, w.acct.ProvisioningApplied(next.Key, now), "provisioned "+string(next.Action))
 		} else {
 			kind := "error"
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) {
 				kind = appErr.Type()
 			}
-			w.commit(ctx, w.acct.ProvisioningFailed(next.Key, kind, err.Error(), now), "provisioning failed: "+next.Action)
+			w.commit(ctx, w.acct.ProvisioningFailed(next.Key, kind, err.Error(), now), "provisioning failed: "+string(next.Action))
 		}
 		w.upsertAttrs(ctx, false)
 		w.poke()
@@ -174,7 +178,7 @@ func (w *lifecycle) provision(ctx workflow.Context, a account.ProvisionAction) e
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: rules.AttemptFor,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
-		Summary:                a.Action + " subscriptions of " + c,
+		Summary:                string(a.Action) + " subscriptions of " + c,
 	})
 	in := activities.ProvisionInput{CustomerID: c, Action: a.Action, Reason: a.Reason, Key: a.IdempotencyKey(), At: a.At}
 	return workflow.ExecuteActivity(pctx, acts.Provision, in).Get(ctx, nil)

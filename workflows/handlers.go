@@ -8,6 +8,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/activities"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/risk"
 )
 
@@ -15,15 +16,15 @@ import (
 // validator that refuses bad input before it enters history; the handler
 // checks again, since the account may have changed in between.
 func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryGetStatus, func() (account.StatusView, error) {
+	if err := QueryGetStatus.Register(ctx, func() (account.StatusView, error) {
 		return w.acct.View(workflow.Now(ctx)), nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecordPayment,
+	if err := UpdateRecordPayment.Register(ctx,
 		func(ctx workflow.Context, p account.Payment) (account.PaymentResult, error) {
 			defer w.poke()
-			if w.durable && !w.acct.KnowsPayment(p.PaymentID) {
+			if w.durable && w.acct.MayHaveForgottenPayment(p.PaymentID) {
 				known, err := w.lookupKey(ctx, activities.KeyPayment, p.PaymentID)
 				if err != nil {
 					return account.PaymentResult{}, err
@@ -36,23 +37,21 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 			}
 			return res, w.commitAndWait(ctx, events, "payment "+p.PaymentID)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, p account.Payment) error {
-			return w.acct.CheckPayment(p)
-		}},
+		func(_ workflow.Context, p account.Payment) error { return w.acct.CheckPayment(p) },
 	); err != nil {
 		return err
 	}
 	type staffOp struct {
-		name  string
-		check func(*account.Account, account.StaffAction) error
-		apply func(*account.Account, account.StaffAction, time.Time) ([]account.Event, error)
+		update contract.Update[account.StaffAction, account.StatusView]
+		check  func(*account.Account, account.StaffAction) error
+		apply  func(*account.Account, account.StaffAction, time.Time) ([]account.Event, error)
 	}
 	for _, op := range []staffOp{
 		{UpdateSuspend, (*account.Account).CheckSuspend, (*account.Account).Suspend},
 		{UpdateReinstate, (*account.Account).CheckReinstate, (*account.Account).Reinstate},
 		{UpdateTerminate, (*account.Account).CheckTerminate, (*account.Account).Terminate},
 	} {
-		if err := register(ctx, w, op.name,
+		if err := register(ctx, w, op.update,
 			func(_ workflow.Context, s account.StaffAction) error { return op.check(w.acct, s) },
 			func(_ workflow.Context, s account.StaffAction, now time.Time) ([]account.Event, error) {
 				return op.apply(w.acct, s, now)
@@ -93,7 +92,7 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
-	return w.registerRiskHandlers(ctx)
+	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx))
 }
 
 // registerRiskHandlers installs the identity, misuse, review and budget
@@ -114,7 +113,7 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRequestPhoneCode,
+	if err := UpdateRequestPhoneCode.Register(ctx,
 		func(ctx workflow.Context, _ account.CodeRequest) (account.StatusView, error) {
 			defer w.poke()
 			unlock := w.lockPhone(ctx)
@@ -132,7 +131,7 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 			}
 			return w.acct.View(workflow.Now(ctx)), nil
 		},
-		workflow.UpdateHandlerOptions{Validator: func(workflow.Context, account.CodeRequest) error { return w.acct.CheckRequestCode() }},
+		func(workflow.Context, account.CodeRequest) error { return w.acct.CheckRequestCode() },
 	); err != nil {
 		return err
 	}
@@ -173,7 +172,7 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 	return register(ctx, w, UpdateReportUsage,
 		func(_ workflow.Context, u account.Usage) error { return w.acct.CheckUsage(u) },
 		func(ctx workflow.Context, u account.Usage, now time.Time) ([]account.Event, error) {
-			if w.durable && !w.acct.KnowsUsage(u.UsageID) {
+			if w.durable && w.acct.MayHaveForgottenUsage(u.UsageID) {
 				// A key the account forgot may still be in PostgreSQL:
 				// it must not be billed twice.
 				known, err := w.lookupKey(ctx, activities.KeyUsage, u.UsageID)
@@ -200,7 +199,7 @@ func (w *lifecycle) codeChecker(ctx workflow.Context) account.CodeChecker {
 			StartToCloseTimeout: 10 * time.Second, Summary: "check the verification code",
 		})
 		var ok bool
-		err := workflow.ExecuteLocalActivity(lctx, "CheckPhoneCode", activities.CodeCheck{Hash: hash, Salt: salt, Code: code}).Get(ctx, &ok)
+		err := workflow.ExecuteLocalActivity(lctx, localCheckPhoneCode, activities.CodeCheck{Hash: hash, Salt: salt, Code: code}).Get(ctx, &ok)
 		return err == nil && ok
 	}
 }
@@ -208,15 +207,18 @@ func (w *lifecycle) codeChecker(ctx workflow.Context) account.CodeChecker {
 // severity reads a misuse category's severity from the risk configuration
 // through a side effect, so that a later configuration change does not
 // change what this customer replays.
-func (w *lifecycle) severity(ctx workflow.Context, category string) (string, error) {
-	type result struct{ Severity, Err string }
+func (w *lifecycle) severity(ctx workflow.Context, category string) (account.Severity, error) {
+	type result struct {
+		Severity account.Severity
+		Err      string
+	}
 	var got result
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		s, err := risk.AbuseSeverity(w.risk, category)
 		if err != nil {
 			return result{Err: err.Error()}
 		}
-		return result{Severity: string(s)}
+		return result{Severity: s}
 	}).Get(&got)
 	if err == nil && got.Err != "" {
 		err = errors.New(got.Err)
@@ -226,17 +228,17 @@ func (w *lifecycle) severity(ctx workflow.Context, category string) (string, err
 
 // register installs an update whose result is the account's status after
 // the change has been recorded.
-func register[T any](ctx workflow.Context, w *lifecycle, name string,
+func register[T any](ctx workflow.Context, w *lifecycle, u contract.Update[T, account.StatusView],
 	check func(workflow.Context, T) error,
 	apply func(workflow.Context, T, time.Time) ([]account.Event, error),
 ) error {
-	return workflow.SetUpdateHandlerWithOptions(ctx, name,
+	return u.Register(ctx,
 		func(ctx workflow.Context, req T) (account.StatusView, error) {
 			defer w.poke()
 			events, err := apply(ctx, req, workflow.Now(ctx))
 			// A failed update may still have changed something worth
 			// recording (a wrong verification code uses up a try).
-			if werr := w.commitAndWait(ctx, events, name); werr != nil {
+			if werr := w.commitAndWait(ctx, events, u.Name); werr != nil {
 				return account.StatusView{}, werr
 			}
 			if err != nil {
@@ -244,6 +246,6 @@ func register[T any](ctx workflow.Context, w *lifecycle, name string,
 			}
 			return w.acct.View(workflow.Now(ctx)), nil
 		},
-		workflow.UpdateHandlerOptions{Validator: check},
+		check,
 	)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/activities"
+	"github.com/example/dunning/contract"
 	"github.com/example/dunning/policy"
 	"github.com/example/dunning/risk"
 )
@@ -39,8 +40,9 @@ type harness struct {
 	notices    []sentNotice
 	records    []activities.RecordInput
 	provisions []activities.ProvisionInput
-	results    map[string]any   // update ID -> result
-	rejections map[string]error // update ID -> rejection or failure
+	restores   []activities.RestorePaymentsInput // payment rows a Resync re-recorded
+	results    map[string]any                    // update ID -> result
+	rejections map[string]error                  // update ID -> rejection or failure
 
 	// sendNotice, when set, replaces the default mock (which succeeds).
 	sendNotice func(context.Context, activities.NoticeInput) (activities.NoticeResult, error)
@@ -109,10 +111,10 @@ func (h *harness) at(at time.Time, fn func(env *testsuite.TestWorkflowEnvironmen
 	h.script = append(h.script, &step{at: at, fn: fn})
 }
 
-// update schedules an update; its result or rejection is kept under id.
-func (h *harness) update(at time.Time, name, id string, arg any) {
+// update schedules the update u; its result or rejection is kept under id.
+func update[Req, Res any](h *harness, at time.Time, u contract.Update[Req, Res], id string, req Req) {
 	h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
-		env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+		env.UpdateWorkflow(u.Name, id, &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { h.rejections[id] = err },
 			OnComplete: func(res any, err error) {
@@ -122,12 +124,12 @@ func (h *harness) update(at time.Time, name, id string, arg any) {
 				}
 				h.results[id] = res
 			},
-		}, arg)
+		}, req)
 	})
 }
 
 func (h *harness) pay(at time.Time, id string, amount int64) {
-	h.update(at, UpdateRecordPayment, id, account.Payment{PaymentID: id, AmountMinor: amount, Currency: "USD", Method: "bank_transfer"})
+	update(h, at, UpdateRecordPayment, id, account.Payment{PaymentID: id, AmountMinor: amount, Currency: "USD", Method: "bank_transfer"})
 }
 
 // run executes the workflow until it completes, fails, or until is reached
@@ -215,6 +217,15 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 			h.provisions = append(h.provisions, in)
 			return nil
 		})
+	env.OnActivity(acts.RestorePayments, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RestorePaymentsInput) ([]string, error) {
+			h.restores = append(h.restores, in)
+			ids := []string{}
+			for _, p := range in.Payments {
+				ids = append(ids, p.PaymentID)
+			}
+			return ids, nil
+		})
 	env.OnActivity(acts.Screen, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ScreenInput) (activities.ScreenResult, error) {
 			if h.screen != nil {
@@ -242,7 +253,7 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 				}
 			}
 			h.notices = append(h.notices, sentNotice{at: env.Now(), n: in.Notice})
-			h.channels = append(h.channels, in.Channel)
+			h.channels = append(h.channels, string(in.Channel))
 			return activities.NoticeResult{Key: in.Notice.Key, Status: "sent"}, nil
 		})
 }
@@ -288,7 +299,7 @@ func (h *harness) invoice(id string) *account.Invoice {
 func (h *harness) eventTypes() []string {
 	seen := map[string]bool{}
 	for _, ev := range h.events() {
-		seen[ev.Type] = true
+		seen[string(ev.Type)] = true
 	}
 	var out []string
 	for k := range seen {

@@ -13,10 +13,8 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/activities"
-	"github.com/example/dunning/mail"
 	"github.com/example/dunning/policy"
 	"github.com/example/dunning/risk"
-	"github.com/example/dunning/store"
 )
 
 // Input starts the workflow. A new customer starts with the application
@@ -75,7 +73,7 @@ type lifecycle struct {
 type batch struct {
 	seq      int
 	summary  string
-	customer store.Customer
+	customer activities.CustomerRow
 	events   []account.Event
 }
 
@@ -99,7 +97,7 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	} else {
 		w.acct = in.Carried
 	}
-	w.acct.BoundedMemory = w.durable
+	w.acct.Durable = w.durable
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
@@ -113,7 +111,7 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 			w.startNotice(ctx, n)
 		}
 	}
-	w.bounces = workflow.GetSignalChannel(ctx, SignalEmailUndeliverable)
+	w.bounces = SignalEmailUndeliverable.Channel(ctx)
 	workflow.Go(ctx, w.receiveBounces)
 	now := workflow.Now(ctx)
 	if fresh {
@@ -172,7 +170,7 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "Screening", nil)
 	}
-	w.commit(ctx, events, "screening: "+res.Screening.Outcome)
+	w.commit(ctx, events, "screening: "+string(res.Screening.Outcome))
 	if w.acct.Status != account.StatusTerminated {
 		unlock := w.lockPhone(ctx)
 		w.sendPhoneCode(ctx)
@@ -245,7 +243,7 @@ func (w *lifecycle) loop(ctx workflow.Context) error {
 		now := workflow.Now(ctx)
 		if events := w.acct.Advance(now); len(events) > 0 {
 			for _, ev := range events {
-				if ev.Type == "invoice.issued" || ev.Type == "invoice.skipped" {
+				if ev.Type == account.EventInvoiceIssued || ev.Type == account.EventInvoiceSkipped {
 					w.cycleEnded = true
 				}
 			}
@@ -368,7 +366,7 @@ func (w *lifecycle) commit(ctx workflow.Context, events []account.Event, summary
 	}
 	now := workflow.Now(ctx)
 	w.nextSeq++
-	customer := store.CustomerFromAccount(w.acct, now)
+	customer := activities.CustomerSnapshot(w.acct, now)
 	if w.durable {
 		customer.FirstRunID = workflow.GetInfo(ctx).FirstRunID
 	}
@@ -423,7 +421,7 @@ func (w *lifecycle) execute(ctx workflow.Context, b batch) {
 	// workflow task keeps histories small.
 	if workflow.GetVersion(ctx, "local-record", workflow.DefaultVersion, 1) == 1 {
 		lctx := workflow.WithLocalActivityOptions(ctx, localRecordOptions("record "+b.summary))
-		err = workflow.ExecuteLocalActivity(lctx, "Record", in).Get(ctx, nil)
+		err = workflow.ExecuteLocalActivity(lctx, localRecord, in).Get(ctx, nil)
 	} else {
 		rctx := workflow.WithActivityOptions(ctx, recordOptions("record "+b.summary))
 		err = workflow.ExecuteActivity(rctx, acts.Record, in).Get(ctx, nil)
@@ -436,7 +434,7 @@ func (w *lifecycle) execute(ctx workflow.Context, b batch) {
 			continue
 		}
 		in := activities.ProvisionInput{CustomerID: w.acct.Customer.CustomerID, Action: ev.Provision, Reason: ev.Reason, Key: ev.Key, At: ev.At}
-		pctx := workflow.WithActivityOptions(ctx, provisionOptions(ev.Provision+" subscriptions of "+in.CustomerID))
+		pctx := workflow.WithActivityOptions(ctx, provisionOptions(string(ev.Provision)+" subscriptions of "+in.CustomerID))
 		if err := workflow.ExecuteActivity(pctx, acts.Provision, in).Get(ctx, nil); err != nil {
 			logger.Error("provisioning failed", "action", ev.Provision, "error", err)
 		}
@@ -454,13 +452,13 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 	defer func() { w.inFlight--; delete(w.sending, n.Key); w.poke() }()
 	c := w.acct.Customer
 	in := activities.NoticeInput{
-		Recipient: mail.Recipient{CustomerID: c.CustomerID, Name: c.Name, Email: c.Email, Locale: c.Locale},
+		Recipient: activities.RecipientOf(c),
 		Notice:    n,
 		Channel:   w.acct.NoticeChannel(),
 		Phone:     c.Phone,
 	}
-	if !n.Staff && in.Channel == "none" {
-		w.commit(ctx, w.acct.EmailFailed(n, "no_channel", "no channel left to reach the customer", workflow.Now(ctx)), "notice not sent "+n.Key)
+	if !n.Staff && in.Channel == policy.ChannelNone {
+		w.commit(ctx, w.acct.EmailFailed(n, account.EmailNoChannel, "no channel left to reach the customer", workflow.Now(ctx)), "notice not sent "+n.Key)
 		return
 	}
 	sctx := workflow.WithActivityOptions(ctx, noticeOptions(noticeSummary(n, c.Email)))
@@ -468,10 +466,10 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 	if err == nil {
 		return
 	}
-	kind := "error"
+	kind := account.EmailError
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		kind = appErr.Type()
+		kind = account.EmailFailure(appErr.Type())
 	}
 	w.commit(ctx, w.acct.EmailFailed(n, kind, err.Error(), workflow.Now(ctx)), "email failure "+n.Key)
 }
@@ -480,12 +478,12 @@ func (w *lifecycle) sendNotice(ctx workflow.Context, n account.Notice) {
 func summarize(events []account.Event) string {
 	first := events[0]
 	for _, ev := range events {
-		if ev.Type != "account.status_changed" && ev.Type != "dunning.skipped" {
+		if ev.Type != account.EventAccountStatusChanged && ev.Type != account.EventDunningSkipped {
 			first = ev
 			break
 		}
 	}
-	s := first.Type
+	s := string(first.Type)
 	if first.InvoiceID != "" {
 		s += " " + first.InvoiceID
 	}

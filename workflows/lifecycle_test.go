@@ -23,7 +23,7 @@ var firstIssue = time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
 func TestOnboardPrepayInvoicePaid(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay-1", 10000)
-	h.update(start.Add(10*time.Minute), UpdateVerifyPhone, "verify", account.PhoneCode{Code: phoneCode})
+	update(h, start.Add(10*time.Minute), UpdateVerifyPhone, "verify", account.PhoneCode{Code: phoneCode})
 	h.pay(firstIssue.Add(2*day), "pay-2", 10000)
 	h.run(Input{Application: testApplication("standard")}, firstIssue.Add(20*day))
 
@@ -51,14 +51,14 @@ func TestOnboardPrepayInvoicePaid(t *testing.T) {
 		t.Errorf("payment result = %+v", res)
 	}
 	types := h.eventTypes()
-	for _, want := range []string{"account.opened", "prepayment.requested", "payment.recorded", "invoice.paid", "account.activated", "invoice.issued", "account.status_changed"} {
+	for _, want := range []string{string(account.EventAccountOpened), string(account.EventPrepaymentRequested), string(account.EventPaymentRecorded), string(account.EventInvoicePaid), string(account.EventAccountActivated), string(account.EventInvoiceIssued), string(account.EventAccountStatusChanged)} {
 		if !slices.Contains(types, want) {
 			t.Errorf("no %s event recorded; got %v", want, types)
 		}
 	}
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	if strings.Join(actions, ",") != "activate,grant_full_access" {
 		t.Errorf("provisioning = %v", actions)
@@ -96,7 +96,7 @@ func TestLadderExactDays(t *testing.T) {
 			}
 			var actions []string
 			for _, p := range h.provisions {
-				actions = append(actions, p.Action)
+				actions = append(actions, string(p.Action))
 			}
 			if strings.Join(actions, ",") != "activate,suspend,terminate" {
 				t.Errorf("provisioning = %v", actions)
@@ -133,7 +133,7 @@ func TestPaymentWhileSuspendedReinstates(t *testing.T) {
 	}
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	if !reinstated || strings.Join(actions, ",") != "activate,suspend,reinstate" {
 		t.Errorf("reinstated mail %v, provisioning %v", reinstated, actions)
@@ -155,9 +155,9 @@ func TestRecordPaymentRefusesBadInput(t *testing.T) {
 		"malformed": {PaymentID: "has space", AmountMinor: 100, Currency: "USD", Method: "card"},
 	}
 	for id, p := range bad {
-		h.update(start.Add(2*time.Hour), UpdateRecordPayment, id, p)
+		update(h, start.Add(2*time.Hour), UpdateRecordPayment, id, p)
 	}
-	h.update(start.Add(3*time.Hour), UpdateRecordPayment, "again", account.Payment{PaymentID: "prepay", AmountMinor: 10000, Currency: "USD", Method: "bank_transfer"})
+	update(h, start.Add(3*time.Hour), UpdateRecordPayment, "again", account.Payment{PaymentID: "prepay", AmountMinor: 10000, Currency: "USD", Method: "bank_transfer"})
 	var recordsBefore, recordsAfter int
 	h.at(start.Add(90*time.Minute), func(*testsuite.TestWorkflowEnvironment) { recordsBefore = len(h.records) })
 	h.at(start.Add(4*time.Hour), func(*testsuite.TestWorkflowEnvironment) { recordsAfter = len(h.records) })
@@ -181,7 +181,7 @@ func TestRecordPaymentRefusesBadInput(t *testing.T) {
 	}
 	n := 0
 	for _, ev := range h.events() {
-		if ev.Type == "payment.recorded" {
+		if ev.Type == account.EventPaymentRecorded {
 			n++
 		}
 	}
@@ -194,11 +194,11 @@ func TestPromiseAndDispute(t *testing.T) {
 	h := newHarness(t)
 	due := firstIssue.Add(14 * day)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
-	h.update(due.Add(4*day), UpdatePromiseToPay, "promise", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(10 * day), Actor: "alice"})
-	h.update(due.Add(5*day), UpdatePromiseToPay, "promise-again", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(12 * day), Actor: "alice"})
-	h.update(due.Add(5*day), UpdatePromiseToPay, "promise-unknown", account.Promise{InvoiceID: "INV-acme-9999", Until: due.Add(12 * day), Actor: "alice"})
-	h.update(due.Add(11*day), UpdateDisputeInvoice, "dispute", account.Dispute{InvoiceID: "INV-acme-0002", Reason: "outage", Actor: "bob"})
-	h.update(due.Add(20*day), UpdateResolveDispute, "resolve", account.Resolution{InvoiceID: "INV-acme-0002", Outcome: account.OutcomeUpheld, Actor: "bob"})
+	update(h, due.Add(4*day), UpdatePromiseToPay, "promise", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(10 * day), Actor: "alice"})
+	update(h, due.Add(5*day), UpdatePromiseToPay, "promise-again", account.Promise{InvoiceID: "INV-acme-0002", Until: due.Add(12 * day), Actor: "alice"})
+	update(h, due.Add(5*day), UpdatePromiseToPay, "promise-unknown", account.Promise{InvoiceID: "INV-acme-9999", Until: due.Add(12 * day), Actor: "alice"})
+	update(h, due.Add(11*day), UpdateDisputeInvoice, "dispute", account.Dispute{InvoiceID: "INV-acme-0002", Reason: "outage", Actor: "bob"})
+	update(h, due.Add(20*day), UpdateResolveDispute, "resolve", account.Resolution{InvoiceID: "INV-acme-0002", Outcome: account.OutcomeUpheld, Actor: "bob"})
 	h.run(Input{Application: testApplication("standard")}, due.Add(23*day))
 
 	if err := h.rejections["promise-again"]; err == nil || !strings.Contains(err.Error(), "already has a promise") {
@@ -226,11 +226,11 @@ func TestPromiseAndDispute(t *testing.T) {
 func TestStaffSuspendReinstateTerminate(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
-	h.update(start.Add(2*day), UpdateReinstate, "reinstate-active", account.StaffAction{Actor: "dave", Reason: "x"})
-	h.update(start.Add(3*day), UpdateSuspend, "suspend", account.StaffAction{Actor: "dave", Reason: "chargeback"})
-	h.update(start.Add(3*day+time.Hour), UpdateSuspend, "suspend-no-actor", account.StaffAction{Reason: "x"})
-	h.update(start.Add(4*day), UpdateReinstate, "reinstate", account.StaffAction{Actor: "erin", Reason: "resolved"})
-	h.update(start.Add(5*day), UpdateTerminate, "terminate", account.StaffAction{Actor: "frank", Reason: "closed on request"})
+	update(h, start.Add(2*day), UpdateReinstate, "reinstate-active", account.StaffAction{Actor: "dave", Reason: "x"})
+	update(h, start.Add(3*day), UpdateSuspend, "suspend", account.StaffAction{Actor: "dave", Reason: "chargeback"})
+	update(h, start.Add(3*day+time.Hour), UpdateSuspend, "suspend-no-actor", account.StaffAction{Reason: "x"})
+	update(h, start.Add(4*day), UpdateReinstate, "reinstate", account.StaffAction{Actor: "erin", Reason: "resolved"})
+	update(h, start.Add(5*day), UpdateTerminate, "terminate", account.StaffAction{Actor: "frank", Reason: "closed on request"})
 	h.run(Input{Application: testApplication("standard")}, start.Add(30*day))
 	if h.err != nil {
 		t.Fatalf("workflow: %v", h.err)
@@ -243,7 +243,7 @@ func TestStaffSuspendReinstateTerminate(t *testing.T) {
 	}
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	if strings.Join(actions, ",") != "activate,suspend,reinstate,terminate" {
 		t.Errorf("provisioning = %v", actions)
@@ -251,7 +251,7 @@ func TestStaffSuspendReinstateTerminate(t *testing.T) {
 	var audit []string
 	for _, ev := range h.events() {
 		if ev.Actor != account.SystemActor {
-			audit = append(audit, ev.Type+" by "+ev.Actor+": "+ev.Reason)
+			audit = append(audit, string(ev.Type)+" by "+ev.Actor+": "+ev.Reason)
 		}
 	}
 	want := "account.suspended by dave: chargeback|account.status_changed by dave: chargeback|account.reinstated by erin: resolved|account.status_changed by erin: resolved|account.terminated by frank: closed on request"
@@ -273,7 +273,7 @@ func TestRefusedEmailIsRecordedAndLadderGoesOn(t *testing.T) {
 	h.run(Input{Application: testApplication("standard")}, due.Add(8*day))
 	var failed *account.Event
 	for _, ev := range h.events() {
-		if ev.Type == "email.failed" {
+		if ev.Type == account.EventEmailFailed {
 			failed = &ev
 		}
 	}
@@ -315,7 +315,7 @@ func TestStateSurvivesContinueAsNew(t *testing.T) {
 		h.pay(issue.Add(day), "month-"+string(rune('a'+m)), 10000)
 	}
 	// A retry of the first payment, months and runs later, is still known.
-	h.update(firstIssue.AddDate(0, 4, 2), UpdateRecordPayment, "retry-old",
+	update(h, firstIssue.AddDate(0, 4, 2), UpdateRecordPayment, "retry-old",
 		account.Payment{PaymentID: "prepay", AmountMinor: 10000, Currency: "USD", Method: "bank_transfer"})
 	h.run(Input{Application: testApplication("standard")}, firstIssue.AddDate(0, 4, 5))
 	if h.runs < 4 {

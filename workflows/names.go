@@ -3,35 +3,54 @@
 // workflow time and records every change through activities.
 package workflows
 
-import "go.temporal.io/sdk/temporal"
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/contract"
+)
 
 // Public names: integrators and billing tools rely on these.
 const (
 	WorkflowType     = "CustomerLifecycle"
 	DefaultTaskQueue = "dunning"
+)
 
-	QueryGetStatus = "GetStatus"
+// The queries, updates and signal of CustomerLifecycle, each declared once
+// with its request and result types. The workflow registers its handlers
+// through them and every caller (ops, the API, the CLI, the demo,
+// reconciliation, the SendGrid webhook) calls through them, so a wrong
+// payload type does not compile.
+var (
+	QueryGetStatus = contract.Query[account.StatusView]{Name: "GetStatus"}
+	// QueryGetLedger is for reconciliation: the account's figures as
+	// PostgreSQL should mirror them.
+	QueryGetLedger = contract.Query[account.Ledger]{Name: "GetLedger"}
 
-	UpdateRecordPayment  = "RecordPayment"
-	UpdateSuspend        = "Suspend"
-	UpdateReinstate      = "Reinstate"
-	UpdateTerminate      = "Terminate"
-	UpdatePromiseToPay   = "PromiseToPay"
-	UpdateDisputeInvoice = "DisputeInvoice"
-	UpdateResolveDispute = "ResolveDispute"
-	UpdateWriteOff       = "WriteOff"
+	UpdateRecordPayment  = contract.Update[account.Payment, account.PaymentResult]{Name: "RecordPayment"}
+	UpdateSuspend        = contract.Update[account.StaffAction, account.StatusView]{Name: "Suspend"}
+	UpdateReinstate      = contract.Update[account.StaffAction, account.StatusView]{Name: "Reinstate"}
+	UpdateTerminate      = contract.Update[account.StaffAction, account.StatusView]{Name: "Terminate"}
+	UpdatePromiseToPay   = contract.Update[account.Promise, account.StatusView]{Name: "PromiseToPay"}
+	UpdateDisputeInvoice = contract.Update[account.Dispute, account.StatusView]{Name: "DisputeInvoice"}
+	UpdateResolveDispute = contract.Update[account.Resolution, account.StatusView]{Name: "ResolveDispute"}
+	UpdateWriteOff       = contract.Update[account.InvoiceAction, account.StatusView]{Name: "WriteOff"}
 
 	// Risk and misuse.
-	UpdateVerifyPhone      = "VerifyPhone"
-	UpdateRequestPhoneCode = "RequestPhoneCode"
-	UpdateReportAbuse      = "ReportAbuse"
-	UpdateReviewDecision   = "ReviewDecision"
-	UpdateSetBudget        = "SetBudget"
-	UpdateReportUsage      = "ReportUsage"
+	UpdateVerifyPhone      = contract.Update[account.PhoneCode, account.StatusView]{Name: "VerifyPhone"}
+	UpdateRequestPhoneCode = contract.Update[account.CodeRequest, account.StatusView]{Name: "RequestPhoneCode"}
+	UpdateReportAbuse      = contract.Update[account.AbuseReport, account.StatusView]{Name: "ReportAbuse"}
+	UpdateReviewDecision   = contract.Update[account.Decision, account.StatusView]{Name: "ReviewDecision"}
+	UpdateSetBudget        = contract.Update[account.Budget, account.StatusView]{Name: "SetBudget"}
+	UpdateReportUsage      = contract.Update[account.Usage, account.StatusView]{Name: "ReportUsage"}
+	// UpdateResync is for reconciliation: re-record the account's current
+	// figures.
+	UpdateResync = contract.Update[account.Resync, account.ResyncResult]{Name: "Resync"}
 
 	// SignalEmailUndeliverable comes from the SendGrid event webhook when
 	// an address bounces or drops.
-	SignalEmailUndeliverable = "EmailUndeliverable"
+	SignalEmailUndeliverable = contract.Signal[account.Bounce]{Name: "EmailUndeliverable"}
 )
 
 // WorkflowID is the workflow ID of a customer's lifecycle.
@@ -56,10 +75,28 @@ const (
 	ProvisioningFailing = "failing"
 )
 
-// SearchAttributes lists them with their types, for registration.
-func SearchAttributes() map[string]string {
-	return map[string]string{
-		"CustomerId": "Keyword", "AccountStatus": "Keyword", "DunningStage": "Keyword",
-		"RiskTier": "Keyword", "AmountOverdue": "Int", "DaysPastDue": "Int", "ProvisioningState": "Keyword",
+// searchAttributes are the keys above: each search attribute is declared
+// once, with its type, and everything else derives from the key.
+var searchAttributes = []temporal.SearchAttributeKey{AttrCustomerID, AttrAccountStatus, AttrDunningStage,
+	AttrRiskTier, AttrAmountOverdue, AttrDaysPastDue, AttrProvisioningState}
+
+// SearchAttributeTypes gives each search attribute's indexed type, for
+// registration.
+func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
+	out := make(map[string]enumspb.IndexedValueType, len(searchAttributes))
+	for _, k := range searchAttributes {
+		out[k.GetName()] = k.GetValueType()
 	}
+	return out
+}
+
+// SearchAttributes lists them with their types as the public contract (and
+// the Temporal CLI) names them: "Keyword" or "Int".
+func SearchAttributes() map[string]string {
+	names := map[enumspb.IndexedValueType]string{enumspb.INDEXED_VALUE_TYPE_KEYWORD: "Keyword", enumspb.INDEXED_VALUE_TYPE_INT: "Int"}
+	out := make(map[string]string, len(searchAttributes))
+	for name, typ := range SearchAttributeTypes() {
+		out[name] = names[typ]
+	}
+	return out
 }

@@ -9,12 +9,13 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/policy"
 )
 
 func (h *harness) provisioned() string {
 	var actions []string
 	for _, p := range h.provisions {
-		actions = append(actions, p.Action)
+		actions = append(actions, string(p.Action))
 	}
 	return strings.Join(actions, ",")
 }
@@ -39,7 +40,7 @@ func TestScreeningRejectsAndStops(t *testing.T) {
 		t.Errorf("emails = %v (no SMS code for a rejected applicant)", got)
 	}
 	last := h.records[len(h.records)-1].Customer
-	if last.Status != "terminated" || last.ScreeningOutcome != "reject" || last.RiskTier != "high" {
+	if last.Status != "terminated" || last.ScreeningOutcome != string(account.OutcomeReject) || last.RiskTier != "high" {
 		t.Errorf("customer = %+v", last)
 	}
 	if h.provisioned() != "" {
@@ -53,8 +54,8 @@ func TestManualReviewApprovedByStaff(t *testing.T) {
 		Summary: "velocity", Reasons: []string{"velocity_ip: 4 earlier sign-ups from 203.0.113.7 (+20)"}}
 	h.screening.Policy = "strict"
 	h.pay(start.Add(time.Hour), "too-early", 20000) // refused: nothing invoiced yet
-	h.update(start.Add(2*time.Hour), UpdateReviewDecision, "wrong", account.Decision{Decision: account.DecisionReinstate, Actor: "rita"})
-	h.update(start.Add(3*time.Hour), UpdateReviewDecision, "ok", account.Decision{Decision: account.DecisionApprove, Actor: "rita", Note: "ID checked"})
+	update(h, start.Add(2*time.Hour), UpdateReviewDecision, "wrong", account.Decision{Decision: account.DecisionReinstate, Actor: "rita"})
+	update(h, start.Add(3*time.Hour), UpdateReviewDecision, "ok", account.Decision{Decision: account.DecisionApprove, Actor: "rita", Note: "ID checked"})
 	h.run(Input{Application: testApplication("standard")}, start.Add(5*time.Hour))
 	if err := h.rejections["too-early"]; err == nil || !strings.Contains(err.Error(), "manual_review: nothing has been invoiced yet") {
 		t.Errorf("payment in review: %v", err)
@@ -77,11 +78,11 @@ func TestManualReviewApprovedByStaff(t *testing.T) {
 func TestPhoneVerificationUpdates(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
-	h.update(start.Add(5*time.Minute), UpdateVerifyPhone, "wrong", account.PhoneCode{Code: "000000"})
-	h.update(start.Add(30*time.Minute), UpdateVerifyPhone, "expired", account.PhoneCode{Code: phoneCode}) // 15 minutes only
-	h.update(start.Add(4*time.Hour), UpdateRequestPhoneCode, "again", account.CodeRequest{})
-	h.update(start.Add(4*time.Hour+time.Minute), UpdateVerifyPhone, "right", account.PhoneCode{Code: phoneCode})
-	h.update(start.Add(5*time.Hour), UpdateVerifyPhone, "reuse", account.PhoneCode{Code: phoneCode})
+	update(h, start.Add(5*time.Minute), UpdateVerifyPhone, "wrong", account.PhoneCode{Code: "000000"})
+	update(h, start.Add(30*time.Minute), UpdateVerifyPhone, "expired", account.PhoneCode{Code: phoneCode}) // 15 minutes only
+	update(h, start.Add(4*time.Hour), UpdateRequestPhoneCode, "again", account.CodeRequest{})
+	update(h, start.Add(4*time.Hour+time.Minute), UpdateVerifyPhone, "right", account.PhoneCode{Code: phoneCode})
+	update(h, start.Add(5*time.Hour), UpdateVerifyPhone, "reuse", account.PhoneCode{Code: phoneCode})
 	h.run(Input{Application: testApplication("standard")}, start.Add(6*time.Hour))
 	for id, want := range map[string]string{"wrong": "the code does not match; 4 tries left", "expired": "expired", "reuse": "already verified"} {
 		if err := h.rejections[id]; err == nil || !strings.Contains(err.Error(), want) {
@@ -93,8 +94,8 @@ func TestPhoneVerificationUpdates(t *testing.T) {
 	}
 	var types []string
 	for _, ev := range h.events() {
-		if strings.HasPrefix(ev.Type, "phone.") {
-			types = append(types, ev.Type)
+		if strings.HasPrefix(string(ev.Type), "phone.") {
+			types = append(types, string(ev.Type))
 		}
 	}
 	if got := strings.Join(types, ","); got != "phone.code_sent,phone.code_rejected,phone.code_sent,phone.verified" {
@@ -106,11 +107,11 @@ func TestMisuseSuspendsReviewReinstates(t *testing.T) {
 	h := newHarness(t)
 	now := start.Add(2 * time.Hour)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
-	h.update(now, UpdateReportAbuse, "mining", account.AbuseReport{NoticeID: "PRV-1", Category: "crypto_mining", Source: "provider", Detail: "GPU miner on vm-7"})
-	h.update(now.Add(time.Minute), UpdateReportAbuse, "mining-again", account.AbuseReport{NoticeID: "PRV-1", Category: "crypto_mining", Source: "provider", Detail: "GPU miner on vm-7"})
-	h.update(now.Add(2*time.Minute), UpdateReportAbuse, "unknown", account.AbuseReport{NoticeID: "PRV-2", Category: "jaywalking", Source: "provider", Detail: "x"})
-	h.update(now.Add(3*time.Minute), UpdateReinstate, "by-hand", account.StaffAction{Actor: "dave", Reason: "looks fine"})
-	h.update(now.Add(time.Hour), UpdateReviewDecision, "clear", account.Decision{Decision: account.DecisionReinstate, Actor: "sam", Note: "customer's own research"})
+	update(h, now, UpdateReportAbuse, "mining", account.AbuseReport{NoticeID: "PRV-1", Category: "crypto_mining", Source: "provider", Detail: "GPU miner on vm-7"})
+	update(h, now.Add(time.Minute), UpdateReportAbuse, "mining-again", account.AbuseReport{NoticeID: "PRV-1", Category: "crypto_mining", Source: "provider", Detail: "GPU miner on vm-7"})
+	update(h, now.Add(2*time.Minute), UpdateReportAbuse, "unknown", account.AbuseReport{NoticeID: "PRV-2", Category: "jaywalking", Source: "provider", Detail: "x"})
+	update(h, now.Add(3*time.Minute), UpdateReinstate, "by-hand", account.StaffAction{Actor: "dave", Reason: "looks fine"})
+	update(h, now.Add(time.Hour), UpdateReviewDecision, "clear", account.Decision{Decision: account.DecisionReinstate, Actor: "sam", Note: "customer's own research"})
 	h.run(Input{Application: testApplication("standard")}, now.Add(2*time.Hour))
 	if err := h.rejections["unknown"]; err == nil || !strings.Contains(err.Error(), "jaywalking") {
 		t.Errorf("unknown category: %v", err)
@@ -118,7 +119,7 @@ func TestMisuseSuspendsReviewReinstates(t *testing.T) {
 	if err := h.rejections["by-hand"]; err == nil || !strings.Contains(err.Error(), "ReviewDecision") {
 		t.Errorf("reinstate by hand: %v", err)
 	}
-	if v := h.results["mining"].(account.StatusView); v.Status != account.StatusSuspended || len(v.Reviews) != 1 || v.Reviews[0].Severity != "severe" {
+	if v := h.results["mining"].(account.StatusView); v.Status != account.StatusSuspended || len(v.Reviews) != 1 || v.Reviews[0].Severity != account.SeveritySevere {
 		t.Errorf("after a severe report: %+v", v)
 	}
 	if v := h.results["clear"].(account.StatusView); v.Status != account.StatusActive {
@@ -135,7 +136,7 @@ func TestMisuseSuspendsReviewReinstates(t *testing.T) {
 	}
 	n := 0
 	for _, ev := range h.events() {
-		if ev.Type == "enforcement.acknowledged" {
+		if ev.Type == account.EventEnforcementAcknowledged {
 			n++
 		}
 	}
@@ -149,8 +150,8 @@ func TestProviderNoticeEscalatesAndSuspendsAtDeadline(t *testing.T) {
 	now := start.Add(2 * time.Hour)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
 	// A spam complaint is moderate: no suspension at once, two days to decide.
-	h.update(now, UpdateReportAbuse, "spam", account.AbuseReport{NoticeID: "PRV-9", Category: "spam", Source: "provider", Detail: "bulk mail from 198.51.100.4"})
-	h.update(now.Add(3*day), UpdateReviewDecision, "end", account.Decision{Decision: account.DecisionTerminate, Actor: "sam", Note: "confirmed"})
+	update(h, now, UpdateReportAbuse, "spam", account.AbuseReport{NoticeID: "PRV-9", Category: "spam", Source: "provider", Detail: "bulk mail from 198.51.100.4"})
+	update(h, now.Add(3*day), UpdateReviewDecision, "end", account.Decision{Decision: account.DecisionTerminate, Actor: "sam", Note: "confirmed"})
 	h.run(Input{Application: testApplication("standard")}, now.Add(5*day))
 	if h.err != nil {
 		t.Fatal(h.err)
@@ -176,13 +177,13 @@ func TestProviderNoticeEscalatesAndSuspendsAtDeadline(t *testing.T) {
 func TestBudgetAndUsage(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
-	h.update(start.Add(2*time.Hour), UpdateSetBudget, "budget", account.Budget{LimitMinor: 20000, NoticePercents: []int{50, 100}, HardStop: true, Actor: "una"})
+	update(h, start.Add(2*time.Hour), UpdateSetBudget, "budget", account.Budget{LimitMinor: 20000, NoticePercents: []int{50, 100}, HardStop: true, Actor: "una"})
 	for i, amt := range []int64{9000, 1000, 10000, 500} {
 		id := "u" + string(rune('1'+i))
-		h.update(start.Add(time.Duration(3+i)*time.Hour), UpdateReportUsage, id, account.Usage{UsageID: id, AmountMinor: amt})
+		update(h, start.Add(time.Duration(3+i)*time.Hour), UpdateReportUsage, id, account.Usage{UsageID: id, AmountMinor: amt})
 	}
-	h.update(start.Add(8*time.Hour), UpdateReportUsage, "dup", account.Usage{UsageID: "u1", AmountMinor: 9001})
-	h.update(start.Add(8*time.Hour), UpdateReportUsage, "neg", account.Usage{UsageID: "u9", AmountMinor: -3})
+	update(h, start.Add(8*time.Hour), UpdateReportUsage, "dup", account.Usage{UsageID: "u1", AmountMinor: 9001})
+	update(h, start.Add(8*time.Hour), UpdateReportUsage, "neg", account.Usage{UsageID: "u9", AmountMinor: -3})
 	h.run(Input{Application: testApplication("standard")}, firstIssue.Add(time.Hour))
 	for id, want := range map[string]string{"dup": `usage_id "u1" was already reported for 9000`, "neg": "amount_minor must be a positive amount"} {
 		if err := h.rejections[id]; err == nil || !strings.Contains(err.Error(), want) {
@@ -215,7 +216,7 @@ func TestBounceSendsLaterNoticesBySMS(t *testing.T) {
 	h := newHarness(t)
 	h.pay(start.Add(time.Hour), "prepay", 10000)
 	h.at(start.Add(2*time.Hour), func(env *testsuite.TestWorkflowEnvironment) {
-		env.SignalWorkflow(SignalEmailUndeliverable, account.Bounce{MessageKey: "acme:INV-acme-0001:prepayment_request", Event: "bounce", Reason: "550 5.1.1 no such user"})
+		env.SignalWorkflow(SignalEmailUndeliverable.Name, account.Bounce{MessageKey: "acme:INV-acme-0001:prepayment_request", Event: "bounce", Reason: "550 5.1.1 no such user"})
 	})
 	h.run(Input{Application: testApplication("standard")}, firstIssue.Add(time.Hour))
 	alert, invoice := -1, -1
@@ -230,7 +231,7 @@ func TestBounceSendsLaterNoticesBySMS(t *testing.T) {
 	if alert < 0 || invoice < 0 {
 		t.Fatalf("notices: %v", h.templates())
 	}
-	if h.channels[invoice] != "sms" || h.channels[0] != "email" {
+	if h.channels[invoice] != string(policy.ChannelSMS) || h.channels[0] != string(policy.ChannelEmail) {
 		t.Errorf("channels: %v", h.channels)
 	}
 }
@@ -239,7 +240,7 @@ func TestScreeningApprovesLowRiskWithoutPrepayment(t *testing.T) {
 	h := newHarness(t)
 	h.screening.Screening = account.Screening{Outcome: account.OutcomeApprove, Tier: "low", Score: 0, Summary: "score 0"}
 	h.run(Input{Application: testApplication("standard")}, start.Add(time.Hour))
-	if got := h.provisioned(); got != "activate" {
+	if got := h.provisioned(); got != string(account.ProvisionActivate) {
 		t.Errorf("provisioning: %s", got)
 	}
 	// Service starts at once and the first period is billed at once.

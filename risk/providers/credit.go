@@ -74,7 +74,7 @@ func (h *HTTPCredit) Check(ctx context.Context, app account.Application) (risk.C
 	}
 	in := creditRequest{CustomerID: app.CustomerID, Name: app.Name, Email: app.Email, Phone: app.Phone,
 		Country: app.Country, SignupIP: app.SignupIP}
-	in.PaymentInstrument.Type = app.PaymentInstrument.Type
+	in.PaymentInstrument.Type = string(app.PaymentInstrument.Type)
 	in.PaymentInstrument.CardBIN = app.PaymentInstrument.CardBIN
 	body, err := json.Marshal(in)
 	if err != nil {

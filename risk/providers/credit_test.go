@@ -39,7 +39,7 @@ func creditServer(t *testing.T, status int, answer string) *httptest.Server {
 		}
 		pi, _ := in["payment_instrument"].(map[string]any)
 		if in["customer_id"] != "acme" || in["name"] != "Acme Ltd" || in["country"] != "US" || in["email"] != "billing@acme.example" ||
-			in["signup_ip"] != "203.0.113.7" || pi["type"] != "card" || pi["card_bin"] != "424242" {
+			in["signup_ip"] != "203.0.113.7" || pi["type"] != string(account.InstrumentCard) || pi["card_bin"] != "424242" {
 			t.Errorf("request body %v", in)
 		}
 		w.WriteHeader(status)
