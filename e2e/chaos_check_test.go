@@ -643,7 +643,8 @@ func (ce *chaosEnv) checkReplay(rep *chaosReport) {
 // the command; it must report no drift (exit 0).
 func (ce *chaosEnv) runReconcile(rep *chaosReport) {
 	bin := filepath.Join(env.binDir, "starter")
-	extra := map[string]string{"TEMPORAL_NAMESPACE": chaosNamespace, "DUNNING_TASK_QUEUE": chaosQueue, "DATABASE_URL": ce.dbURL}
+	extra := map[string]string{"TEMPORAL_NAMESPACE": chaosNamespace, "DUNNING_TASK_QUEUE": chaosQueue, "DATABASE_URL": ce.dbURL,
+		"DUNNING_PROVISIONING_URL": ce.prov.URL()} // the webhook, not the subscriptions table, holds provisioning
 	help := exec.Command(bin, "reconcile", "--help")
 	help.Env = workerEnv(extra)
 	out, err := help.CombinedOutput()
