@@ -16,11 +16,13 @@ demo: build
 	@scripts/ensure-postgres.sh
 	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) bin/demo
 
-# Every test but the chaos suite, which has a target of its own.
+# Every test: the packages and the end-to-end tests, then the chaos suite
+# alone (it needs the machine to itself for its timings).
 test:
 	@scripts/ensure-postgres.sh
 	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -skip '^TestChaos$$' ./...
 	cd deploy && $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory chaos
 
 # The fault-injection suite (about 5 minutes, up to 15 when it fails): a
 # database cut, worker kills, provider faults, then an independent check.

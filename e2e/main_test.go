@@ -59,7 +59,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// The servers and the shared worker live as long as the tests (bounded
+	// by go test's -timeout): a deadline here would kill them under a long
+	// run.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, "e2e setup: "+format+"\n", args...)
