@@ -107,10 +107,15 @@ func TestDemoPolicyLadderToSuspensionAndReinstatement(t *testing.T) {
 	if v.Status != account.StatusSuspended || v.Access != account.AccessNone {
 		t.Fatalf("at suspension: %+v", v)
 	}
-	sub, err := env.store.SubscriptionOf(context.Background(), app.CustomerID)
-	if err != nil || sub.Status != "suspended" {
-		t.Errorf("subscription at suspension: %+v %v", sub, err)
+	if v.Provisioning.Decided != account.ProvisionSuspend {
+		t.Errorf("provisioning at suspension: %+v", v.Provisioning)
 	}
+	// Provisioning runs beside the records: the subscription follows the
+	// decision within moments.
+	eventually(t, 20*time.Second, "the subscription suspended", func() bool {
+		sub, err := env.store.SubscriptionOf(context.Background(), app.CustomerID)
+		return err == nil && sub.Status == "suspended"
+	})
 	var overdue int64
 	for _, i := range v.Invoices {
 		if i.ID == inv {

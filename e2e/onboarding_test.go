@@ -174,10 +174,12 @@ func TestOnboardPrepayInvoicePaid(t *testing.T) {
 	if len(pays) != 2 || pays[0].PaymentID != "alpha-pre" || pays[0].Actor != "e2e-staff" {
 		t.Errorf("payment rows = %+v", pays)
 	}
-	sub, err := env.store.SubscriptionOf(ctx, id)
-	if err != nil || sub.Status != "active" || sub.Access != "full" {
-		t.Errorf("subscription = %+v %v", sub, err)
-	}
+	// Provisioning runs beside the records: full access follows within
+	// moments.
+	eventually(t, 20*time.Second, "full access provisioned", func() bool {
+		sub, err := env.store.SubscriptionOf(ctx, id)
+		return err == nil && sub.Status == "active" && sub.Access == "full"
+	})
 	audit, _ := env.store.AuditOf(ctx, id)
 	var actions []string
 	for _, a := range audit {
