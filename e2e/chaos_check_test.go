@@ -82,7 +82,7 @@ func (ce *chaosEnv) check(deadline time.Time) *chaosReport {
 		if len(rep.problems) == 0 || time.Now().After(deadline) {
 			break
 		}
-		kinds := sortedKeys(rep.problems)
+		kinds := slices.Sorted(maps.Keys(rep.problems))
 		ce.faults.note("not settled yet: %s", strings.Join(kinds, ", "))
 		time.Sleep(5 * time.Second)
 	}
@@ -92,7 +92,7 @@ func (ce *chaosEnv) check(deadline time.Time) *chaosReport {
 	// Once settled: the checks that are expensive or change nothing.
 	ce.checkReplay(rep)
 	ce.runReconcile(rep)
-	for _, kind := range sortedKeys(rep.problems) {
+	for _, kind := range slices.Sorted(maps.Keys(rep.problems)) {
 		list := rep.problems[kind]
 		shown := list
 		if len(shown) > 15 {
@@ -749,7 +749,7 @@ func latency(ops []*op, kind string) string {
 
 func faultSummary(m map[string]int) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
 	}
 	return strings.Join(parts, " ")

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,7 +310,7 @@ func (l *ledger) progress() string {
 		}
 	}
 	var parts []string
-	for _, k := range sortedKeys(by) {
+	for _, k := range slices.Sorted(maps.Keys(by)) {
 		b := by[k]
 		parts = append(parts, fmt.Sprintf("%s %d sent/%d acked/%d unknown so far/%d refused/%d first try pending", k, b.sent, b.acked, b.unknown, b.refused, b.pending))
 	}
@@ -947,13 +948,4 @@ func (s *syncFile) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Write(p)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
