@@ -125,14 +125,7 @@ func TestForgottenPaymentKeyIsLookedUp(t *testing.T) {
 	h.at(start.Add(time.Second), func(env *testsuite.TestWorkflowEnvironment) {
 		for i := 1; i <= account.RememberedPayments+10; i++ {
 			id := fmt.Sprintf("p-%d", i)
-			env.UpdateWorkflow(UpdateRecordPayment.Name, id, &testsuite.TestUpdateCallback{
-				OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
-				OnComplete: func(_ any, err error) {
-					if err != nil {
-						h.rejections[id] = err
-					}
-				},
-			}, account.Payment{PaymentID: id, AmountMinor: 100000, Currency: "USD", Method: "bank_transfer"})
+			send(h, env, UpdateRecordPayment, id, account.Payment{PaymentID: id, AmountMinor: 100000, Currency: "USD", Method: "bank_transfer"})
 		}
 	})
 	// On the demo policy a month lasts a minute: by now the run has
@@ -317,14 +310,7 @@ func TestCarriedStateStaysBoundedUnderMinuteUsage(t *testing.T) {
 		h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
 			for i := first; i < first+20; i++ {
 				id := fmt.Sprintf("u-%d", i)
-				env.UpdateWorkflow(UpdateReportUsage.Name, id, &testsuite.TestUpdateCallback{
-					OnAccept: func() {}, OnReject: func(err error) { h.rejections[id] = err },
-					OnComplete: func(_ any, err error) {
-						if err != nil {
-							h.rejections[id] = err
-						}
-					},
-				}, account.Usage{UsageID: id, AmountMinor: 1})
+				send(h, env, UpdateReportUsage, id, account.Usage{UsageID: id, AmountMinor: 1})
 			}
 		})
 	}

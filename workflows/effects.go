@@ -164,6 +164,8 @@ func (w *lifecycle) runProvisioning(ctx workflow.Context) {
 			}
 			w.commit(ctx, w.acct.ProvisioningFailed(next.Key, kind, err.Error(), now), "provisioning failed: "+string(next.Action))
 		}
+		// A superseded failing action clears the failure without an
+		// event, so the search attribute is brought up to date here too.
 		w.upsertAttrs(ctx, false)
 		w.poke()
 	}

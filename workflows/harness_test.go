@@ -113,19 +113,23 @@ func (h *harness) at(at time.Time, fn func(env *testsuite.TestWorkflowEnvironmen
 
 // update schedules the update u; its result or rejection is kept under id.
 func update[Req, Res any](h *harness, at time.Time, u contract.Update[Req, Res], id string, req Req) {
-	h.at(at, func(env *testsuite.TestWorkflowEnvironment) {
-		env.UpdateWorkflow(u.Name, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() {},
-			OnReject: func(err error) { h.rejections[id] = err },
-			OnComplete: func(res any, err error) {
-				if err != nil {
-					h.rejections[id] = err
-					return
-				}
-				h.results[id] = res
-			},
-		}, req)
-	})
+	h.at(at, func(env *testsuite.TestWorkflowEnvironment) { send(h, env, u, id, req) })
+}
+
+// send runs an update now, from a scheduled step; its result or rejection
+// is kept under id.
+func send[Req, Res any](h *harness, env *testsuite.TestWorkflowEnvironment, u contract.Update[Req, Res], id string, req Req) {
+	env.UpdateWorkflow(u.Name, id, &testsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { h.rejections[id] = err },
+		OnComplete: func(res any, err error) {
+			if err != nil {
+				h.rejections[id] = err
+				return
+			}
+			h.results[id] = res
+		},
+	}, req)
 }
 
 func (h *harness) pay(at time.Time, id string, amount int64) {
