@@ -357,3 +357,89 @@ type Bounce struct {
 	Event      string `json:"event"` // bounce, dropped, spamreport
 	Reason     string `json:"reason"`
 }
+
+// Card sources (CardUpdate.Source).
+const (
+	CardFromStaff   = "staff"   // staff or the customer's portal, through the API or CLI
+	CardFromGateway = "gateway" // the gateway's payment_method.attached event
+)
+
+var paymentMethodPattern = regexp.MustCompile(`^(pm|card|src)_[A-Za-z0-9_]{1,120}$`)
+
+// CardUpdate is the SetPaymentMethod update: a new card on file, as the
+// gateway's payment method ID (collected by the gateway's own page, so no
+// card number ever reaches this system). The workflow attaches it to the
+// customer at the gateway and retries what is overdue at once.
+type CardUpdate struct {
+	PaymentMethodID string `json:"payment_method_id"`
+	Source          string `json:"source,omitempty"` // staff (default) or gateway
+	Actor           string `json:"actor,omitempty"`
+}
+
+// Validate checks the update's form.
+func (c CardUpdate) Validate() error {
+	if !paymentMethodPattern.MatchString(c.PaymentMethodID) {
+		return fmt.Errorf("payment_method_id %q must be a gateway payment method ID such as pm_1Nx...", c.PaymentMethodID)
+	}
+	if c.Source != "" && c.Source != CardFromStaff && c.Source != CardFromGateway {
+		return fmt.Errorf("source %q must be staff or gateway", c.Source)
+	}
+	return checkOptionalActor(c.Actor)
+}
+
+// Chargeback is the RecordChargeback update: the customer's bank took a
+// card payment back (Stripe's charge.dispute.created). The invoice it paid
+// is disputed (reopened if it was paid) and a fraud review opened.
+type Chargeback struct {
+	DisputeID   string `json:"dispute_id"` // the gateway's dispute ID: the idempotency key
+	PaymentID   string `json:"payment_id"` // the payment taken back (the PaymentIntent ID)
+	InvoiceID   string `json:"invoice_id"` // the invoice it paid
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency"`
+	Reason      string `json:"reason"` // the bank's reason, e.g. fraudulent, product_not_received
+	Actor       string `json:"actor,omitempty"`
+}
+
+// Validate checks the chargeback's form.
+func (c Chargeback) Validate() error {
+	for _, k := range []struct{ field, v string }{{"dispute_id", c.DisputeID}, {"payment_id", c.PaymentID}, {"invoice_id", c.InvoiceID}} {
+		if err := checkKey(k.field, k.v); err != nil {
+			return err
+		}
+	}
+	if err := money.ValidatePositive("amount_minor", c.AmountMinor); err != nil {
+		return err
+	}
+	if _, err := money.LookupCurrency(c.Currency); err != nil {
+		return err
+	}
+	if err := checkText("reason", c.Reason, true); err != nil {
+		return err
+	}
+	return checkOptionalActor(c.Actor)
+}
+
+// Chargeback outcomes (ChargebackClosure.Outcome).
+const (
+	ChargebackWon  = "won"  // the money came back: the invoice is paid again
+	ChargebackLost = "lost" // the money is gone: the invoice is owed again and counts against the customer
+)
+
+// ChargebackClosure is the CloseChargeback update (Stripe's
+// charge.dispute.closed).
+type ChargebackClosure struct {
+	DisputeID string `json:"dispute_id"`
+	Outcome   string `json:"outcome"`
+	Actor     string `json:"actor,omitempty"`
+}
+
+// Validate checks the closure's form.
+func (c ChargebackClosure) Validate() error {
+	if err := checkKey("dispute_id", c.DisputeID); err != nil {
+		return err
+	}
+	if c.Outcome != ChargebackWon && c.Outcome != ChargebackLost {
+		return fmt.Errorf("outcome %q must be won or lost", c.Outcome)
+	}
+	return checkOptionalActor(c.Actor)
+}

@@ -71,6 +71,15 @@ const StageIssued = "issued"
 // SystemActor is the actor recorded for what the policy does on its own.
 const SystemActor = "system"
 
+// Actors of payments that arrive through the payment gateway: GatewayActor
+// for the automatic charge of a card on file, PayLinkActor for what the
+// customer paid themselves on a hosted pay-now page or with the gateway
+// (recorded from its webhook). Any other actor of a payment is staff.
+const (
+	GatewayActor = "gateway"
+	PayLinkActor = "pay-link"
+)
+
 // Invoice is one bill and its own dunning ladder.
 type Invoice struct {
 	ID          string        `json:"id"`

@@ -37,6 +37,11 @@ var (
 	UpdateResolveDispute = contract.Update[account.Resolution, account.StatusView]{Name: "ResolveDispute"}
 	UpdateWriteOff       = contract.Update[account.InvoiceAction, account.StatusView]{Name: "WriteOff"}
 
+	// Collecting through the payment gateway.
+	UpdateSetPaymentMethod = contract.Update[account.CardUpdate, account.StatusView]{Name: "SetPaymentMethod"}
+	UpdateRecordChargeback = contract.Update[account.Chargeback, account.StatusView]{Name: "RecordChargeback"}
+	UpdateCloseChargeback  = contract.Update[account.ChargebackClosure, account.StatusView]{Name: "CloseChargeback"}
+
 	// Risk and misuse.
 	UpdateVerifyPhone      = contract.Update[account.PhoneCode, account.StatusView]{Name: "VerifyPhone"}
 	UpdateRequestPhoneCode = contract.Update[account.CodeRequest, account.StatusView]{Name: "RequestPhoneCode"}
