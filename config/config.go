@@ -42,10 +42,21 @@ type Config struct {
 	ReconcileSchedule string // DUNNING_RECONCILE_SCHEDULE: cron (UTC) of the daily reconciliation; "off" disables
 	ReconcileRepair   bool   // DUNNING_RECONCILE_REPAIR: the daily reconciliation also repairs (default: it only reports)
 	LogLevel          string // LOG_LEVEL: debug, info, warn, error
+	// The payment gateway. Without a key cards are not charged and
+	// payments are recorded by staff only.
+	StripeAPIKey        string // STRIPE_API_KEY (secret)
+	StripeAPIBase       string // STRIPE_API_BASE: the API's base URL (a local fake in tests and the demo)
+	StripeWebhookSecret string // STRIPE_WEBHOOK_SECRET (secret): verifies POST /webhooks/stripe
+	// PayLinkReturnURL is where the hosted payment page sends the
+	// customer back to (DUNNING_PAY_RETURN_URL).
+	PayLinkReturnURL string
 }
 
 // DefaultDatabaseURL is the local development database.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/dunning?sslmode=disable"
+
+// DefaultStripeAPIBase is Stripe's API.
+const DefaultStripeAPIBase = "https://api.stripe.com"
 
 // FromEnv reads the configuration from the process environment and checks it.
 func FromEnv() (Config, error) { return FromGetenv(os.Getenv) }
@@ -85,6 +96,11 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		AgingSchedule:     env("DUNNING_AGING_SCHEDULE", "5 0 * * *"),
 		ReconcileSchedule: env("DUNNING_RECONCILE_SCHEDULE", "35 0 * * *"),
 		LogLevel:          env("LOG_LEVEL", "info"),
+
+		StripeAPIKey:        getenv("STRIPE_API_KEY"),
+		StripeAPIBase:       env("STRIPE_API_BASE", DefaultStripeAPIBase),
+		StripeWebhookSecret: getenv("STRIPE_WEBHOOK_SECRET"),
+		PayLinkReturnURL:    env("DUNNING_PAY_RETURN_URL", "https://example.com/billing"),
 	}
 	switch v := strings.ToLower(env("DUNNING_RECONCILE_REPAIR", "false")); v {
 	case "true", "1", "yes":
@@ -107,6 +123,11 @@ func (c Config) Validate() error {
 	if c.ProvisioningURL != "" {
 		if u, err := url.Parse(c.ProvisioningURL); err != nil || u.Host == "" {
 			return fmt.Errorf("DUNNING_PROVISIONING_URL %q is not a URL", c.ProvisioningURL)
+		}
+	}
+	for _, u := range []struct{ name, v string }{{"STRIPE_API_BASE", c.StripeAPIBase}, {"DUNNING_PAY_RETURN_URL", c.PayLinkReturnURL}} {
+		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return fmt.Errorf("%s %q must be a base URL with scheme, e.g. https://api.stripe.com", u.name, u.v)
 		}
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
@@ -160,6 +181,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("api_tokens", set(c.APITokens)),
 		slog.String("webhook_key", set(c.WebhookPublicKey)),
 		slog.String("code_secret", set(c.CodeSecret)),
+		slog.String("stripe_base", c.StripeAPIBase),
+		slog.String("stripe_key", set(c.StripeAPIKey)),
+		slog.String("stripe_webhook_secret", set(c.StripeWebhookSecret)),
 	)
 }
 
