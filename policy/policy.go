@@ -45,6 +45,9 @@ type Policy struct {
 	Ladder      []Step        `json:"ladder"`
 	// Provisioning is optional in a file; ProvisioningRules fills it in.
 	Provisioning Provisioning `json:"provisioning,omitzero"`
+	// Collection is how a card on file is charged; a policy without it
+	// (every v1 policy) never charges automatically.
+	Collection *Collection `json:"collection,omitempty"`
 }
 
 // Provisioning says how a suspension, reinstatement or termination that the
@@ -213,7 +216,8 @@ type file struct {
 		RetryEvery    string `json:"retry_every"`
 		EscalateAfter string `json:"escalate_after"`
 	} `json:"provisioning"`
-	Ladder []struct {
+	Collection *collectionFile `json:"collection"`
+	Ladder     []struct {
 		Stage    string `json:"stage"`
 		Offset   string `json:"offset"`
 		Action   string `json:"action"`
@@ -358,6 +362,13 @@ func Parse(fileName string, data []byte) (Policy, error) {
 		}
 	}
 
+	if f.Collection != nil {
+		c, ferr := parseCollection(fileName, f.Collection)
+		if ferr != nil {
+			return Policy{}, ferr
+		}
+		p.Collection = c
+	}
 	if len(f.Ladder) == 0 {
 		return fail("ladder", "must have at least one step")
 	}

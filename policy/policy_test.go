@@ -57,7 +57,7 @@ func TestEmbeddedPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if std.ID() != "standard.v1" || std.Billing.Interval.Months != 1 || std.Billing.Terms != 14*24*time.Hour {
+	if std.ID() != "standard.v2" || std.Collection == nil || std.Billing.Interval.Months != 1 || std.Billing.Terms != 14*24*time.Hour {
 		t.Errorf("standard = %+v", std)
 	}
 	var stages []string
@@ -161,4 +161,80 @@ func TestLoadFSNamesBadFile(t *testing.T) {
 	if err == nil || err.Error() != `policy file bad.v1.json: field billing.terms: "0d" must be positive` {
 		t.Errorf("LoadFS error = %v", err)
 	}
+}
+
+func TestCollectionDeclineCategories(t *testing.T) {
+	reg, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, _ := reg.Get("standard.v1")
+	if v1.Collection != nil {
+		t.Error("standard.v1 must not charge cards: running customers keep their version")
+	}
+	c := *mustGet(t, reg, "standard.v2").Collection
+	for _, tc := range []struct {
+		code, decline, advice string
+		want                  DeclineCategory
+	}{
+		{"card_declined", "insufficient_funds", "try_again_later", DeclineRetryLater},
+		{"processing_error", "", "", DeclineRetryLater},
+		{"card_declined", "try_again_later", "", DeclineRetryLater},
+		{"card_declined", "something_new", "", DeclineRetryLater},
+		{"expired_card", "", "", DeclineAfterCardChange},
+		{"incorrect_number", "", "", DeclineAfterCardChange},
+		{"authentication_required", "", "", DeclineAfterCardChange},
+		{"card_declined", "generic_decline", AdviceConfirmCardData, DeclineAfterCardChange},
+		{"card_declined", "lost_card", AdviceDoNotTryAgain, DeclineNever},
+		{"card_declined", "pickup_card", "", DeclineNever},
+		{"card_declined", "generic_decline", AdviceDoNotTryAgain, DeclineNever},
+		{"card_declined", "stolen_card", AdviceDoNotTryAgain, DeclineFraud},
+		{"card_declined", "fraudulent", "", DeclineFraud},
+	} {
+		if got := c.Categorize(tc.code, tc.decline, tc.advice); got != tc.want {
+			t.Errorf("Categorize(%q, %q, %q) = %s, want %s", tc.code, tc.decline, tc.advice, got, tc.want)
+		}
+	}
+	if c.NetworkAttempts != 15 || c.NetworkWindow != 30*24*time.Hour || c.Retries[0] != 0 {
+		t.Errorf("standard.v2 collection = %+v", c)
+	}
+	for _, name := range reg.Names() {
+		p := mustGet(t, reg, name)
+		if p.Version != 2 || p.Collection == nil {
+			t.Errorf("%s: the latest version must collect cards", p.ID())
+			continue
+		}
+		if last := p.Collection.Retries[len(p.Collection.Retries)-1]; last >= p.Ladder[p.StepIndex(ActionSuspend)].Offset {
+			t.Errorf("%s: the last retry (%s) must come before the suspension", p.ID(), last)
+		}
+	}
+}
+
+func TestCollectionRefusesBadFiles(t *testing.T) {
+	base := `{"name":"p","version":1,"day":"24h","billing":{"interval":"1mo","terms":"14d"},
+	"prepayment":{"periods":1,"reminder_after":"3d","deadline":"7d"},"trust":{"on_time_invoices":1},"promise":{"max_length":"30d"},
+	"collection":%s,"ladder":[{"stage":"due","offset":"0d","action":"notice"}]}`
+	for _, tc := range []struct{ coll, want string }{
+		{`{"retries":[],"network_attempts":15,"network_window":"30d"}`, "collection.retries: must list 1 to 15"},
+		{`{"retries":["0d","0d"],"network_attempts":15,"network_window":"30d"}`, "collection.retries[1]"},
+		{`{"retries":["-1d"],"network_attempts":15,"network_window":"30d"}`, "collection.retries[0]"},
+		{`{"retries":["0d"],"network_attempts":16,"network_window":"30d"}`, "collection.network_attempts: 16 must be between 1 and 15"},
+		{`{"retries":["0d"],"network_attempts":15,"network_window":"0s"}`, "collection.network_window"},
+		{`{"retries":["0d"],"network_attempts":15,"network_window":"30d","never":["lost_card"],"fraud":["lost_card"]}`, `collection.fraud[0]: "lost_card" is already in never`},
+		{`{"retries":["0d"],"network_attempts":15,"network_window":"30d","never":["Lost Card"]}`, "collection.never[0]"},
+	} {
+		_, err := Parse("p.v1.json", []byte(fmt.Sprintf(base, tc.coll)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("collection %s: error %v, want %q", tc.coll, err, tc.want)
+		}
+	}
+}
+
+func mustGet(t *testing.T, reg *Registry, name string) Policy {
+	t.Helper()
+	p, err := reg.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
