@@ -35,6 +35,9 @@ type Plan struct {
 type PaymentInstrument struct {
 	Type    InstrumentType `json:"type"`               // card, prepaid_card, stored_value, bank_transfer
 	CardBIN string         `json:"card_bin,omitempty"` // first 6 to 8 digits of a card number
+	// PaymentMethodID is the card saved at the payment gateway (a Stripe
+	// pm_...), for charging it automatically; optional.
+	PaymentMethodID string `json:"payment_method_id,omitempty"`
 }
 
 // maxEmailBytes is the longest address SMTP can carry (RFC 5321's path
@@ -66,7 +69,7 @@ func ValidateCustomerID(id string) error {
 // Normalize trims whitespace and fills defaults (locale "en", policy "standard").
 func (a *Application) Normalize() {
 	for _, s := range []*string{&a.CustomerID, &a.Name, &a.Email, &a.Phone, &a.Country, &a.Currency,
-		&a.Locale, &a.Policy, &a.PaymentInstrument.CardBIN, &a.SignupIP} {
+		&a.Locale, &a.Policy, &a.PaymentInstrument.CardBIN, &a.PaymentInstrument.PaymentMethodID, &a.SignupIP} {
 		*s = strings.TrimSpace(*s)
 	}
 	a.PaymentInstrument.Type = InstrumentType(strings.TrimSpace(string(a.PaymentInstrument.Type)))
@@ -132,6 +135,9 @@ func (a Application) Validate() error {
 		}
 	case pi.CardBIN != "":
 		add("payment_instrument.card_bin is only for cards")
+	}
+	if pm := pi.PaymentMethodID; pm != "" && (pi.Type != InstrumentCard || !paymentMethodPattern.MatchString(pm)) {
+		add("payment_instrument.payment_method_id %q must be a gateway payment method ID (pm_...) of a card", pm)
 	}
 	if ip := net.ParseIP(a.SignupIP); ip == nil {
 		add("signup_ip %q is not an IP address", a.SignupIP)

@@ -13,6 +13,7 @@ type itemKind int
 
 const (
 	itemPastDue itemKind = iota // an invoice's due date passes
+	itemCharge                  // the card on file is charged (before the step due at the same time)
 	itemPromiseEnds
 	itemStep
 	itemPrepaymentReminder
@@ -38,6 +39,9 @@ func (a *Account) agenda() []item {
 		return nil
 	}
 	for _, inv := range a.Invoices {
+		if at, ok := a.chargeAt(inv); ok {
+			items = append(items, item{at: at, kind: itemCharge, inv: inv})
+		}
 		switch inv.Kind {
 		case KindPrepayment:
 			if !inv.ReminderSent {
@@ -52,6 +56,9 @@ func (a *Account) agenda() []item {
 			case !inv.PromiseUntil.IsZero():
 				items = append(items, item{at: inv.PromiseUntil, kind: itemPromiseEnds, inv: inv})
 			case inv.Paused():
+			case inv.Charge != nil && inv.Charge.InFlight > 0:
+				// A charge's answer is awaited: no reminder about money
+				// that may just have been paid.
 			case inv.NextStep < len(a.Policy.Ladder):
 				items = append(items, item{at: a.stepAt(inv, inv.NextStep), kind: itemStep, inv: inv, step: inv.NextStep})
 			}
@@ -98,6 +105,8 @@ func (a *Account) describe(it item) string {
 	switch it.kind {
 	case itemPastDue:
 		return "due date of " + it.inv.ID
+	case itemCharge:
+		return "card charge for " + it.inv.ID
 	case itemPromiseEnds:
 		return "promise to pay ends for " + it.inv.ID
 	case itemStep:
@@ -145,6 +154,8 @@ func (a *Account) take(it item, now time.Time) []Event {
 	case itemPastDue:
 		inv.PastDue = true
 		return nil
+	case itemCharge:
+		return a.charge(inv, now)
 	case itemPromiseEnds:
 		return a.breakPromise(inv, now)
 	case itemStep:

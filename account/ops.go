@@ -167,6 +167,19 @@ func (a *Account) RecordPayment(p Payment, now time.Time) (PaymentResult, []Even
 	if _, dup := a.Payments[p.PaymentID]; dup {
 		return a.paymentResult(p.PaymentID, nil, true), nil, nil
 	}
+	rec, events := a.applyPayment(p, now)
+	events = a.finish(events, now, actor, "payment "+p.PaymentID)
+	return a.paymentResult(p.PaymentID, rec.Allocations, false), events, nil
+}
+
+// applyPayment credits a payment, settles open invoices with it and lifts
+// a suspension for non-payment it settles. Payments from staff and from
+// the payment gateway all go through here.
+func (a *Account) applyPayment(p Payment, now time.Time) (*RecordedPayment, []Event) {
+	actor := p.Actor
+	if actor == "" {
+		actor = SystemActor
+	}
 	a.CreditMinor += p.AmountMinor
 	rec := &RecordedPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency, Method: p.Method, Reference: p.Reference}
 	ev := a.newEvent(now, EventPaymentRecorded, actor, "payment "+p.PaymentID)
@@ -174,9 +187,7 @@ func (a *Account) RecordPayment(p Payment, now time.Time) (PaymentResult, []Even
 	ev.Payment = rec
 	ev.Detail = map[string]string{"amount_minor": strconv.FormatInt(p.AmountMinor, 10), "method": p.Method}
 	events := append([]Event{ev}, a.settle(now, rec)...)
-	events = append(events, a.reinstateIfSettled(actor, now)...)
-	events = a.finish(events, now, actor, "payment "+p.PaymentID)
-	return a.paymentResult(p.PaymentID, rec.Allocations, false), events, nil
+	return rec, append(events, a.reinstateIfSettled(actor, now)...)
 }
 
 func (a *Account) paymentResult(id string, allocs []Allocation, dup bool) PaymentResult {

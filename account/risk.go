@@ -171,6 +171,12 @@ func (a *Account) ReportAbuse(r AbuseReport, severity Severity, now time.Time) (
 	if actor == "" {
 		actor = r.Source
 	}
+	return a.finish(a.openMisuseReview(r, severity, actor, now), now, actor, "misuse reported"), nil
+}
+
+// openMisuseReview opens the review of a misuse report (a severe one
+// suspends at once) and alerts staff.
+func (a *Account) openMisuseReview(r AbuseReport, severity Severity, actor string, now time.Time) []Event {
 	deadline := now.Add(reviewWindow(a.Policy.ReviewRules(), severity))
 	if !r.Deadline.IsZero() && r.Deadline.After(now) && r.Deadline.Before(deadline) {
 		deadline = r.Deadline
@@ -198,7 +204,7 @@ func (a *Account) ReportAbuse(r AbuseReport, severity Severity, now time.Time) (
 	events = append(events, a.staffAlert(alertKind(rev), fmt.Sprintf("%s report %s (%s, %s): decide by %s",
 		r.Source, r.NoticeID, r.Category, severity, deadline.Format(time.RFC3339)),
 		map[string]string{"review_id": rev.ID, "notice_id": r.NoticeID, "category": r.Category, "source": r.Source}, now))
-	return a.finish(events, now, actor, "misuse reported"), nil
+	return events
 }
 
 func alertKind(r *Review) string {

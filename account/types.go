@@ -109,6 +109,9 @@ type Invoice struct {
 	DisputeReason string    `json:"dispute_reason,omitempty"`
 	ReminderSent  bool      `json:"reminder_sent,omitempty"` // prepayment reminder
 	UsageMinor    int64     `json:"usage_minor,omitempty"`   // part of the amount that is metered usage
+	// Charge is the automatic collection of the invoice from the card on
+	// file, once the card has been charged for it.
+	Charge *ChargeState `json:"charge,omitempty"`
 }
 
 // Outstanding is what is still owed on the invoice.
@@ -166,6 +169,16 @@ type Account struct {
 	EmailUndeliverable bool              `json:"email_undeliverable,omitempty"`
 	Provisioning       Provisioning      `json:"provisioning,omitzero"`
 
+	// Card is the card on file at the payment gateway; Collecting turns on
+	// charging it (workflow version card-collection) where the policy has
+	// a collection block.
+	Card       *CardOnFile `json:"card,omitempty"`
+	Collecting bool        `json:"collecting,omitempty"`
+	// Chargebacks are the chargebacks still open, by dispute ID;
+	// LostChargebacks counts those the customer's bank won.
+	Chargebacks     map[string]ChargebackRef `json:"chargebacks,omitempty"`
+	LostChargebacks int                      `json:"lost_chargebacks,omitempty"`
+
 	// Durable turns on the rules of workflow version durable-effects:
 	// the idempotency keys the account remembers are capped (older ones
 	// are looked up in PostgreSQL), and losing full access is provisioned
@@ -198,6 +211,7 @@ type Event struct {
 	WriteOff  *WriteOff        `json:"write_off,omitempty"`
 	Usage     *UsageRecord     `json:"usage,omitempty"`
 	Review    *Review          `json:"review,omitempty"` // the review's state after the change
+	Charge    *ChargeRequest   `json:"charge,omitempty"` // a card charge to send through the gateway
 }
 
 // Notice is an email to send. Key is the dunning_key: one message per key,

@@ -37,7 +37,24 @@ type StatusView struct {
 	Budget        *BudgetView      `json:"budget,omitempty"`
 	UsageMinor    int64            `json:"usage_this_period_minor"`
 	Provisioning  ProvisioningView `json:"provisioning"`
-	AsOf          time.Time        `json:"as_of"`
+	// Card is the card on file (no number: the gateway keeps it) and
+	// whether it may be charged; nil when there is none.
+	Card              *CardView `json:"card,omitempty"`
+	OpenChargebacks   int       `json:"open_chargebacks,omitempty"`
+	LostChargebacks   int       `json:"lost_chargebacks,omitempty"`
+	AutomaticCharging bool      `json:"automatic_charging"`
+	AsOf              time.Time `json:"as_of"`
+}
+
+// CardView is the card on file in the status.
+type CardView struct {
+	Brand    string `json:"brand,omitempty"`
+	Last4    string `json:"last4,omitempty"`
+	ExpMonth int    `json:"exp_month,omitempty"`
+	ExpYear  int    `json:"exp_year,omitempty"`
+	// Blocked says why the card is not charged until it is replaced.
+	Blocked string    `json:"blocked,omitempty"`
+	SetAt   time.Time `json:"set_at"`
 }
 
 // BudgetView is the budget's use this period.
@@ -65,6 +82,8 @@ type InvoiceView struct {
 	NextActionAt     time.Time   `json:"next_action_at,omitzero"`
 	PromiseUntil     time.Time   `json:"promise_until,omitzero"`
 	Disputed         bool        `json:"disputed"`
+	ChargeAttempts   int         `json:"charge_attempts,omitempty"`
+	NextChargeAt     time.Time   `json:"next_charge_at,omitzero"`
 }
 
 // View builds the status as of now.
@@ -99,6 +118,11 @@ func (a *Account) View(now time.Time) StatusView {
 	for _, r := range a.Reviews {
 		v.Reviews = append(v.Reviews, *r)
 	}
+	v.AutomaticCharging = a.Collects()
+	v.OpenChargebacks, v.LostChargebacks = len(a.Chargebacks), a.LostChargebacks
+	if c := a.Card; c != nil {
+		v.Card = &CardView{Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Blocked: string(c.Blocked), SetAt: c.SetAt}
+	}
 	if b := a.Budget; b != nil {
 		v.Budget = &BudgetView{LimitMinor: b.LimitMinor, SpentMinor: a.Usage.PeriodMinor,
 			Percent: int(a.Usage.PeriodMinor * 100 / b.LimitMinor), Percents: b.Percents, Notified: append([]int{}, b.Notified...), HardStop: b.HardStop}
@@ -114,6 +138,12 @@ func (a *Account) View(now time.Time) StatusView {
 			ID: inv.ID, Kind: inv.Kind, AmountMinor: inv.AmountMinor, PaidMinor: inv.PaidMinor,
 			OutstandingMinor: inv.Outstanding(), IssuedAt: inv.IssuedAt, DueAt: inv.DueAt, Stage: inv.Stage,
 			PromiseUntil: inv.PromiseUntil, Disputed: inv.Disputed,
+		}
+		if inv.Charge != nil {
+			iv.ChargeAttempts = inv.Charge.Attempts
+		}
+		if at, ok := a.chargeAt(inv); ok {
+			iv.NextChargeAt = at
 		}
 		if now.After(inv.DueAt) {
 			iv.DaysPastDue = a.Policy.Days(now.Sub(inv.DueAt))

@@ -61,7 +61,16 @@ const (
 	EventUsageRecorded           EventType = "usage.recorded"
 	EventAbuseReported           EventType = "abuse.reported"
 	EventEnforcementAcknowledged EventType = "enforcement.acknowledged"
+	EventChargeRequested         EventType = "charge.requested"
+	EventCardUpdated             EventType = "card.updated"
+	EventCardRefused             EventType = "card.refused"
+	EventChargebackOpened        EventType = "chargeback.opened"
+	EventChargebackClosed        EventType = "chargeback.closed"
 )
+
+// ChargeEvent is the event type of a charge attempt's answer, e.g.
+// "charge.succeeded", "charge.declined".
+func ChargeEvent(outcome string) EventType { return EventType("charge." + outcome) }
 
 // DunningEvent is the event type of a ladder step, e.g. "dunning.overdue_1".
 func DunningEvent(stage string) EventType { return EventType("dunning." + stage) }
@@ -168,6 +177,17 @@ const (
 	SourceMonitoring = "monitoring" // a monitoring rule's hit
 	SourceComplaint  = "complaint"  // a complaint about the customer
 	SourceStaff      = "staff"      // staff themselves
+	SourceGateway    = "gateway"    // the payment gateway: a stolen card, a chargeback
+)
+
+// RiskTierHigh is the highest risk tier (risk.TierHigh): a lost chargeback
+// puts the customer there.
+const RiskTierHigh = "high"
+
+// Misuse categories the payment gateway's signals open reviews under.
+const (
+	CategoryPaymentFraud = "payment_fraud" // a lost or stolen card, a fraudulent charge
+	CategoryChargeback   = "chargeback"    // the customer's bank took a payment back
 )
 
 // Locales with translated emails.
