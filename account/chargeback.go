@@ -163,6 +163,9 @@ func (a *Account) CloseChargeback(c ChargebackClosure, now time.Time) ([]Event, 
 	return a.finish(events, now, actor, "chargeback "+c.Outcome), nil
 }
 
+// HasOpenInvoice reports whether the account still has the invoice open.
+func (a *Account) HasOpenInvoice(id string) bool { return a.invoice(id) != nil }
+
 func (a *Account) chargebacksOn(invoiceID string) []string {
 	var ids []string
 	for id, ref := range a.Chargebacks {

@@ -267,7 +267,7 @@ func (a *Account) ChargeSettled(o ChargeOutcome, now time.Time) []Event {
 			n = a.notice(nil, "card_action_required", "card_action", time.Time{}, now)
 		}
 		n.Detail = map[string]string{"action": action, "card": a.Card.Brand + " " + a.Card.Last4}
-		ev.Notice = n
+		events[0].Notice = n
 	case policy.DeclineNever, policy.DeclineFraud:
 		severity := SeverityModerate
 		if cat == policy.DeclineFraud {
@@ -317,6 +317,22 @@ func (a *Account) SetCard(card CardOnFile, c CardUpdate, now time.Time) ([]Event
 	if actor == "" {
 		actor = SystemActor
 	}
+	return a.finish(a.putCard(card, c, actor, now), now, actor, "card updated"), nil
+}
+
+// CardFromApplication puts the card the application named on file once the
+// gateway has saved it (at onboarding, whatever screening decided short of
+// a refusal).
+func (a *Account) CardFromApplication(card CardOnFile, now time.Time) []Event {
+	if a.Status == StatusTerminated {
+		return nil
+	}
+	c := CardUpdate{PaymentMethodID: card.PaymentMethodID, Source: CardFromStaff}
+	return a.finish(a.putCard(card, c, SystemActor, now), now, SystemActor, "card from the application")
+}
+
+// putCard replaces the card on file and marks what is due for a retry.
+func (a *Account) putCard(card CardOnFile, c CardUpdate, actor string, now time.Time) []Event {
 	card.SetAt, card.Blocked, card.Attempts = now, "", nil
 	a.Card = &card
 	ev := a.newEvent(now, EventCardUpdated, actor, "card on file: "+card.Brand+" "+card.Last4)
@@ -329,7 +345,8 @@ func (a *Account) SetCard(card CardOnFile, c CardUpdate, now time.Time) ([]Event
 	events := []Event{ev}
 	if a.Collects() {
 		for _, inv := range a.Invoices {
-			if a.chargeable(inv) && (inv.Kind == KindPrepayment || !now.Before(inv.DueAt)) {
+			tried := inv.Charge != nil && inv.Charge.Attempts > 0
+			if a.chargeable(inv) && (tried || (inv.Kind == KindSubscription && !now.Before(inv.DueAt))) {
 				if inv.Charge == nil {
 					inv.Charge = &ChargeState{}
 				}
@@ -337,7 +354,7 @@ func (a *Account) SetCard(card CardOnFile, c CardUpdate, now time.Time) ([]Event
 			}
 		}
 	}
-	return a.finish(events, now, actor, "card updated"), nil
+	return events
 }
 
 // CardRefused records that the gateway would not take a card (at onboarding

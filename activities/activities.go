@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/gateway"
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/policy"
 	"github.com/example/dunning/risk"
@@ -41,6 +42,10 @@ type Activities struct {
 	StaffLocale string
 	FromName    string // signs SMS notices
 	CodeSecret  string // keys verification code hashes (DUNNING_CODE_SECRET)
+	// Gateway charges cards and makes pay-now pages; nil without
+	// STRIPE_API_KEY (payments are then recorded by staff only).
+	Gateway      gateway.Gateway
+	PayReturnURL string // where the pay-now page sends the customer back
 }
 
 // RecordInput is one batch of changes to one customer.
@@ -182,7 +187,11 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (NoticeResu
 	if channel == "" {
 		channel = policy.ChannelEmail
 	}
-	msg, err := mail.Render(in.Notice, rcpt)
+	n, err := a.withPayLink(ctx, in.Recipient, in.Notice)
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	msg, err := mail.Render(n, rcpt)
 	if err != nil {
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrEmailTemplate, err)
 	}

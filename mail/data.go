@@ -28,6 +28,9 @@ type Data struct {
 	DaysOverdue  int
 	Owed         bool // Amount is more than zero
 	Staff        bool // an alert for the billing team
+	// PayURL is the invoice's hosted pay-now page (Notice.Detail
+	// "pay_url", added by the sending activity), shown as a button.
+	PayURL string
 
 	amountMinor, balanceMinor int64
 	// detail is reached through the methods below only, so that a key the
@@ -42,10 +45,36 @@ func newData(n account.Notice, r Recipient, locale string) Data {
 		Amount: money.Format(n.AmountMinor, n.Currency), Balance: money.Format(n.BalanceMinor, n.Currency),
 		DueDate: FormatDate(n.DueAt, locale), Deadline: FormatDate(n.DeadlineAt, locale),
 		DeadlineTime: FormatDateTime(n.DeadlineAt, locale), DaysOverdue: n.DaysOverdue,
-		Owed: n.AmountMinor > 0, Staff: n.Staff,
+		Owed: n.AmountMinor > 0, Staff: n.Staff, PayURL: n.Detail[PayURLDetail],
 		amountMinor: n.AmountMinor, balanceMinor: n.BalanceMinor, detail: n.Detail,
 	}
 }
+
+// PayURLDetail is the notice detail that carries the pay-now page.
+const PayURLDetail = "pay_url"
+
+// PayLabel is the pay-now button's text.
+func (d Data) PayLabel() string {
+	if d.Locale == account.LocaleKorean {
+		return "지금 결제하기"
+	}
+	return "Pay now"
+}
+
+// payLine is the pay-now line appended to the plain-text part.
+func (d Data) payLine() string {
+	if d.Locale == account.LocaleKorean {
+		return "안전한 결제 페이지에서 지금 결제하기: " + d.PayURL
+	}
+	return "Pay now on our secure payment page: " + d.PayURL
+}
+
+// Action is what a card_action_required notice asks for: update_card or
+// authenticate.
+func (d Data) Action() string { return d.detail["action"] }
+
+// Card names the card on file, e.g. "visa 4242".
+func (d Data) Card() string { return d.detail["card"] }
 
 // Days is DaysOverdue in words: "1 day", "14 days", "14일".
 func (d Data) Days() string {

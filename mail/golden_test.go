@@ -49,6 +49,7 @@ func goldenNotice(t *testing.T, name, locale string) (account.Notice, Recipient)
 		n.DeadlineAt = goldenSuspend
 	case "overdue_1":
 		n.DaysOverdue, n.DeadlineAt = 3, goldenSuspend
+		n.Detail = map[string]string{PayURLDetail: "https://checkout.stripe.com/c/pay/cs_test_a1"}
 	case "overdue_2":
 		n.DaysOverdue, n.DeadlineAt = 7, goldenSuspend
 	case "overdue_3":
@@ -95,6 +96,9 @@ func goldenNotice(t *testing.T, name, locale string) (account.Notice, Recipient)
 	case "misuse_terminated":
 		noInvoice()
 		n.Stage = "terminated"
+	case "card_action_required":
+		n.Stage = "card_action"
+		n.Detail = map[string]string{"action": "update_card", "card": "visa 0069", PayURLDetail: "https://checkout.stripe.com/c/pay/cs_test_a1"}
 	case "staff_alert":
 		noInvoice()
 		n.Staff, n.InvoiceID = true, inv

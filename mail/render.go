@@ -154,6 +154,15 @@ func FormatDateTime(t time.Time, locale string) string {
 	return t.Format("15:04 UTC on January 2, 2006")
 }
 
+// textBody is the plain-text part, with the pay-now line when there is a page.
+func textBody(text string, d Data) string {
+	body := strings.TrimSpace(text) + "\n"
+	if d.PayURL != "" {
+		body += "\n" + d.payLine() + "\n"
+	}
+	return body
+}
+
 // Render turns a notice into a message for the recipient.
 func Render(n account.Notice, r Recipient) (Message, error) {
 	all, err := load()
@@ -194,7 +203,7 @@ func Render(n account.Notice, r Recipient) (Message, error) {
 		Key: n.Key, CustomerID: r.CustomerID, InvoiceID: n.InvoiceID, Stage: n.Stage, Template: n.Template,
 		Locale: locale, To: r.Email, ToName: r.Name,
 		Subject:      subj,
-		Text:         strings.TrimSpace(text.String()) + "\n",
+		Text:         textBody(text.String(), d),
 		HTML:         html.String(),
 		Categories:   categories,
 		CustomArgs:   args,

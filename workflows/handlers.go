@@ -92,7 +92,7 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
-	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx))
+	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx), w.registerCollection(ctx))
 }
 
 // registerRiskHandlers installs the identity, misuse, review and budget

@@ -58,6 +58,15 @@ type harness struct {
 	provision func(context.Context, activities.ProvisionInput) error
 	screen    func() error // when set, may fail the Screen activity
 
+	// chargeWith answers the Charge activity (default: every charge
+	// succeeds); charges are the attempts sent, in order.
+	chargeWith func(activities.ChargeInput) (account.ChargeOutcome, error)
+	charges    []activities.ChargeInput
+	// attachWith answers AttachCard (default: the gateway saves it).
+	attachWith func(activities.AttachCardInput) (account.CardOnFile, error)
+	// closed are the invoices PostgreSQL holds that the account closed.
+	closed map[string]*account.Invoice
+
 	env        *testsuite.TestWorkflowEnvironment // the run's environment
 	codesSent  int                                // SMS codes sent
 	maxCarried int                                // largest continue-as-new input, in bytes
@@ -221,6 +230,26 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 			h.provisions = append(h.provisions, in)
 			return nil
 		})
+	env.OnActivity(acts.Charge, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ChargeInput) (account.ChargeOutcome, error) {
+			h.charges = append(h.charges, in)
+			if h.chargeWith != nil {
+				return h.chargeWith(in)
+			}
+			return charged(in), nil
+		})
+	env.OnActivity(acts.AttachCard, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AttachCardInput) (account.CardOnFile, error) {
+			if h.attachWith != nil {
+				return h.attachWith(in)
+			}
+			return account.CardOnFile{PaymentMethodID: in.PaymentMethodID, GatewayCustomerID: "cus_" + in.CustomerID,
+				Brand: "visa", Last4: in.PaymentMethodID[len(in.PaymentMethodID)-4:], ExpMonth: 12, ExpYear: 2030}, nil
+		})
+	env.OnActivity(acts.LookupInvoice, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.LookupInvoiceInput) (*account.Invoice, error) {
+			return h.closed[in.InvoiceID], nil
+		})
 	env.OnActivity(acts.RestorePayments, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.RestorePaymentsInput) ([]string, error) {
 			h.restores = append(h.restores, in)
@@ -260,6 +289,20 @@ func (h *harness) mockActivities(env *testsuite.TestWorkflowEnvironment) {
 			h.channels = append(h.channels, string(in.Channel))
 			return activities.NoticeResult{Key: in.Notice.Key, Status: "sent"}, nil
 		})
+}
+
+// charged is a gateway's success for a charge.
+func charged(in activities.ChargeInput) account.ChargeOutcome {
+	r := in.Request
+	return account.ChargeOutcome{Key: r.Key, InvoiceID: r.InvoiceID, Attempt: r.Attempt, Outcome: account.ChargeSucceeded,
+		PaymentIntentID: "pi_" + strings.ReplaceAll(r.Key, ":", "_"), AmountMinor: r.AmountMinor, Currency: r.Currency}
+}
+
+// declined is a gateway's decline of a charge.
+func declined(in activities.ChargeInput, code, declineCode, advice string) account.ChargeOutcome {
+	r := in.Request
+	return account.ChargeOutcome{Key: r.Key, InvoiceID: r.InvoiceID, Attempt: r.Attempt, Outcome: account.ChargeDeclined,
+		PaymentIntentID: "pi_" + strings.ReplaceAll(r.Key, ":", "_"), Currency: r.Currency, Code: code, DeclineCode: declineCode, AdviceCode: advice}
 }
 
 // events returns every recorded event, in order.

@@ -60,8 +60,9 @@ type lifecycle struct {
 	// Since durable-effects: when each email being sent started, so that
 	// one stuck behind a mail outage does not hold up continue-as-new.
 	sending      map[string]sendingNotice
-	provisioning string // key of the provisioning action with the provider now
-	phoneBusy    bool   // a code is being sent or checked: one at a time
+	charging     map[string]time.Time // charges in flight by key, since when
+	provisioning string               // key of the provisioning action with the provider now
+	phoneBusy    bool                 // a code is being sent or checked: one at a time
 
 	wake       workflow.Channel // pokes the main loop after a change
 	bounces    workflow.ReceiveChannel
@@ -85,7 +86,7 @@ type wakeTimer struct {
 
 // CustomerLifecycle owns one customer from application to termination.
 func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
-	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, sending: map[string]sendingNotice{}}
+	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, sending: map[string]sendingNotice{}, charging: map[string]time.Time{}}
 	w.durable = workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
 	fresh := in.Carried == nil
 	if fresh {
@@ -109,6 +110,11 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		workflow.Go(ctx, w.runProvisioning)
 		for _, n := range in.Notices {
 			w.startNotice(ctx, n)
+		}
+		// Charges whose answer the previous run did not get: asked again
+		// under the same key, so never charged twice.
+		for _, req := range w.acct.ChargesInFlight() {
+			w.startCharge(ctx, req)
 		}
 	}
 	w.bounces = SignalEmailUndeliverable.Channel(ctx)
@@ -176,6 +182,7 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 		w.sendPhoneCode(ctx)
 		unlock()
 	}
+	w.cardFromApplication(ctx)
 	return nil
 }
 
@@ -300,7 +307,7 @@ func (w *lifecycle) poke() { w.wake.SendAsync(true) }
 func (w *lifecycle) idle(ctx workflow.Context) bool {
 	inFlight := w.inFlight
 	if w.durable {
-		inFlight = w.youngNotices(ctx)
+		inFlight = w.youngNotices(ctx) + w.youngCharges(ctx)
 		// A provisioning call under way is waited for, unless its
 		// action is already failing: then it is carried.
 		if w.provisioning != "" && w.acct.Provisioning.FailingSince.IsZero() {
@@ -403,6 +410,7 @@ func (w *lifecycle) runEffects(ctx workflow.Context) {
 			}
 			w.acct.QueueProvisioning(b.events, w.provisioning)
 			w.startNotices(ctx, b.events)
+			w.startCharges(ctx, b.events)
 		} else {
 			w.execute(ctx, b)
 		}

@@ -64,7 +64,7 @@ func TestManualReviewApprovedByStaff(t *testing.T) {
 		t.Errorf("wrong decision: %v", err)
 	}
 	v, ok := h.results["ok"].(account.StatusView)
-	if !ok || v.Status != account.StatusAwaitingPrepayment || v.Policy != "strict.v1" || len(v.Reviews) != 0 || v.RiskTier != "high" {
+	if !ok || v.Status != account.StatusAwaitingPrepayment || v.Policy != "strict.v2" || len(v.Reviews) != 0 || v.RiskTier != "high" {
 		t.Fatalf("after approval: %+v %v", h.results["ok"], h.rejections["ok"])
 	}
 	got := h.templates()
