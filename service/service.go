@@ -22,6 +22,7 @@ import (
 
 	"github.com/example/dunning/activities"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/gateway"
 	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/reconcile"
@@ -113,6 +114,17 @@ func Mailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
 	}
 	return &mail.SendGrid{APIKey: cfg.SendGridAPIKey, Host: cfg.SendGridAPIHost, From: cfg.FromEmail, FromName: cfg.FromName,
 		ReplyTo: cfg.ReplyTo, TemplateIDs: ids}, nil
+}
+
+// Gateway is the payment gateway: Stripe with a key, else none, and the
+// worker says so, since then no card is charged.
+func Gateway(cfg config.Config, logger *slog.Logger) gateway.Gateway {
+	if cfg.StripeAPIKey == "" {
+		logger.Warn("no STRIPE_API_KEY: cards are not saved or charged and emails carry no pay-now link; payments are recorded by staff only")
+		return nil
+	}
+	logger.Info("payment gateway: stripe", "api_base", cfg.StripeAPIBase)
+	return gateway.NewStripe(cfg.StripeAPIKey, cfg.StripeAPIBase, nil)
 }
 
 // Provisioner picks the provisioner: a webhook when configured, else the
@@ -209,17 +221,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		logger.Warn("daily reconciliation schedule not set up", "error", err)
 	}
 	w.RegisterActivity(&activities.Activities{
-		Store:       st,
-		Mailer:      mailer,
-		Provisioner: Provisioner(cfg, st),
-		SMS:         sms,
-		Credit:      providers.CreditFromEnv(os.Getenv, riskCfg),
-		Risk:        riskCfg,
-		Logger:      logger,
-		StaffEmail:  cfg.StaffEmail,
-		StaffLocale: cfg.StaffLocale,
-		FromName:    cfg.FromName,
-		CodeSecret:  cfg.CodeSecret,
+		Store:        st,
+		Mailer:       mailer,
+		Provisioner:  Provisioner(cfg, st),
+		SMS:          sms,
+		Credit:       providers.CreditFromEnv(os.Getenv, riskCfg),
+		Risk:         riskCfg,
+		Logger:       logger,
+		StaffEmail:   cfg.StaffEmail,
+		StaffLocale:  cfg.StaffLocale,
+		FromName:     cfg.FromName,
+		CodeSecret:   cfg.CodeSecret,
+		Gateway:      Gateway(cfg, logger),
+		PayReturnURL: cfg.PayLinkReturnURL,
 	})
 	wk.w = w
 	return wk, nil
