@@ -64,6 +64,7 @@ type Reports interface {
 	ExportCollections(ctx context.Context, w io.Writer, exportedAt time.Time) (int, error)
 	CollectionsBatches(ctx context.Context, limit int) ([]reports.CollectionsBatch, error)
 	FetchCollectionsBatch(ctx context.Context, w io.Writer, batchID string) (reports.CollectionsBatch, error)
+	Recovery(ctx context.Context, opts reports.RecoveryOptions) (reports.RecoveryReport, error)
 }
 
 // DefaultMaxBody is the largest request body accepted by default.

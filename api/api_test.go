@@ -219,6 +219,10 @@ func TestRoutes(t *testing.T) {
 			call{op: "Update", customerID: "acme", update: workflows.UpdateReportAbuse.Name, arg: account.AbuseReport{NoticeID: "N-1", Category: "ddos", Source: "provider", Detail: "d", Actor: "alice"}}},
 		{"GET", "/v1/reports/aging?as_of=2026-02-01&currency=usd&status=past_due,suspended&top_n=5", "", 200,
 			call{op: "Aging", arg: reports.AgingOptions{Currency: "USD", Statuses: []string{"past_due", "suspended"}, TopN: 5}}},
+		{"GET", "/v1/reports/recovery?since=2026-01-01&until=30d&policy=standard", "", 200,
+			call{op: "Recovery", arg: reports.RecoveryOptions{Since: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Until: t0.Add(-30 * 24 * time.Hour), Policy: "standard"}}},
+		{"GET", "/v1/reports/recovery?format=csv", "", 200,
+			call{op: "Recovery", arg: reports.RecoveryOptions{Since: t0.Add(-180 * 24 * time.Hour), Until: t0}}},
 		{"POST", "/v1/collections/export", "", 200, call{op: "Export", arg: t0.UTC()}},
 		{"GET", "/v1/reconcile?customer_id=acme", "", 200, call{op: "Reconcile", customerID: "acme", arg: reconcile.Options{CustomerID: "acme"}}},
 		{"POST", "/v1/reconcile", `{"reason":"r"}`, 200, call{op: "Reconcile", arg: reconcile.Options{Repair: true, Actor: "alice", Reason: "r"}}},
@@ -370,6 +374,12 @@ func TestValidationErrors(t *testing.T) {
 		{"aging as_of", "GET", "/v1/reports/aging?as_of=yesterday", ``, nil, 400, "invalid_request", "as_of"},
 		{"aging currency", "GET", "/v1/reports/aging?currency=XX", ``, nil, 400, "invalid_request", "XX"},
 		{"aging status", "GET", "/v1/reports/aging?status=late", ``, nil, 400, "invalid_request", "late"},
+		{"recovery since", "GET", "/v1/reports/recovery?since=yesterday", ``, nil, 400, "invalid_request", "since"},
+		{"recovery until", "GET", "/v1/reports/recovery?until=2026-02-30", ``, nil, 400, "invalid_request", "until"},
+		{"recovery window", "GET", "/v1/reports/recovery?since=2026-02-01&until=2026-01-01", ``, nil, 400, "invalid_request", "must be before"},
+		{"recovery policy", "GET", "/v1/reports/recovery?policy=Gold%21", ``, nil, 400, "invalid_request", "policy"},
+		{"recovery format", "GET", "/v1/reports/recovery?format=xml", ``, nil, 400, "invalid_request", "format"},
+		{"recovery unknown param", "GET", "/v1/reports/recovery?currency=USD", ``, nil, 400, "invalid_request", `unknown query parameter "currency"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -484,6 +494,12 @@ func TestReports(t *testing.T) {
 		rec := h.do(request{method: "GET", path: "/v1/reports/aging?format=" + format, token: viewerSecret})
 		if rec.Code != 200 || rec.Header().Get("Content-Type") != ct || !strings.Contains(rec.Body.String(), "acme") {
 			t.Errorf("aging %q: %d %v\n%s", format, rec.Code, rec.Header(), rec.Body)
+		}
+	}
+	for format, want := range map[string]string{"": `"recovery_rate_bp": 8000`, "csv": "group,,,USD,3,300.00", "text": "final_notice"} {
+		rec := h.do(request{method: "GET", path: "/v1/reports/recovery?format=" + format, token: viewerSecret})
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("recovery %q: %d\n%s", format, rec.Code, rec.Body)
 		}
 	}
 	// as_of defaults to now.

@@ -360,3 +360,28 @@ func (f *fakeOps) Reconcile(_ context.Context, o reconcile.Options) (reconcile.R
 	}
 	return rep, nil
 }
+
+func (f *fakeOps) Recovery(_ context.Context, opts reports.RecoveryOptions) (reports.RecoveryReport, error) {
+	if err := f.record(call{op: "Recovery", arg: opts}); err != nil {
+		return reports.RecoveryReport{}, err
+	}
+	h, d, rate := 96.0, 4.0, int64(8000)
+	usd := reports.CurrencyRecovery{
+		Currency: "USD", Due: reports.Figure{Count: 3, Minor: 30000}, Collected: reports.Figure{Count: 1, Minor: 10000},
+		AtRisk: reports.Figure{Count: 2, Minor: 20000}, Recovered: reports.Figure{Count: 2, Minor: 16000}, RecoveredInFull: 1, RateBP: &rate,
+		Steps: []reports.StepRecovery{
+			{Source: reports.SourceRetry, Step: "attempt_2", Attempt: 2, Figure: reports.Figure{Count: 1, Minor: 10000}},
+			{Source: reports.SourceStaff, Step: "final_notice", Figure: reports.Figure{Count: 1, Minor: 6000}},
+		},
+	}
+	for _, s := range reports.RecoverySources {
+		usd.BySource = append(usd.BySource, reports.SourceFigure{Source: s})
+	}
+	usd.BySource[0].Figure, usd.BySource[3].Figure = reports.Figure{Count: 1, Minor: 10000}, reports.Figure{Count: 1, Minor: 6000}
+	g := reports.RecoveryGroup{Currencies: []reports.CurrencyRecovery{usd},
+		TimeToRecovery: reports.TimeToRecovery{Payments: 2, MedianHours: &h, P90Hours: &h, MedianDays: &d, P90Days: &d}}
+	m := g
+	m.Month = "2026-01"
+	return reports.RecoveryReport{AsOf: t0, Options: opts, Total: g, Months: []reports.RecoveryGroup{m},
+		Policies: []reports.PolicyRecovery{{Policy: "standard.v1", Total: g, Months: []reports.RecoveryGroup{m}}}}, nil
+}

@@ -69,6 +69,49 @@ func (s *server) aging(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// recoveryFormats are the recovery report's formats.
+var recoveryFormats = map[string]struct {
+	contentType string
+	write       func(io.Writer, reports.RecoveryReport) error
+}{
+	"json": {"application/json", reports.WriteRecoveryJSON},
+	"csv":  {"text/csv; charset=utf-8", reports.WriteRecoveryCSV},
+	"text": {"text/plain; charset=utf-8", reports.WriteRecoveryText},
+}
+
+// recovery answers GET /v1/reports/recovery?since=&until=&policy=&format=.
+func (s *server) recovery(w http.ResponseWriter, r *http.Request) error {
+	q, err := query(r, "since", "until", "policy", "format")
+	if err != nil {
+		return err
+	}
+	format := q.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	out, ok := recoveryFormats[format]
+	if !ok {
+		return invalid(fmt.Errorf("format %q must be json, csv or text", format))
+	}
+	opts, err := ops.RecoveryOptions(s.now(), q.Get("since"), q.Get("until"), q.Get("policy"))
+	if err != nil {
+		return invalid(err)
+	}
+	if s.reports == nil {
+		return errNoReports
+	}
+	rep, err := s.reports.Recovery(r.Context(), opts)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := out.write(&buf, rep); err != nil {
+		return err
+	}
+	writeRaw(w, http.StatusOK, out.contentType, buf.Bytes())
+	return nil
+}
+
 // exportCollections answers POST /v1/collections/export with the CSV for
 // the collections agency. It is built in memory first: an export that
 // fails half-way has recorded nothing, and must not look like a file.

@@ -102,6 +102,7 @@ func (s *server) routes() []route {
 		{"GET /v1/customers/{id}/audit", s.h(s.audit)},
 		{"POST /v1/enforcement-notices", s.h(s.enforcementNotice)},
 		{"GET /v1/reports/aging", s.h(s.aging)},
+		{"GET /v1/reports/recovery", s.h(s.recovery)},
 		{"POST /v1/collections/export", s.h(s.exportCollections)},
 		{"GET /v1/collections/exports", s.h(s.collectionsBatches)},
 		{"GET /v1/collections/exports/{batch}", s.h(s.collectionsBatch)},

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/internal/setup"
+	"github.com/example/dunning/policy"
 	"github.com/example/dunning/reports"
 )
 
@@ -82,4 +85,77 @@ func (o *Ops) FetchCollectionsBatch(ctx context.Context, w io.Writer, batchID st
 	}
 	_, err = w.Write(buf.Bytes())
 	return b, err
+}
+
+// Recovery is the recovery report: what was at risk among the invoices due
+// in the window and how it came back. An unknown policy is invalid input.
+func (o *Ops) Recovery(ctx context.Context, opts reports.RecoveryOptions) (reports.RecoveryReport, error) {
+	if err := opts.Validate(); err != nil {
+		return reports.RecoveryReport{}, Invalid(err)
+	}
+	reg, err := setup.Policies(o.cfg)
+	if err != nil {
+		return reports.RecoveryReport{}, err // configuration, not the caller's input
+	}
+	if opts.Policy != "" {
+		if _, err := reg.Get(opts.Policy); err != nil {
+			return reports.RecoveryReport{}, Invalid(err)
+		}
+	}
+	opts.Policies = reg
+	ctx, cancel, _ := o.withTimeout(ctx)
+	defer cancel()
+	st, err := o.db(ctx)
+	if err != nil {
+		return reports.RecoveryReport{}, err
+	}
+	r, err := reports.Recovery(ctx, st.DB(), opts)
+	return r, dbError(err)
+}
+
+// DefaultRecoveryWindow is how far back the recovery report looks by
+// default.
+const DefaultRecoveryWindow = 180 * 24 * time.Hour
+
+// ParseTimeOrAgo reads a report window's edge: a time as ParseTime reads
+// it, or a positive duration before now ("180d", "36h").
+func ParseTimeOrAgo(s string, now time.Time) (time.Time, error) {
+	if d, err := policy.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("%q must be a positive duration (how long ago) or a time", s)
+		}
+		t := now.Add(-d)
+		if t.Year() < account.MinYear {
+			return time.Time{}, fmt.Errorf("%q is too long ago: it must be after the year %d", s, account.MinYear)
+		}
+		return t, nil
+	}
+	t, err := ParseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a duration like 180d or a time like 2026-03-01 or 2026-03-01T00:00:00Z", s)
+	}
+	return t, nil
+}
+
+// RecoveryOptions reads the recovery report's window and policy filter as
+// the command and the API take them: since (default 180 days ago) and
+// until (default now) are times or durations before now. A bad one is
+// invalid input, its message naming the parameter.
+func RecoveryOptions(now time.Time, since, until, policyName string) (reports.RecoveryOptions, error) {
+	opts := reports.RecoveryOptions{Since: now.Add(-DefaultRecoveryWindow), Until: now, Policy: policyName}
+	var err error
+	if since != "" {
+		if opts.Since, err = ParseTimeOrAgo(since, now); err != nil {
+			return opts, Invalid(fmt.Errorf("since: %w", err))
+		}
+	}
+	if until != "" {
+		if opts.Until, err = ParseTimeOrAgo(until, now); err != nil {
+			return opts, Invalid(fmt.Errorf("until: %w", err))
+		}
+	}
+	if err := opts.Validate(); err != nil {
+		return opts, Invalid(err)
+	}
+	return opts, nil
 }

@@ -1,8 +1,11 @@
 // Package reports reads the system of record for billing staff: the
 // receivables aging report with at-risk totals and DSO, its daily snapshot,
-// and the export of terminated accounts' balances to the collections agency.
+// the export of terminated accounts' balances to the collections agency, and
+// the recovery report (what went past due and how it came back).
 //
-// Every figure is aggregated in PostgreSQL; Go only shapes the result. Money
+// Every figure is aggregated in PostgreSQL; Go only shapes the result (the
+// recovery report's rules are one statement too, whose rows Go adds up into
+// its groups and percentiles). Money
 // is int64 minor units plus an ISO 4217 code, and amounts in different
 // currencies are never added together.
 package reports
