@@ -79,6 +79,7 @@ var customerUpdates = []customerUpdate{
 	updateOf("disputes", workflows.UpdateDisputeInvoice, func(d *account.Dispute, a string) { d.Actor = a }),
 	updateOf("dispute-resolutions", workflows.UpdateResolveDispute, func(r *account.Resolution, a string) { r.Actor = a }),
 	updateOf("write-offs", workflows.UpdateWriteOff, func(i *account.InvoiceAction, a string) { i.Actor = a }),
+	updateOf("payment-method", workflows.UpdateSetPaymentMethod, func(c *account.CardUpdate, a string) { c.Actor = a }),
 }
 
 // handlerFunc is a handler that returns its error for fail to write.

@@ -227,6 +227,19 @@ func (a *app) promiseCmd() *cobra.Command {
 	return cmd
 }
 
+func (a *app) cardCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "card CUSTOMER_ID PAYMENT_METHOD_ID",
+		Short:   "Put a new card on file; what is overdue is charged on it at once",
+		Long:    "Save the gateway's payment method (a Stripe pm_..., collected by Stripe's own page: never a card number) as the customer's card on file. Needs STRIPE_API_KEY on the worker.",
+		Example: "  starter card acme pm_1QxYzAbCdEfGhIjK",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return viewUpdate(a, args[0], workflows.UpdateSetPaymentMethod, account.CardUpdate{PaymentMethodID: args[1], Actor: a.actor})
+		},
+	}
+}
+
 func (a *app) disputeCmd() *cobra.Command {
 	var d account.Dispute
 	cmd := &cobra.Command{

@@ -62,7 +62,7 @@ or usage; 3 Temporal or PostgreSQL unreachable.`,
 	root.AddCommand(
 		a.onboardCmd(), a.payCmd(), a.statusCmd(), a.listCmd(),
 		a.suspendCmd(), a.reinstateCmd(), a.terminateCmd(),
-		a.promiseCmd(), a.disputeCmd(), a.resolveCmd(), a.writeOffCmd(),
+		a.promiseCmd(), a.cardCmd(), a.disputeCmd(), a.resolveCmd(), a.writeOffCmd(),
 		a.verifyPhoneCmd(), a.requestCodeCmd(), a.reportAbuseCmd(), a.reviewCmd(),
 		a.budgetCmd(), a.usageCmd(),
 		a.outboxCmd(), a.auditCmd(), a.agingCmd(), a.recoveryCmd(), a.exportCollectionsCmd(), a.ingestActivityCmd(), a.migrateCmd(), a.reconcileCmd(),
