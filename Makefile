@@ -20,7 +20,7 @@ demo: build
 # alone (it needs the machine to itself for its timings).
 test:
 	@scripts/ensure-postgres.sh
-	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -skip '^TestChaos$$' ./...
+	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) STRIPE_MOCK=$$(scripts/ensure-stripe-mock.sh) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -skip '^TestChaos$$' ./...
 	cd deploy && $(GO) test -count=1 ./...
 	@$(MAKE) --no-print-directory chaos
 
@@ -35,7 +35,7 @@ chaos:
 # Fast tests only: no Temporal dev server, still PostgreSQL.
 unit:
 	@scripts/ensure-postgres.sh
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	STRIPE_MOCK=$$(scripts/ensure-stripe-mock.sh) $(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 	cd deploy && $(GO) test -count=1 ./...
 
 # A short run of every fuzz target (seed corpora in <package>/testdata/fuzz).
