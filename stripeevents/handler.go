@@ -111,19 +111,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// be done again on the redelivery.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.Timeout)
 	defer cancel()
-	id, isNew, repaired, err := h.cfg.Store.Record(ctx, ev, body, h.cfg.Clock())
+	rec, err := h.cfg.Store.Record(ctx, ev, body, h.cfg.Clock())
 	if err != nil {
-		h.log.Error("stripe event not recorded, Stripe will redeliver", slog.String("event_id", id), slog.String("error", err.Error()))
+		h.log.Error("stripe event not recorded, Stripe will redeliver", slog.String("event_id", rec.EventID), slog.String("error", err.Error()))
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	if repaired {
+	switch {
+	case rec.Unstorable:
+		h.log.Error("stripe event PostgreSQL cannot store: recorded without its payload and not acted on",
+			slog.String("event_id", rec.EventID), slog.String("type", string(ev.Type)))
+	case rec.Repaired:
 		h.log.Warn("stripe event was not storable text: stored with U+FFFD in its place",
-			slog.String("event_id", id), slog.String("type", string(ev.Type)))
+			slog.String("event_id", rec.EventID), slog.String("type", string(ev.Type)))
 	}
-	if _, err := h.process(ctx, id); err != nil {
-		h.log.Warn("stripe event pending, Stripe will redeliver", slog.String("event_id", id),
-			slog.String("type", string(ev.Type)), slog.Bool("new", isNew), slog.String("error", err.Error()))
+	if _, err := h.process(ctx, rec.EventID); err != nil {
+		h.log.Warn("stripe event pending, Stripe will redeliver", slog.String("event_id", rec.EventID),
+			slog.String("type", string(ev.Type)), slog.Bool("new", rec.New), slog.String("error", err.Error()))
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}

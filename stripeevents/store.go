@@ -55,37 +55,45 @@ func eventID(ev stripe.Event, payload []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// Record stores a verified event unless it was stored before, and reports
-// whether it is new. The payload is stored made safe for jsonb (repaired
-// says so).
-func (s *Store) Record(ctx context.Context, ev stripe.Event, payload []byte, receivedAt time.Time) (id string, isNew, repaired bool, err error) {
-	id = eventID(ev, payload)
-	payload, repaired = storable(payload)
+// Recorded is what recording one event did.
+type Recorded struct {
+	EventID    string
+	New        bool // false: recorded before (a redelivery)
+	Repaired   bool // stored with U+FFFD in place of text jsonb cannot hold
+	Unstorable bool // PostgreSQL refused even the repaired payload: stored done, without it
+}
+
+// Record stores a verified event unless it was stored before.
+func (s *Store) Record(ctx context.Context, ev stripe.Event, payload []byte, receivedAt time.Time) (Recorded, error) {
+	out := Recorded{EventID: eventID(ev, payload)}
+	payload, out.Repaired = storable(payload)
 	objectID, customerID := objectRef(ev)
 	created := receivedAt
 	if ev.Created > 0 {
 		created = time.Unix(ev.Created, 0).UTC()
 	}
+	typ := cleanText(string(ev.Type), maxIDBytes)
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO gateway_events (event_id, type, customer_id, object_id, created, payload, received_at)
 		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7)
 		ON CONFLICT (event_id) DO NOTHING`,
-		id, cleanText(string(ev.Type), maxIDBytes), customerID, objectID, created, payload, receivedAt)
+		out.EventID, typ, customerID, objectID, created, payload, receivedAt)
 	if isDataError(err) {
-		// Still refused (nesting too deep for PostgreSQL, ...): keep the
-		// event's ID and type, done, rather than refuse it for ever.
+		// A number beyond numeric's range, ...: keep the event's ID and
+		// type, done, rather than fail its insert on every redelivery.
+		out.Unstorable = true
 		res, err = s.db.ExecContext(ctx, `
 			INSERT INTO gateway_events (event_id, type, object_id, created, payload, received_at, processed_at, outcome)
 			VALUES ($1, $2, $3, $4, '{"unstorable": true}', $5, $5, $6)
 			ON CONFLICT (event_id) DO NOTHING`,
-			id, cleanText(string(ev.Type), maxIDBytes), objectID, created, receivedAt,
-			cleanText(OutcomeUnstorable+": "+err.Error(), maxErrorBytes))
+			out.EventID, typ, objectID, created, receivedAt, cleanText(OutcomeUnstorable+": "+err.Error(), maxErrorBytes))
 	}
 	if err != nil {
-		return id, false, repaired, fmt.Errorf("record event %s: %w", id, err)
+		return out, fmt.Errorf("record event %s: %w", out.EventID, err)
 	}
 	n, _ := res.RowsAffected()
-	return id, n > 0, repaired, nil
+	out.New = n > 0
+	return out, nil
 }
 
 // objectRef reads the event object's ID and our customer_id from its
