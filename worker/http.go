@@ -21,6 +21,7 @@ import (
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/sgevents"
 	"github.com/example/dunning/store"
+	"github.com/example/dunning/stripeevents"
 	"github.com/example/dunning/workflows"
 )
 
@@ -41,10 +42,10 @@ func (n BounceNotifier) EmailUndeliverable(ctx context.Context, customerID, mess
 }
 
 // serveHTTP sets up, on DUNNING_HTTP_ADDR, the staff API with activity
-// monitoring and, when its key is configured, the SendGrid webhook, with
-// their background retries: monitoring hits not yet reported, and bounce
-// notifications SendGrid stopped resending. Without the address it does
-// nothing.
+// monitoring and, when their secrets are configured, the SendGrid and Stripe
+// webhooks, with their background retries: monitoring hits not yet
+// reported, bounce notifications SendGrid stopped resending, and Stripe
+// events not yet handed over. Without the address it does nothing.
 func serveHTTP(cfg config.Config, c client.Client, st *store.Store, logger *slog.Logger) (func(context.Context) error, error) {
 	if cfg.HTTPAddr == "" {
 		return nil, nil
@@ -102,6 +103,23 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 					logger.Warn("bounce notifications still pending", "error", err)
 				} else if n > 0 {
 					logger.Info("sent pending bounce notifications", "count", n)
+				}
+			})
+		})
+	}
+	if cfg.StripeWebhookSecret != "" {
+		h, err := stripeevents.NewHandler(stripeevents.Config{Secret: cfg.StripeWebhookSecret,
+			Store: stripeevents.NewStore(st.DB()), Notifier: GatewayNotifier{Ops: o}, Logger: logger})
+		if err != nil {
+			return nil, nil, fmt.Errorf("STRIPE_WEBHOOK_SECRET: %w", err)
+		}
+		webhooks["POST /webhooks/stripe"] = h
+		jobs = append(jobs, func(ctx context.Context) {
+			every(ctx, time.Minute, func() {
+				if n, err := h.ProcessPending(ctx); err != nil {
+					logger.Warn("stripe events still pending", "error", err)
+				} else if n > 0 {
+					logger.Info("processed pending stripe events", "count", n)
 				}
 			})
 		})
