@@ -65,7 +65,9 @@ func (a *Account) RecordChargeback(c Chargeback, closed *Invoice, now time.Time)
 		}
 		reopened := *closed
 		inv = &reopened
-		inv.Status, inv.ClosedAt = InvoiceOpen, time.Time{}
+		// A charged-back prepayment is owed like any invoice: it runs the
+		// ladder (a prepayment request has none, and its deadline passed).
+		inv.Status, inv.ClosedAt, inv.Kind = InvoiceOpen, time.Time{}, KindSubscription
 		// The card was charged for it once and taken back: it is not
 		// charged again automatically, only reminded.
 		inv.Charge = &ChargeState{}

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/example/dunning/gateway/stripefake"
 	"github.com/example/dunning/internal/devenv"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/sendgridfake"
@@ -44,6 +45,7 @@ var env struct {
 	workerLog    *syncWriter
 	apiURL       string            // the worker's HTTP API
 	webhookKey   *ecdsa.PrivateKey // signs SendGrid events
+	stripe       *stripefake.Server
 }
 
 // API tokens the e2e worker accepts.
@@ -53,6 +55,12 @@ const (
 )
 
 const sendgridKey = "SG.e2e-test-key"
+
+// The fake Stripe's key and webhook secret.
+const (
+	stripeKey    = "sk_test_e2e"
+	stripeSecret = "whsec_e2e"
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -111,6 +119,8 @@ func run(m *testing.M) int {
 
 	env.sendgrid = sendgridfake.NewServer(sendgridKey)
 	defer env.sendgrid.Close()
+	env.stripe = stripefake.NewServer(stripeKey)
+	defer env.stripe.Close()
 
 	env.webhookKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -127,10 +137,12 @@ func run(m *testing.M) int {
 	httpAddr := l.Addr().String()
 	_ = l.Close()
 	env.apiURL = "http://" + httpAddr
+	env.stripe.SetWebhook(env.apiURL+"/webhooks/stripe", stripeSecret)
 	worker, logs, err := startWorker(ctx, map[string]string{
 		"DUNNING_HTTP_ADDR":           httpAddr,
 		"DUNNING_API_TOKENS":          "ops-bot:operator:" + operatorToken + ",auditor:viewer:" + viewerToken,
 		"SENDGRID_WEBHOOK_PUBLIC_KEY": pub,
+		"STRIPE_WEBHOOK_SECRET":       stripeSecret,
 	})
 	if err != nil {
 		return fail("%v", err)
@@ -157,6 +169,8 @@ func workerEnv(extra map[string]string) []string {
 		"DUNNING_POLICY_DIR":  env.policyDir,
 		"DUNNING_ACTOR":       "e2e-staff",
 		"DUNNING_CODE_SECRET": "e2e-code-secret",
+		"STRIPE_API_KEY":      stripeKey,
+		"STRIPE_API_BASE":     env.stripe.URL(),
 		"LOG_LEVEL":           "info",
 	}
 	for k, v := range extra {

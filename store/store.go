@@ -107,7 +107,7 @@ INSERT INTO invoices (invoice_id, customer_id, kind, status, currency, amount_mi
     period_end, issued_at, due_at, closed_at, stage, disputed, promise_until, updated_at, usage_minor)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (invoice_id) DO UPDATE SET
-    status = EXCLUDED.status, amount_minor = EXCLUDED.amount_minor, paid_minor = EXCLUDED.paid_minor,
+    kind = EXCLUDED.kind, status = EXCLUDED.status, amount_minor = EXCLUDED.amount_minor, paid_minor = EXCLUDED.paid_minor,
     closed_at = EXCLUDED.closed_at, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed,
     promise_until = EXCLUDED.promise_until, updated_at = EXCLUDED.updated_at`
 
