@@ -3,7 +3,9 @@
 // worker, and a handful of demo customers on the compressed `demo` policy (a
 // day lasts two seconds, a month about a minute). Simulated customers pay on
 // time, late, after suspension or never, promise or dispute, so every rung
-// of the ladder can be watched live. Ctrl-C stops everything.
+// of the ladder can be watched live. Card payers are charged through a local
+// fake Stripe (gateway/stripefake) that runs inside this process and sends
+// its signed webhooks to the worker. Ctrl-C stops everything.
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/example/dunning/gateway/stripefake"
 	"github.com/example/dunning/internal/devenv"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/schema"
@@ -101,9 +104,23 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	defer workerLog.Close()
+	httpAddr, err := demoHTTPAddr()
+	if err != nil {
+		return err
+	}
+	// The fake Stripe outlives the worker (deferred first, so closed last):
+	// the worker's last charges and webhooks still find it.
+	fake := stripefake.NewServer(demoStripeKey)
+	defer fake.Close()
+	fake.SetWebhook(webhookURL(httpAddr), demoWebhookSecret)
+	say("fake Stripe on %s, webhooks to %s", fake.URL(), webhookURL(httpAddr))
 	env := append(os.Environ(),
 		"TEMPORAL_ADDRESS="+srv.FrontendHostPort(),
 		"DATABASE_URL="+dbURL,
+		"STRIPE_API_KEY="+demoStripeKey,
+		"STRIPE_API_BASE="+fake.URL(),
+		"STRIPE_WEBHOOK_SECRET="+demoWebhookSecret,
+		"DUNNING_HTTP_ADDR="+httpAddr,
 	)
 	worker, err := startWorker(ctx, env, workerLog)
 	if err != nil {
@@ -120,15 +137,49 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	defer c.Close()
-	sim := &simulator{c: c, suffix: time.Now().UTC().Format("150405")}
+	sim := &simulator{c: c, stripe: fake, suffix: time.Now().UTC().Format("150405")}
 	if err := sim.onboard(ctx); err != nil {
 		return err
 	}
-	printWhereToLook(opts, srv.FrontendHostPort(), dbURL, sim)
+	printWhereToLook(opts, srv.FrontendHostPort(), dbURL, fake.URL(), httpAddr, sim)
 	sim.run(ctx)
 	fmt.Println()
 	say("shutting down")
 	return nil
+}
+
+// The fake Stripe's credentials: test-mode shapes, valid for the fake only.
+const (
+	demoStripeKey     = "sk_test_demo"
+	demoWebhookSecret = "whsec_demo"
+)
+
+// demoHTTPAddr is where the worker serves its API and webhooks: the
+// environment's DUNNING_HTTP_ADDR if set, else a free port of 127.0.0.1.
+func demoHTTPAddr() (string, error) {
+	if a := os.Getenv("DUNNING_HTTP_ADDR"); a != "" {
+		return a, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// webhookURL is the worker's Stripe webhook for an HTTP address; one that
+// listens on every interface (":8080", "0.0.0.0:8080") is reached on
+// 127.0.0.1.
+func webhookURL(httpAddr string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return "http://" + httpAddr + "/webhooks/stripe"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/webhooks/stripe"
 }
 
 // prepareDatabase uses DATABASE_URL as it is, or drops and recreates the demo
@@ -205,7 +256,7 @@ func startWorker(ctx context.Context, env []string, log *os.File) (*exec.Cmd, er
 	return nil, errors.New("the worker did not start:\n" + string(data))
 }
 
-func printWhereToLook(opts options, temporalAddr, dbURL string, sim *simulator) {
+func printWhereToLook(opts options, temporalAddr, dbURL, stripeURL, httpAddr string, sim *simulator) {
 	ui := fmt.Sprintf("http://localhost:%d/namespaces/default/workflows", opts.uiPort)
 	fmt.Printf(`
 ──────────────────────────────────────────────────────────────────────────────
@@ -218,7 +269,14 @@ func printWhereToLook(opts options, temporalAddr, dbURL string, sim *simulator) 
  Emails (outbox)   DATABASE_URL='%s' bin/starter outbox %s
  Logs              %s/worker.log, %s/temporal.log
 
+ Cards             charged through a fake Stripe at %s (key %s)
+   card payers     %s
+   charge attempts psql '%s' -c 'SELECT customer_id, invoice_id, attempt, trigger, status, decline_code, requested_at FROM charge_attempts ORDER BY requested_at'
+   pay-now pages   %s/pay/cs_test_...   (the link in each invoice email; the emails' pay_url)
+   webhooks        the fake posts its signed events to %s
+
  Ctrl-C stops everything.
 ──────────────────────────────────────────────────────────────────────────────
-`, ui, sim.ids(), temporalAddr, sim.first(), dbURL, sim.first(), opts.runDir, opts.runDir)
+`, ui, sim.ids(), temporalAddr, sim.first(), dbURL, sim.first(), opts.runDir, opts.runDir,
+		stripeURL, demoStripeKey, sim.cardIDs(), dbURL, stripeURL, webhookURL(httpAddr))
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/contract"
+	"github.com/example/dunning/gateway"
+	"github.com/example/dunning/gateway/stripefake"
 	"github.com/example/dunning/money"
 	"github.com/example/dunning/workflows"
 )
@@ -106,16 +108,145 @@ func personas() []persona {
 				}
 				return s.payOpen(v, func(account.InvoiceView) bool { return true })
 			}},
+
+		// Card payers, charged on the due date through the fake Stripe (the
+		// demo.v2 policy retries 0, 3, 6, 10 and 15 days after it).
+		{id: "softcard", name: "Softdecline Supplies Inc", country: "US", currency: "USD", locale: "en", fee: 6500,
+			instrument: card(stripefake.PMDemoSoftDeclineOnce),
+			about:      "card declined for insufficient funds on the due date, charged on the retry 3 days later",
+			act:        func(*simulator, account.StatusView) error { return nil }},
+		{id: "expiring", name: "Expiring Card Corp", country: "US", currency: "USD", locale: "en", fee: 7500,
+			instrument: card(stripefake.PMDemoExpiring),
+			about:      "card expired: not retried; 3 days after the decline the customer puts a new card on file, charged at once",
+			act:        (*simulator).replaceExpiredCard},
+		{id: "stolen", name: "Stolen Goods Trading LLC", country: "US", currency: "USD", locale: "en", fee: 8500,
+			instrument: card(stripefake.PMStolenCard),
+			about:      "card reported stolen: never retried, suspended for misuse with a fraud review",
+			act:        func(*simulator, account.StatusView) error { return nil }},
+		{id: "chargeback", name: "Chargeback Charlie Ltd", country: "US", currency: "USD", locale: "en", fee: 9500,
+			instrument: card(stripefake.PMVisa),
+			about:      "card charged on time; 4 days later the bank disputes the charge, 5 days on the dispute is lost",
+			act:        (*simulator).chargeBack},
+		{id: "paylink", name: "Paylink Patricia BV", country: "US", currency: "USD", locale: "en", fee: 5500,
+			about: "pays by bank card on the pay-now page of its overdue notice",
+			act:   (*simulator).payOnHostedPage},
 	}
+}
+
+// card is an application's card, saved at the gateway as paymentMethodID.
+// The BIN is the one Stripe's test cards share: screening sees a card.
+func card(paymentMethodID string) account.PaymentInstrument {
+	return account.PaymentInstrument{Type: account.InstrumentCard, CardBIN: "424242", PaymentMethodID: paymentMethodID}
+}
+
+// How long the card customers take, in demo days of 2 s.
+const (
+	demoDay        = 2 * time.Second
+	newCardAfter   = 3 * demoDay // the expired card's replacement, after its first decline
+	disputeAfter   = 4 * demoDay // the chargeback, after the charge succeeded
+	disputeLostIn  = 5 * demoDay // the chargeback's end, after it opened
+	chargebackWhy  = "fraudulent"
+	replacementPM  = stripefake.PMVisa
+	customerActor  = "demo-customer"
+	hostedPagePM   = stripefake.PMVisa
+	payOnPageStage = "overdue_1"
+)
+
+// replaceExpiredCard: once a charge was declined (the card is blocked, or an
+// invoice has attempts and is still owed), the customer enters a new card a
+// few days later; the workflow charges what is overdue at once.
+func (s *simulator) replaceExpiredCard(v account.StatusView) error {
+	key := v.CustomerID + "newcard"
+	declined := v.Card != nil && v.Card.Blocked != ""
+	for _, inv := range v.Invoices {
+		declined = declined || (inv.ChargeAttempts > 0 && inv.OutstandingMinor > 0)
+	}
+	switch {
+	case s.done(key + "set"):
+		return nil
+	case !s.done(key) && declined:
+		s.markAt(key, time.Now().Add(newCardAfter))
+		say("%s: card declined; the customer enters a new card in %s", v.CustomerID, newCardAfter)
+	case s.due(key):
+		s.mark(key + "set")
+		say("%s: the customer puts %s on file (SetPaymentMethod)", v.CustomerID, replacementPM)
+		return update(s, v.CustomerID, workflows.UpdateSetPaymentMethod, account.CardUpdate{
+			PaymentMethodID: replacementPM, Source: account.CardFromStaff, Actor: customerActor})
+	}
+	return nil
+}
+
+// chargeBack: the customer's first successful card charge is disputed by
+// its bank a few days later, and the dispute is lost a few days after that.
+// Both go to the worker as the fake's signed webhooks.
+func (s *simulator) chargeBack(v account.StatusView) error {
+	key := v.CustomerID + "chargeback"
+	switch {
+	case s.done(key + "closed"):
+	case s.note(key+"dispute") != "":
+		if s.due(key + "close") {
+			s.mark(key + "closed")
+			say("%s: the bank decides dispute %s for the cardholder (lost)", v.CustomerID, s.note(key+"dispute"))
+			return s.stripe.CloseDispute(s.note(key+"dispute"), false)
+		}
+	case s.note(key+"pi") == "":
+		for _, pi := range s.stripe.PaymentIntents() {
+			if pi.Metadata[gateway.MetaCustomerID] == v.CustomerID && pi.Status == "succeeded" {
+				s.setNote(key+"pi", pi.ID)
+				s.markAt(key+"open", time.Now().Add(disputeAfter))
+				break
+			}
+		}
+	case s.due(key + "open"):
+		pi := s.note(key + "pi")
+		dp := s.stripe.CreateDispute(pi, chargebackWhy)
+		if dp == "" {
+			return fmt.Errorf("no dispute could be opened on %s", pi)
+		}
+		s.setNote(key+"dispute", dp)
+		s.markAt(key+"close", time.Now().Add(disputeLostIn))
+		say("%s: the bank disputes charge %s (%s, %s)", v.CustomerID, pi, dp, chargebackWhy)
+	}
+	return nil
+}
+
+// payOnHostedPage: a bank-transfer customer that, at its first overdue
+// notice, opens the pay-now link the notice carries and pays by card on
+// the gateway's hosted page (the fake's PayCheckout, as its Pay button).
+// The payment reaches the workflow through the checkout webhook.
+func (s *simulator) payOnHostedPage(v account.StatusView) error {
+	for _, inv := range v.Invoices {
+		if inv.Stage != payOnPageStage || inv.OutstandingMinor <= 0 || inv.Disputed {
+			continue
+		}
+		var open *stripefake.Session
+		for _, cs := range s.stripe.Sessions() {
+			if cs.Metadata[gateway.MetaCustomerID] == v.CustomerID && cs.Metadata[gateway.MetaInvoiceID] == inv.ID &&
+				cs.Status == "open" && cs.AmountTotal == inv.OutstandingMinor && cs.URL != nil {
+				open = &cs
+			}
+		}
+		if open == nil || s.done(open.ID) {
+			continue // no email with a link yet, or paid and not yet recorded
+		}
+		s.mark(open.ID)
+		say("%s: the customer pays %s on %s", v.CustomerID, money.Format(open.AmountTotal, v.Currency), *open.URL)
+		if _, err := s.stripe.PayCheckout(open.ID, hostedPagePM); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type simulator struct {
 	c      client.Client
+	stripe *stripefake.Server // the fake gateway: the card customers' bank and pay page
 	suffix string
 	people []persona
 
 	mu    sync.Mutex
 	flags map[string]time.Time
+	notes map[string]string // IDs a persona remembers (a PaymentIntent, a dispute)
 	paid  int
 }
 
@@ -131,9 +262,21 @@ func (s *simulator) ids() string {
 
 func (s *simulator) first() string { return s.customerID(s.people[0]) }
 
+// cardIDs are the customers who pay by card (saved or on the pay page).
+func (s *simulator) cardIDs() string {
+	var ids []string
+	for _, p := range s.people {
+		if p.instrument.Type == account.InstrumentCard || p.id == "paylink" {
+			ids = append(ids, s.customerID(p))
+		}
+	}
+	return strings.Join(ids, ", ")
+}
+
 func (s *simulator) onboard(ctx context.Context) error {
 	s.people = personas()
 	s.flags = map[string]time.Time{}
+	s.notes = map[string]string{}
 	for i, p := range s.people {
 		id := s.customerID(p)
 		email, instrument := p.email, p.instrument
@@ -246,6 +389,18 @@ func (s *simulator) done(k string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.flags[k]
 	return ok
+}
+
+func (s *simulator) setNote(k, v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notes[k] = v
+}
+
+func (s *simulator) note(k string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notes[k]
 }
 
 // due reports whether a flag's time has come.

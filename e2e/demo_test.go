@@ -87,6 +87,17 @@ func TestDemoRunsAndShowsCustomers(t *testing.T) {
 	if err != nil || len(res.Executions) != 1 {
 		t.Errorf("CustomerId search: %v %v", res, err)
 	}
+	// The card payers are onboarded beside them, charged through the
+	// demo's own fake Stripe.
+	for _, p := range []string{"softcard-", "expiring-", "stolen-", "chargeback-", "paylink-"} {
+		res, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: `CustomerId STARTS_WITH "` + p + `"`})
+		if err != nil || len(res.Executions) != 1 {
+			t.Errorf("card payer %s: %v %v", p, res, err)
+		}
+	}
+	if !strings.Contains(w.String(), "fake Stripe on http://127.0.0.1:") {
+		t.Errorf("the demo does not say where its fake Stripe is")
+	}
 	select {
 	case err := <-done:
 		if err != nil {
