@@ -40,6 +40,9 @@ type ChargeState struct {
 	Attempts  int  `json:"attempts"`             // attempts made so far; the next is Attempts+1
 	Scheduled int  `json:"scheduled"`            // scheduled attempts used: the next is the policy's Retries[Scheduled]
 	InFlight  int  `json:"in_flight,omitempty"`  // the attempt sent and not yet answered
+	// Sent is that attempt's request, asked again as it was (same key,
+	// same amount) by a run that takes over after continue-as-new.
+	Sent *ChargeRequest `json:"sent,omitempty"`
 	RetryNow  bool `json:"retry_now,omitempty"`  // a new card: try at once, beside the schedule
 	Pending   bool `json:"processing,omitempty"` // the gateway is still processing: wait for its webhook
 }
@@ -176,11 +179,12 @@ func (a *Account) charge(inv *Invoice, now time.Time) []Event {
 		card.Attempts = card.Attempts[extra:]
 	}
 	req := &ChargeRequest{
-		Key:       fmt.Sprintf("%s:%s:charge:%d", a.Customer.CustomerID, inv.ID, c.Attempts),
+		Key:       a.chargeKey(inv, c.Attempts),
 		InvoiceID: inv.ID, Attempt: c.Attempts, Trigger: trigger,
 		AmountMinor: inv.Outstanding(), Currency: inv.Currency,
 		PaymentMethodID: card.PaymentMethodID, GatewayCustomerID: card.GatewayCustomerID,
 	}
+	c.Sent = req
 	ev := a.newEvent(now, EventChargeRequested, SystemActor, fmt.Sprintf("charge attempt %d (%s)", c.Attempts, trigger))
 	ev.Invoice = inv
 	ev.Charge = req
@@ -189,17 +193,18 @@ func (a *Account) charge(inv *Invoice, now time.Time) []Event {
 	return []Event{ev}
 }
 
+// chargeKey is an attempt's gateway idempotency key.
+func (a *Account) chargeKey(inv *Invoice, attempt int) string {
+	return fmt.Sprintf("%s:%s:charge:%d", a.Customer.CustomerID, inv.ID, attempt)
+}
+
 // ChargesInFlight lists the charges sent and not yet answered, so that a
 // new run (after continue-as-new) asks for their answers again.
 func (a *Account) ChargesInFlight() []ChargeRequest {
 	var out []ChargeRequest
 	for _, inv := range a.Invoices {
-		if c := inv.Charge; c != nil && c.InFlight > 0 && a.Card != nil {
-			out = append(out, ChargeRequest{
-				Key:       fmt.Sprintf("%s:%s:charge:%d", a.Customer.CustomerID, inv.ID, c.InFlight),
-				InvoiceID: inv.ID, Attempt: c.InFlight, AmountMinor: inv.Outstanding(), Currency: inv.Currency,
-				PaymentMethodID: a.Card.PaymentMethodID, GatewayCustomerID: a.Card.GatewayCustomerID,
-			})
+		if c := inv.Charge; c != nil && c.InFlight > 0 && c.Sent != nil {
+			out = append(out, *c.Sent)
 		}
 	}
 	return out
@@ -212,7 +217,7 @@ func (a *Account) ChargesInFlight() []ChargeRequest {
 func (a *Account) ChargeSettled(o ChargeOutcome, now time.Time) []Event {
 	inv := a.invoice(o.InvoiceID)
 	if inv != nil && inv.Charge != nil && inv.Charge.InFlight == o.Attempt {
-		inv.Charge.InFlight = 0
+		inv.Charge.InFlight, inv.Charge.Sent = 0, nil
 	}
 	ev := a.newEvent(now, ChargeEvent(o.Outcome), GatewayActor, fmt.Sprintf("charge attempt %d: %s", o.Attempt, o.Outcome))
 	ev.InvoiceID = o.InvoiceID

@@ -77,6 +77,8 @@ func explain(customerID, what string, timeout time.Duration, taskQueue string, e
 	var (
 		nf     *serviceerror.NotFound
 		unav   *serviceerror.Unavailable
+		busy   *serviceerror.ResourceExhausted
+		intern *serviceerror.Internal
 		dl     *serviceerror.DeadlineExceeded
 		ours   *UnavailableError
 		invErr *InvalidError
@@ -92,7 +94,9 @@ func explain(customerID, what string, timeout time.Duration, taskQueue string, e
 		return notFound("unknown customer %q: no workflow %s", customerID, workflows.WorkflowID(customerID))
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &dl):
 		return &UnavailableError{fmt.Errorf("%s for %s: no answer within %s (is a worker running on task queue %s?)", what, customerID, timeout, taskQueue)}
-	case errors.As(err, &unav):
+	case errors.As(err, &unav), errors.As(err, &busy), errors.As(err, &intern):
+		// The server is away, overloaded or broken: worth another try,
+		// never a refusal (a webhook would give up on it).
 		return &UnavailableError{err}
 	}
 	return &RefusedError{Op: what, Message: rootMessage(err)}

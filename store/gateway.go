@@ -124,26 +124,24 @@ func (s *Store) SavePayLink(ctx context.Context, l PayLink) error {
 // chargeback on an invoice the account has closed.
 func (s *Store) Invoice(ctx context.Context, customerID, invoiceID string) (account.Invoice, bool, error) {
 	var row struct {
-		ID          string         `db:"invoice_id"`
-		Kind        string         `db:"kind"`
-		Status      string         `db:"status"`
-		Currency    string         `db:"currency"`
-		AmountMinor int64          `db:"amount_minor"`
-		PaidMinor   int64          `db:"paid_minor"`
-		UsageMinor  int64          `db:"usage_minor"`
-		PeriodStart time.Time      `db:"period_start"`
-		PeriodEnd   time.Time      `db:"period_end"`
-		IssuedAt    time.Time      `db:"issued_at"`
-		DueAt       time.Time      `db:"due_at"`
-		ClosedAt    sql.NullTime   `db:"closed_at"`
-		Stage       string         `db:"stage"`
-		Promise     sql.NullTime   `db:"promise_until"`
-		Disputed    bool           `db:"disputed"`
-		Customer    sql.NullString `db:"customer_id"`
+		ID          string       `db:"invoice_id"`
+		Kind        string       `db:"kind"`
+		Status      string       `db:"status"`
+		Currency    string       `db:"currency"`
+		AmountMinor int64        `db:"amount_minor"`
+		PaidMinor   int64        `db:"paid_minor"`
+		UsageMinor  int64        `db:"usage_minor"`
+		PeriodStart time.Time    `db:"period_start"`
+		PeriodEnd   time.Time    `db:"period_end"`
+		IssuedAt    time.Time    `db:"issued_at"`
+		DueAt       time.Time    `db:"due_at"`
+		ClosedAt    sql.NullTime `db:"closed_at"`
+		Stage       string       `db:"stage"`
+		Disputed    bool         `db:"disputed"`
 	}
 	err := s.db.GetContext(ctx, &row, `
 		SELECT invoice_id, kind, status, currency, amount_minor, paid_minor, usage_minor, period_start, period_end,
-		    issued_at, due_at, closed_at, stage, promise_until, disputed, customer_id
+		    issued_at, due_at, closed_at, stage, disputed
 		FROM invoices WHERE customer_id = $1 AND invoice_id = $2`, customerID, invoiceID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return account.Invoice{}, false, nil

@@ -307,3 +307,48 @@ func TestV1PolicyNeverCharges(t *testing.T) {
 		t.Errorf("workflow ended with %v", h.err)
 	}
 }
+
+// A charge whose answer is still awaited when the run continues as new (the
+// gateway away past noticeCarryAfter when the next invoice is issued) is
+// asked again by the next run as it was sent: same key, same amount, one
+// payment. (The test environment stops retrying an activity after ten
+// attempts, so the outage starts twelve minutes before the billing time.)
+func TestCardChargeCarriedAcrossContinueAsNew(t *testing.T) {
+	h := cardHarness(t)
+	nextIssue := start.AddDate(0, 1, 0)
+	h.chargeWith = func(in activities.ChargeInput) (account.ChargeOutcome, error) {
+		switch {
+		case in.Request.Trigger != account.TriggerCardUpdate:
+			return declined(in, "processing_error", "", ""), nil
+		case h.env.Now().Before(nextIssue):
+			return account.ChargeOutcome{}, temporal.NewApplicationError("payment gateway: 503", "GatewayUnavailable")
+		}
+		return charged(in), nil
+	}
+	update(h, nextIssue.Add(-12*time.Minute), UpdateSetPaymentMethod, "new-card", account.CardUpdate{PaymentMethodID: "pm_card_mastercard4444"})
+	h.run(cardApplication("standard"), nextIssue.Add(day))
+	if h.runs < 1 {
+		t.Fatal("no continue-as-new while the charge was awaited")
+	}
+	var carried []activities.ChargeInput
+	for _, c := range h.charges {
+		if c.Request.Trigger == account.TriggerCardUpdate {
+			carried = append(carried, c)
+		}
+	}
+	if len(carried) < 2 || carried[0].Request != carried[len(carried)-1].Request {
+		t.Fatalf("the carried attempt changed or was not asked again: %+v", carried)
+	}
+	requested, paid := 0, 0
+	for _, ev := range h.events() {
+		if ev.Charge != nil && ev.Charge.Key == carried[0].Request.Key {
+			requested++
+		}
+		if ev.Payment != nil && ev.Payment.PaymentID == "pi_"+strings.ReplaceAll(carried[0].Request.Key, ":", "_") {
+			paid++
+		}
+	}
+	if requested != 1 || paid != 1 || h.invoice(firstInvoice).Status != account.InvoicePaid {
+		t.Errorf("the carried attempt: requested %d times, paid %d times, invoice %+v", requested, paid, h.invoice(firstInvoice))
+	}
+}
