@@ -222,7 +222,9 @@ func (a *Account) ChargeSettled(o ChargeOutcome, now time.Time) []Event {
 	ev := a.newEvent(now, ChargeEvent(o.Outcome), GatewayActor, fmt.Sprintf("charge attempt %d: %s", o.Attempt, o.Outcome))
 	ev.InvoiceID = o.InvoiceID
 	ev.Detail = map[string]string{"key": o.Key, "attempt": strconv.Itoa(o.Attempt), "payment_intent": o.PaymentIntentID}
-	if inv != nil {
+	if inv != nil && o.Outcome != ChargeSucceeded {
+		// A success's invoice is written by the payment's own events:
+		// its state here, before them, would count the payment twice.
 		ev.Invoice = inv
 	}
 	events := []Event{ev}

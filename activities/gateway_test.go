@@ -211,3 +211,37 @@ func TestNoticeWithoutPayLinkWhenGatewayAway(t *testing.T) {
 		t.Fatalf("once the gateway is back: %v, %d sent", err, len(f.sender.sent))
 	}
 }
+
+// A charge's success is recorded like a payment: the invoice paid once,
+// the payment and its allocation, the ledger of the charge beside them.
+func TestChargeSuccessRecordsThePaymentOnce(t *testing.T) {
+	f := newFixture(t)
+	a := f.acct
+	a.Collecting = true
+	events := append(a.Open(t0), must(a.Approve(true, account.SystemActor, "test", t0))...)
+	events = append(events, a.CardFromApplication(account.CardOnFile{PaymentMethodID: "pm_1", GatewayCustomerID: "cus_1", Brand: "visa", Last4: "4242"}, t0)...)
+	f.record(t, events, t0)
+	var req *account.ChargeRequest
+	charge := a.Advance(t0.Add(time.Second))
+	for _, ev := range charge {
+		if ev.Charge != nil {
+			req = ev.Charge
+		}
+	}
+	if req == nil {
+		t.Fatalf("no charge of the prepayment: %+v", charge)
+	}
+	f.record(t, charge, t0.Add(time.Second))
+	settled := a.ChargeSettled(account.ChargeOutcome{Key: req.Key, InvoiceID: req.InvoiceID, Attempt: 1, Outcome: account.ChargeSucceeded,
+		PaymentIntentID: "pi_1", AmountMinor: req.AmountMinor, Currency: "USD"}, t0.Add(2*time.Second))
+	f.record(t, settled, t0.Add(2*time.Second))
+	if n := count(t, f.st, `SELECT count(*) FROM invoices WHERE invoice_id = $1 AND status = 'paid' AND paid_minor = amount_minor`, req.InvoiceID); n != 1 {
+		t.Errorf("invoice not paid once")
+	}
+	if n := count(t, f.st, `SELECT count(*) FROM payments WHERE payment_id = 'pi_1' AND actor = 'gateway' AND method = 'card'`); n != 1 {
+		t.Errorf("%d payments", n)
+	}
+	if n := count(t, f.st, `SELECT count(*) FROM audit_log WHERE action IN ('charge.requested', 'charge.succeeded')`); n != 2 {
+		t.Errorf("%d charge audit rows", n)
+	}
+}
