@@ -307,7 +307,10 @@ func (a *Account) CheckSetCard(c CardUpdate) error {
 	case StatusScreening, StatusManualReview:
 		return fmt.Errorf("account is %s: add the card once the application is approved", a.Status)
 	}
-	if a.Card != nil && a.Card.PaymentMethodID == c.PaymentMethodID && a.Card.Blocked == "" {
+	// The same card again is no change, even when it is blocked: the
+	// gateway's payment_method.attached for our own attach comes back
+	// here, and must not lift a block.
+	if a.Card != nil && a.Card.PaymentMethodID == c.PaymentMethodID {
 		return fmt.Errorf("payment method %s is already the card on file", c.PaymentMethodID)
 	}
 	return nil

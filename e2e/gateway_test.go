@@ -44,6 +44,21 @@ func chargeAttempts(t *testing.T, id string) []attemptRow {
 	return rows
 }
 
+// auditOnFailure logs the customer's audit log and charge attempts if the
+// test fails, to see where the lifecycle went.
+func auditOnFailure(t *testing.T, id string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		var rows []string
+		if err := env.db.Select(&rows, `SELECT at::text || ' ' || action || ' ' || actor || ' ' || reason FROM audit_log WHERE customer_id = $1 ORDER BY id`, id); err != nil {
+			t.Logf("audit log of %s: %v", id, err)
+		}
+		t.Logf("audit log of %s:\n%s\ncharge attempts: %s", id, strings.Join(rows, "\n"), attemptLog(t, id))
+	})
+}
+
 func (r attemptRow) String() string { return fmt.Sprintf("%d/%s/%s", r.Attempt, r.Trigger, r.Status) }
 
 func attemptLog(t *testing.T, id string) string {
@@ -85,6 +100,7 @@ func TestCardCollection(t *testing.T) {
 	expired := cardApplication("card-expired", stripefake.PMExpiredCard)
 	for _, app := range []account.Application{soft, lost, expired} {
 		onboard(t, app)
+		auditOnFailure(t, app.CustomerID)
 	}
 	eventually(t, 60*time.Second, "the soft decline recovered by the retry", func() bool {
 		return status(t, soft.CustomerID).Status == account.StatusActive
@@ -144,6 +160,7 @@ func TestPayNowLinkPaid(t *testing.T) {
 	t.Parallel()
 	app := application("pay-link", "demo")
 	onboard(t, app)
+	auditOnFailure(t, app.CustomerID)
 	key := "pay-link:INV-pay-link-0001:prepayment_request"
 	eventually(t, 30*time.Second, "the prepayment email", func() bool { return outboxRows(t, app.CustomerID)[key].Status != "" })
 	body := outboxRows(t, app.CustomerID)[key].BodyText
@@ -173,6 +190,7 @@ func TestChargebackThroughWebhook(t *testing.T) {
 	t.Parallel()
 	app := cardApplication("charged-back", stripefake.PMCreateDispute)
 	onboard(t, app)
+	auditOnFailure(t, app.CustomerID)
 	eventually(t, 60*time.Second, "the chargeback", func() bool {
 		v := status(t, app.CustomerID)
 		return v.OpenChargebacks == 1 && len(v.Invoices) == 1 && v.Invoices[0].Disputed

@@ -352,3 +352,20 @@ func TestCardChargeCarriedAcrossContinueAsNew(t *testing.T) {
 		t.Errorf("the carried attempt: requested %d times, paid %d times, invoice %+v", requested, paid, h.invoice(firstInvoice))
 	}
 }
+
+// The gateway's payment_method.attached for the card already on file (our
+// own attach, echoed back) changes nothing, and does not lift a block.
+func TestSameCardAgainDoesNotUnblock(t *testing.T) {
+	h := cardHarness(t)
+	h.chargeWith = func(in activities.ChargeInput) (account.ChargeOutcome, error) {
+		return declined(in, "expired_card", "", ""), nil
+	}
+	update(h, firstDue.Add(time.Hour), UpdateSetPaymentMethod, "echo", account.CardUpdate{PaymentMethodID: "pm_card_visa4242", Source: account.CardFromGateway, Actor: "stripe"})
+	h.run(cardApplication("standard"), firstDue.Add(5*day))
+	if err := h.rejections["echo"]; err == nil || !strings.Contains(err.Error(), "already the card on file") {
+		t.Errorf("the same card again: %v", err)
+	}
+	if got := h.chargeLog(); got != "1/schedule@D+0" {
+		t.Errorf("charges = %s", got)
+	}
+}
