@@ -151,6 +151,7 @@ func TestCardCollection(t *testing.T) {
 	}
 	for _, app := range []account.Application{soft, lost, expired} {
 		oneChargePerAttempt(t, env.stripe, app.CustomerID)
+		checkReplay(t, app.CustomerID)
 	}
 }
 
@@ -182,6 +183,7 @@ func TestPayNowLinkPaid(t *testing.T) {
 	if pays := paymentRows(t, app.CustomerID); len(pays) != 1 || !strings.Contains(pays[0], "/pay-link/10000") {
 		t.Errorf("payments = %v", pays)
 	}
+	checkReplay(t, app.CustomerID)
 }
 
 // The bank takes a card payment back: the invoice is reopened and disputed
@@ -211,6 +213,7 @@ func TestChargebackThroughWebhook(t *testing.T) {
 		v := status(t, app.CustomerID)
 		return v.LostChargebacks == 1 && v.RiskTier == account.RiskTierHigh && len(v.Invoices) == 1 && !v.Invoices[0].Disputed
 	})
+	checkReplay(t, app.CustomerID)
 }
 
 // Forged and replayed deliveries are refused and change nothing.
@@ -299,4 +302,5 @@ func TestWorkerKilledBetweenChargeAndRecord(t *testing.T) {
 	if pays := paymentRows(t, app.CustomerID); succeeded != 1 || len(pays) != 1 {
 		t.Errorf("%d charges at the gateway, payments %v", succeeded, pays)
 	}
+	checkReplay(t, app.CustomerID)
 }
