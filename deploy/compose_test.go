@@ -57,6 +57,7 @@ var contractSearchAttributes = map[string]string{
 var contractEnv = []string{
 	"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DUNNING_TASK_QUEUE", "DATABASE_URL",
 	"SENDGRID_API_KEY", "SENDGRID_API_HOST", "DUNNING_FROM_EMAIL",
+	"STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET",
 }
 
 // imageRepos is the image each service without a build runs.
