@@ -37,14 +37,14 @@ type CardOnFile struct {
 
 // ChargeState is an invoice's automatic collection.
 type ChargeState struct {
-	Attempts  int  `json:"attempts"`             // attempts made so far; the next is Attempts+1
-	Scheduled int  `json:"scheduled"`            // scheduled attempts used: the next is the policy's Retries[Scheduled]
-	InFlight  int  `json:"in_flight,omitempty"`  // the attempt sent and not yet answered
+	Attempts  int `json:"attempts"`            // attempts made so far; the next is Attempts+1
+	Scheduled int `json:"scheduled"`           // scheduled attempts used: the next is the policy's Retries[Scheduled]
+	InFlight  int `json:"in_flight,omitempty"` // the attempt sent and not yet answered
 	// Sent is that attempt's request, asked again as it was (same key,
 	// same amount) by a run that takes over after continue-as-new.
-	Sent *ChargeRequest `json:"sent,omitempty"`
-	RetryNow  bool `json:"retry_now,omitempty"`  // a new card: try at once, beside the schedule
-	Pending   bool `json:"processing,omitempty"` // the gateway is still processing: wait for its webhook
+	Sent     *ChargeRequest `json:"sent,omitempty"`
+	RetryNow bool           `json:"retry_now,omitempty"`  // a new card: try at once, beside the schedule
+	Pending  bool           `json:"processing,omitempty"` // the gateway is still processing: wait for its webhook
 }
 
 // Charge triggers (the charge_attempts ledger's trigger).

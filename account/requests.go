@@ -379,7 +379,7 @@ type CardUpdate struct {
 // Validate checks the update's form.
 func (c CardUpdate) Validate() error {
 	if !paymentMethodPattern.MatchString(c.PaymentMethodID) {
-		return fmt.Errorf("payment_method_id %q must be a gateway payment method ID such as pm_1Nx...", c.PaymentMethodID)
+		return fmt.Errorf("payment_method_id %q must be a gateway payment method ID (pm_ and letters, digits or underscores), never a card number", c.PaymentMethodID)
 	}
 	if c.Source != "" && c.Source != CardFromStaff && c.Source != CardFromGateway {
 		return fmt.Errorf("source %q must be staff or gateway", c.Source)
