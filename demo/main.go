@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -122,6 +123,13 @@ func run(ctx context.Context, opts options) error {
 		"STRIPE_WEBHOOK_SECRET="+demoWebhookSecret,
 		"DUNNING_HTTP_ADDR="+httpAddr,
 	)
+	if os.Getenv("DUNNING_API_TOKENS") == "" {
+		// The worker's HTTP server (there for the Stripe webhook) wants
+		// API tokens; the demo makes one for this run.
+		token := rand.Text()
+		env = append(env, "DUNNING_API_TOKENS=demo-staff:operator:"+token)
+		say("HTTP API on http://%s (bearer token %s)", httpAddr, token)
+	}
 	worker, err := startWorker(ctx, env, workerLog)
 	if err != nil {
 		return err
