@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -14,15 +15,49 @@ import (
 
 var errNoReports = &apiError{http.StatusServiceUnavailable, "unavailable", "reports are not configured on this server"}
 
-// agingFormats are the aging report's formats: content type and writer.
-var agingFormats = map[string]struct {
+// reportFormat is one way to write a report: its content type and writer.
+type reportFormat[R any] struct {
 	contentType string
-	write       func(io.Writer, reports.AgingReport) error
-}{
-	"json": {"application/json", reports.WriteJSON},
-	"csv":  {"text/csv; charset=utf-8", reports.WriteCSV},
-	"text": {"text/plain; charset=utf-8", reports.WriteText},
+	write       func(io.Writer, R) error
 }
+
+// reportFormats are a report's formats by the format parameter's value.
+func reportFormats[R any](json, csv, text func(io.Writer, R) error) map[string]reportFormat[R] {
+	return map[string]reportFormat[R]{
+		"json": {"application/json", json},
+		"csv":  {"text/csv; charset=utf-8", csv},
+		"text": {"text/plain; charset=utf-8", text},
+	}
+}
+
+// pickFormat reads the format parameter (json by default).
+func pickFormat[R any](q url.Values, formats map[string]reportFormat[R]) (reportFormat[R], error) {
+	format := q.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	out, ok := formats[format]
+	if !ok {
+		return out, invalid(fmt.Errorf("format %q must be json, csv or text", format))
+	}
+	return out, nil
+}
+
+// writeReport renders the whole report before answering, so that a
+// writer's failure is an error status, not a truncated 200.
+func writeReport[R any](w http.ResponseWriter, out reportFormat[R], rep R) error {
+	var buf bytes.Buffer
+	if err := out.write(&buf, rep); err != nil {
+		return err
+	}
+	writeRaw(w, http.StatusOK, out.contentType, buf.Bytes())
+	return nil
+}
+
+var (
+	agingFormats    = reportFormats(reports.WriteJSON, reports.WriteCSV, reports.WriteText)
+	recoveryFormats = reportFormats(reports.WriteRecoveryJSON, reports.WriteRecoveryCSV, reports.WriteRecoveryText)
+)
 
 // aging answers GET /v1/reports/aging?as_of=&format=&currency=&status=&top_n=.
 func (s *server) aging(w http.ResponseWriter, r *http.Request) error {
@@ -30,13 +65,9 @@ func (s *server) aging(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	format := q.Get("format")
-	if format == "" {
-		format = "json"
-	}
-	out, ok := agingFormats[format]
-	if !ok {
-		return invalid(fmt.Errorf("format %q must be json, csv or text", format))
+	out, err := pickFormat(q, agingFormats)
+	if err != nil {
+		return err
 	}
 	asOf := s.now()
 	if v := q.Get("as_of"); v != "" {
@@ -61,22 +92,7 @@ func (s *server) aging(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := out.write(&buf, rep); err != nil {
-		return err
-	}
-	writeRaw(w, http.StatusOK, out.contentType, buf.Bytes())
-	return nil
-}
-
-// recoveryFormats are the recovery report's formats.
-var recoveryFormats = map[string]struct {
-	contentType string
-	write       func(io.Writer, reports.RecoveryReport) error
-}{
-	"json": {"application/json", reports.WriteRecoveryJSON},
-	"csv":  {"text/csv; charset=utf-8", reports.WriteRecoveryCSV},
-	"text": {"text/plain; charset=utf-8", reports.WriteRecoveryText},
+	return writeReport(w, out, rep)
 }
 
 // recovery answers GET /v1/reports/recovery?since=&until=&policy=&format=.
@@ -85,13 +101,9 @@ func (s *server) recovery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	format := q.Get("format")
-	if format == "" {
-		format = "json"
-	}
-	out, ok := recoveryFormats[format]
-	if !ok {
-		return invalid(fmt.Errorf("format %q must be json, csv or text", format))
+	out, err := pickFormat(q, recoveryFormats)
+	if err != nil {
+		return err
 	}
 	opts, err := ops.RecoveryOptions(s.now(), q.Get("since"), q.Get("until"), q.Get("policy"))
 	if err != nil {
@@ -104,12 +116,7 @@ func (s *server) recovery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := out.write(&buf, rep); err != nil {
-		return err
-	}
-	writeRaw(w, http.StatusOK, out.contentType, buf.Bytes())
-	return nil
+	return writeReport(w, out, rep)
 }
 
 // exportCollections answers POST /v1/collections/export with the CSV for
