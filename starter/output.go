@@ -38,6 +38,19 @@ func printStatus(w io.Writer, v account.StatusView) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if c := v.Card; c != nil {
+		charging := "charged automatically"
+		switch {
+		case c.Blocked != "":
+			charging = "not charged until replaced (" + c.Blocked + ")"
+		case !v.AutomaticCharging:
+			charging = "not charged automatically (the policy has no collection rules)"
+		}
+		fmt.Fprintf(w, "Card:     %s %s, expires %02d/%d: %s\n", c.Brand, c.Last4, c.ExpMonth, c.ExpYear, charging)
+	}
+	if v.OpenChargebacks > 0 || v.LostChargebacks > 0 {
+		fmt.Fprintf(w, "Chargebacks: %d open, %d lost\n", v.OpenChargebacks, v.LostChargebacks)
+	}
 	if v.NextAction != "" {
 		fmt.Fprintf(w, "Next:     %s at %s\n", v.NextAction, when(v.NextActionAt))
 	}
@@ -47,7 +60,7 @@ func printStatus(w io.Writer, v account.StatusView) error {
 	}
 	fmt.Fprintln(w, "Open invoices:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  INVOICE\tAMOUNT\tOUTSTANDING\tDUE\tSTAGE\tNEXT")
+	fmt.Fprintln(tw, "  INVOICE\tAMOUNT\tOUTSTANDING\tDUE\tSTAGE\tCHARGES\tNEXT")
 	for _, inv := range v.Invoices {
 		next := "-"
 		switch {
@@ -58,7 +71,14 @@ func printStatus(w io.Writer, v account.StatusView) error {
 		case inv.NextStage != "":
 			next = inv.NextStage + " at " + when(inv.NextActionAt)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, m(inv.AmountMinor), m(inv.OutstandingMinor), when(inv.DueAt), inv.Stage, next)
+		charges := "-"
+		if inv.ChargeAttempts > 0 || !inv.NextChargeAt.IsZero() {
+			charges = fmt.Sprintf("%d tried", inv.ChargeAttempts)
+			if !inv.NextChargeAt.IsZero() {
+				charges += ", next " + when(inv.NextChargeAt)
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, m(inv.AmountMinor), m(inv.OutstandingMinor), when(inv.DueAt), inv.Stage, charges, next)
 	}
 	return tw.Flush()
 }
