@@ -131,11 +131,7 @@ func (a *Account) chargeAt(inv *Invoice) (time.Time, bool) {
 		if c != nil {
 			i = c.Scheduled
 		}
-		base := inv.DueAt
-		if inv.Kind == KindPrepayment {
-			base = inv.IssuedAt // a prepayment is charged at once
-		}
-		at = base.Add(col.Retries[i])
+		at = a.scheduledAt(inv, i)
 		if inv.Kind == KindPrepayment && !at.Before(inv.DueAt) {
 			return time.Time{}, false
 		}
@@ -146,6 +142,16 @@ func (a *Account) chargeAt(inv *Invoice) (time.Time, bool) {
 		at = maxTime(at, a.Card.Attempts[n-col.NetworkAttempts].Add(col.NetworkWindow))
 	}
 	return at, true
+}
+
+// scheduledAt is when the invoice's scheduled attempt i is due: from the
+// due date moved by the ladder's pauses (a promise, a dispute), as the
+// reminders are; a prepayment's from its issue, as it is charged at once.
+func (a *Account) scheduledAt(inv *Invoice, i int) time.Time {
+	if inv.Kind == KindPrepayment {
+		return inv.IssuedAt.Add(a.Policy.Collection.Retries[i])
+	}
+	return inv.DueAt.Add(inv.Shift + a.Policy.Collection.Retries[i])
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -166,6 +172,12 @@ func (a *Account) charge(inv *Invoice, now time.Time) []Event {
 	case c.RetryNow:
 		c.RetryNow, trigger = false, TriggerCardUpdate
 	default:
+		// Attempts whose time passed while the card could not be tried
+		// (a worker down, the network limit) are not made one after
+		// another: only the latest, as with reminders.
+		for c.Scheduled+1 < len(a.Policy.Collection.Retries) && !a.scheduledAt(inv, c.Scheduled+1).After(now) {
+			c.Scheduled++
+		}
 		c.Scheduled++
 		if inv.Kind == KindPrepayment {
 			trigger = TriggerPrepayment

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -200,4 +201,56 @@ func hasEvent(events []Event, typ EventType) bool {
 		}
 	}
 	return false
+}
+
+// A promise to pay moves the retries with the reminders, and attempts that
+// fell due together (a worker down) are made once, not one after another.
+func TestRetriesFollowPausesAndCatchUpOnce(t *testing.T) {
+	a := cardAccount(t)
+	inv := a.Invoices[0]
+	due := inv.DueAt
+	day := 24 * time.Hour
+	var times []int
+	answer := func(r ChargeRequest) ChargeOutcome {
+		return declineWith("card_declined", "insufficient_funds", "")(r)
+	}
+	advanceTo := func(until time.Time) {
+		for guard := 0; guard < 100; guard++ {
+			at, _, ok := a.NextWake()
+			if !ok || at.After(until) {
+				return
+			}
+			for _, ev := range a.Advance(at) {
+				if ev.Charge != nil && ev.Charge.InvoiceID == inv.ID {
+					times = append(times, int(at.Sub(due)/day))
+					a.ChargeSettled(answer(*ev.Charge), at)
+				}
+			}
+		}
+	}
+	advanceTo(due.Add(day))
+	if _, err := a.PromiseToPay(Promise{InvoiceID: inv.ID, Until: due.Add(11 * day), Actor: "jane"}, due.Add(day)); err != nil {
+		t.Fatal(err)
+	}
+	advanceTo(due.Add(16 * day))
+	// D0, then the schedule's D+3 and D+5 moved by the 10-day pause.
+	if got := fmt.Sprint(times); got != "[0 13 15]" {
+		t.Errorf("attempts on days %s, want [0 13 15]", got)
+	}
+	// The worker is down from D+16 to D+31: D+18 and D+23 (moved) fell
+	// due; one attempt at D+31 takes the latest one's place.
+	if v, _ := a.chargeAt(inv); v.After(due.Add(31 * day)) {
+		t.Fatalf("next attempt %s", v)
+	}
+	events := a.Advance(due.Add(31 * day))
+	n := 0
+	for _, ev := range events {
+		if ev.Charge != nil && ev.Charge.InvoiceID == inv.ID { // the next invoice is charged on its own due date
+			n++
+			a.ChargeSettled(answer(*ev.Charge), due.Add(31*day))
+		}
+	}
+	if _, more := a.chargeAt(inv); n != 1 || more {
+		t.Errorf("after the catch-up: %d attempts at once, more scheduled: %v", n, more)
+	}
 }
