@@ -39,8 +39,8 @@ type Drift struct {
 	// Field names what differs: status, access, balance_minor,
 	// credit_minor, event_seq, customer_row, workflow, audit_log,
 	// invoice:<id>, invoice:<id>.<field>, payment:<id>,
-	// payment:<id>.<field>, subscription, subscription.status,
-	// provisioning.
+	// payment:<id>.<field>, charge:<attempt key>, subscription,
+	// subscription.status, provisioning.
 	Field    string `json:"field"`
 	Workflow string `json:"workflow"` // the workflow's value ("missing" when it has none)
 	Database string `json:"database"` // PostgreSQL's value ("missing" when it has none)
@@ -100,6 +100,10 @@ func Compare(l account.Ledger, db store.Ledger, withSubscription bool) []Drift {
 	}
 	out = append(out, compareInvoices(l, db)...)
 	out = append(out, comparePayments(l, db)...)
+	for _, c := range db.UnrecordedCharges {
+		add("charge:"+c.Key, Missing, "succeeded "+c.PaymentIntentID+" for "+i64(c.AmountMinor)+" "+c.Currency, false,
+			"the gateway charged the card and no payment was recorded: record it with RecordPayment under payment_id "+c.PaymentIntentID)
+	}
 	if withSubscription {
 		out = append(out, compareSubscription(l, db.Subscription)...)
 	}

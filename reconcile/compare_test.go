@@ -70,6 +70,11 @@ func TestCompareDamage(t *testing.T) {
 		},
 			[]Drift{{Field: "invoice:INV-acme-0002.paid_minor", Workflow: "4000", Database: "0", Repairable: true},
 				{Field: "invoice:INV-acme-0002.stage", Workflow: "overdue_1", Database: "issued", Repairable: true}}},
+		{"card charged, no payment recorded", func(_ *account.Ledger, db *store.Ledger) {
+			db.UnrecordedCharges = []store.UnrecordedCharge{{Key: "acme:INV-acme-0002:charge:2", PaymentIntentID: "pi_1", AmountMinor: 6000, Currency: "USD"}}
+		},
+			[]Drift{{Field: "charge:acme:INV-acme-0002:charge:2", Workflow: Missing, Database: "succeeded pi_1 for 6000 USD",
+				Note: "the gateway charged the card and no payment was recorded: record it with RecordPayment under payment_id pi_1"}}},
 		{"payment row deleted", func(_ *account.Ledger, db *store.Ledger) { db.Payments = db.Payments[1:] },
 			[]Drift{{Field: "payment:p1", Workflow: "10000 USD", Database: Missing, Repairable: true,
 				Note: `the payment row is missing; a resync re-records it with method "reconciled"`}}},

@@ -42,7 +42,23 @@ type Ledger struct {
 	// Subscription is the subscriptions table's row (nil: none), read
 	// only when asked for (the table provisioner is in use).
 	Subscription *Subscription `json:"subscription,omitempty"`
+	// UnrecordedCharges are charges the gateway answered as succeeded,
+	// longer ago than ChargeGrace, that have no payments row: money taken
+	// and not recorded.
+	UnrecordedCharges []UnrecordedCharge `json:"unrecorded_charges,omitempty"`
 }
+
+// UnrecordedCharge is a succeeded charge attempt without its payment.
+type UnrecordedCharge struct {
+	Key             string `db:"idempotency_key" json:"key"`
+	PaymentIntentID string `db:"payment_intent_id" json:"payment_intent_id"`
+	AmountMinor     int64  `db:"amount_minor" json:"amount_minor"`
+	Currency        string `db:"currency" json:"currency"`
+}
+
+// ChargeGrace is how long a charge's success may wait for its payment row:
+// the workflow records the payment right after the charge's answer.
+const ChargeGrace = 5 * time.Minute
 
 // LedgerOf reads what PostgreSQL has of a customer in one read-only
 // transaction (one snapshot, so the parts agree with each other).
@@ -85,6 +101,13 @@ func (s *Store) LedgerOf(ctx context.Context, customerID string, invoiceIDs []st
 		WHERE customer_id = $1 AND left(event_key, length($1) + 1) = $1 || '/'
 		  AND substr(event_key, length($1) + 2) ~ '^[0-9]{1,18}$'`, customerID).Scan(&l.AuditMaxSeq, &l.AuditEvents); err != nil {
 		return l, fmt.Errorf("audit log of %s: %w", customerID, err)
+	}
+	if err := tx.SelectContext(ctx, &l.UnrecordedCharges, `
+		SELECT c.idempotency_key, c.payment_intent_id, c.amount_minor, c.currency FROM charge_attempts c
+		WHERE c.customer_id = $1 AND c.status = 'succeeded' AND c.settled_at < now() - $2::interval
+		  AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.customer_id = c.customer_id AND p.payment_id = c.payment_intent_id)
+		ORDER BY c.idempotency_key`, customerID, fmt.Sprintf("%d seconds", int(ChargeGrace.Seconds()))); err != nil {
+		return l, fmt.Errorf("charge attempts of %s: %w", customerID, err)
 	}
 	if withSubscription {
 		var sub Subscription

@@ -87,3 +87,48 @@ func TestReconcileReads(t *testing.T) {
 		t.Errorf("runs = %+v %v", runs, err)
 	}
 }
+
+// A charge the gateway answered as succeeded a while ago without a payment
+// row is money taken and not recorded; a fresh one, a recorded one, a
+// declined one and another customer's are not.
+func TestLedgerFindsChargesWithoutPayments(t *testing.T) {
+	_, db := pgtest.New(t)
+	st := store.New(db)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	for _, id := range []string{"a", "b"} {
+		if _, err := db.Exec(`INSERT INTO customers (customer_id, name, email, phone, country, currency, locale, policy,
+			monthly_fee_minor, instrument_type, signup_ip, status, access, created_at, updated_at)
+			VALUES ($1, 'n', 'e@x.test', '+1', 'US', 'USD', 'en', 'standard.v2', 100, 'card', '203.0.113.7', 'active', 'limited', $2, $2)`, id, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		customer, key, status, pi string
+		settled                   string
+	}{
+		{"a", "a:INV-1:charge:1", "succeeded", "pi_lost", "now() - interval '1 hour'"},
+		{"a", "a:INV-1:charge:2", "succeeded", "pi_recent", "now()"},
+		{"a", "a:INV-2:charge:1", "succeeded", "pi_paid", "now() - interval '1 hour'"},
+		{"a", "a:INV-3:charge:1", "declined", "pi_declined", "now() - interval '1 hour'"},
+		{"b", "b:INV-1:charge:1", "succeeded", "pi_b", "now() - interval '1 hour'"},
+	} {
+		inv := c.key[len(c.customer)+1 : len(c.customer)+6]
+		if _, err := db.Exec(`INSERT INTO charge_attempts (customer_id, invoice_id, attempt, idempotency_key, amount_minor, currency, payment_method_id, status, payment_intent_id, settled_at)
+			VALUES ($1, $2, $3, $4, 100, 'USD', 'pm_1', $5, $6, `+c.settled+`)`, c.customer, inv, int(c.key[len(c.key)-1]-'0'), c.key, c.status, c.pi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO payments (payment_id, customer_id, amount_minor, currency, method, actor, received_at)
+		VALUES ('pi_paid', 'a', 100, 'USD', 'card', 'gateway', $1), ('pi_lost', 'b', 100, 'USD', 'card', 'gateway', $1)`, at); err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.LedgerOf(ctx, "a", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.UnrecordedCharge{{Key: "a:INV-1:charge:1", PaymentIntentID: "pi_lost", AmountMinor: 100, Currency: "USD"}}
+	if !reflect.DeepEqual(l.UnrecordedCharges, want) {
+		t.Errorf("unrecorded charges = %+v, want %+v", l.UnrecordedCharges, want)
+	}
+}
