@@ -229,6 +229,14 @@ func (a *Account) settle(now time.Time, pay *RecordedPayment) []Event {
 	var events []Event
 	open := slices.Clone(a.Invoices)
 	slices.SortStableFunc(open, func(x, y *Invoice) int { return x.DueAt.Compare(y.DueAt) })
+	if pay != nil && pay.ForInvoice != "" {
+		// A payment made for one invoice (its card charge, its pay-now
+		// page) pays that invoice first: paid to an older one, it would
+		// leave its own open, and charged again.
+		if i := slices.IndexFunc(open, func(inv *Invoice) bool { return inv.ID == pay.ForInvoice }); i > 0 {
+			open = append(append([]*Invoice{open[i]}, open[:i]...), open[i+1:]...)
+		}
+	}
 	for _, inv := range open {
 		if a.CreditMinor == 0 {
 			break

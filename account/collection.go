@@ -242,15 +242,21 @@ func (a *Account) ChargeSettled(o ChargeOutcome, now time.Time) []Event {
 	events := []Event{ev}
 	switch o.Outcome {
 	case ChargeSucceeded:
-		if _, known := a.Payments[o.PaymentIntentID]; known || o.PaymentIntentID == "" || a.Status == StatusTerminated {
-			// Recorded already (its webhook came first), or nothing to
-			// apply it to: the event is the record.
+		if _, known := a.Payments[o.PaymentIntentID]; known || o.PaymentIntentID == "" {
+			// Recorded already: its webhook came first.
 			return a.finish(events, now, GatewayActor, "card charged")
 		}
 		p := Payment{PaymentID: o.PaymentIntentID, AmountMinor: o.AmountMinor, Currency: o.Currency, Method: "card",
 			Reference: o.InvoiceID, Actor: GatewayActor}
 		_, paid := a.applyPayment(p, now)
-		return a.finish(append(events, paid...), now, GatewayActor, "card charged")
+		events = append(events, paid...)
+		if a.Status == StatusTerminated {
+			// The money was taken after the account ended: it is kept as
+			// credit, never dropped, and staff decide on a refund.
+			events = append(events, a.staffAlert("charge_after_termination", fmt.Sprintf("%s was charged %d %s (%s) after its account ended: refund it or apply it",
+				a.Customer.CustomerID, o.AmountMinor, o.Currency, o.PaymentIntentID), map[string]string{"payment_intent": o.PaymentIntentID}, now))
+		}
+		return a.finish(events, now, GatewayActor, "card charged")
 	case ChargeProcessing:
 		if inv != nil && inv.Charge != nil {
 			inv.Charge.Pending = true // its webhook will bring the payment

@@ -254,3 +254,32 @@ func TestRetriesFollowPausesAndCatchUpOnce(t *testing.T) {
 		t.Errorf("after the catch-up: %d attempts at once, more scheduled: %v", n, more)
 	}
 }
+
+// A charge pays its own invoice first, not the oldest open one: paid to
+// another, its own would stay open and be charged again.
+func TestChargePaysItsOwnInvoice(t *testing.T) {
+	a := cardAccount(t)
+	older := a.Invoices[0]
+	older.Disputed = false
+	runUntil(a, a.NextBillingAt.Add(-time.Hour)) // the first invoice's charges, all declined below
+	for _, inv := range a.Invoices {
+		if inv.Charge != nil {
+			inv.Charge.InFlight, inv.Charge.Sent = 0, nil
+		}
+	}
+	a.Card.Blocked = policy.DeclineAfterCardChange // no more charges of the older invoice
+	runUntil(a, a.NextBillingAt)
+	if len(a.Invoices) != 2 {
+		t.Fatalf("invoices = %d", len(a.Invoices))
+	}
+	newer := a.Invoices[1]
+	a.Card.Blocked = ""
+	events := a.ChargeSettled(ChargeOutcome{Key: "k", InvoiceID: newer.ID, Attempt: 1, Outcome: ChargeSucceeded, PaymentIntentID: "pi_new",
+		AmountMinor: newer.Outstanding(), Currency: "USD"}, a.NextBillingAt)
+	if !a.HasOpenInvoice(older.ID) || a.HasOpenInvoice(newer.ID) {
+		t.Errorf("after the charge of %s: open %v", newer.ID, a.Invoices)
+	}
+	if !hasEvent(events, EventInvoicePaid) {
+		t.Errorf("no invoice paid: %+v", events)
+	}
+}

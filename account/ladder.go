@@ -47,7 +47,11 @@ func (a *Account) agenda() []item {
 			if !inv.ReminderSent {
 				items = append(items, item{at: inv.IssuedAt.Add(a.Policy.Prepayment.ReminderAfter), kind: itemPrepaymentReminder, inv: inv})
 			}
-			items = append(items, item{at: inv.DueAt, kind: itemPrepaymentDeadline, inv: inv})
+			if inv.Charge == nil || inv.Charge.InFlight == 0 {
+				// A charge's answer is awaited: the application is not
+				// cancelled under a payment that may have been made.
+				items = append(items, item{at: inv.DueAt, kind: itemPrepaymentDeadline, inv: inv})
+			}
 		case KindSubscription:
 			if !inv.PastDue {
 				items = append(items, item{at: inv.DueAt, kind: itemPastDue, inv: inv})

@@ -182,6 +182,9 @@ func (a *Account) applyPayment(p Payment, now time.Time) (*RecordedPayment, []Ev
 	}
 	a.CreditMinor += p.AmountMinor
 	rec := &RecordedPayment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency, Method: p.Method, Reference: p.Reference}
+	if p.Actor == GatewayActor || p.Actor == PayLinkActor {
+		rec.ForInvoice = p.Reference // the gateway's payments name their invoice
+	}
 	ev := a.newEvent(now, EventPaymentRecorded, actor, "payment "+p.PaymentID)
 	a.Payments[p.PaymentID] = PaymentRef{AmountMinor: p.AmountMinor, Currency: p.Currency, Seq: a.EventSeq}
 	ev.Payment = rec

@@ -245,6 +245,9 @@ type RecordedPayment struct {
 	Reference   string       `json:"reference,omitempty"`
 	Allocations []Allocation `json:"allocations"`
 	CreditMinor int64        `json:"credit_minor"` // part of the payment kept as credit
+	// ForInvoice is the invoice the payment was made for (a card charge's,
+	// a pay-now page's), paid first.
+	ForInvoice string `json:"for_invoice,omitempty"`
 }
 
 // Allocation is the part of a payment applied to one invoice.

@@ -176,10 +176,11 @@ func (a *Activities) LookupInvoice(ctx context.Context, in LookupInvoiceInput) (
 // payment: the account is closed.
 var noPayLink = map[string]bool{"terminated": true, "misuse_terminated": true, "application_cancelled": true}
 
-// payLinkTries is how many attempts of a notice wait for its pay-now page
-// when the gateway is away; after them the email goes without the button
-// (it still names the reference to pay by transfer).
-const payLinkTries = 3
+// payLinkWait is how long a notice waits for its pay-now page when the
+// gateway is away (from its first attempt, whatever else made it retry);
+// after that the email goes without the button (it still names the
+// reference to pay by transfer).
+const payLinkWait = 10 * time.Minute
 
 // withPayLink adds the invoice's pay-now page to a customer notice about an
 // invoice with money owed, where a gateway is configured.
@@ -189,7 +190,7 @@ func (a *Activities) withPayLink(ctx context.Context, r Recipient, n account.Not
 	}
 	url, err := a.payLink(ctx, r, n)
 	if err != nil {
-		if activity.GetInfo(ctx).Attempt < payLinkTries {
+		if time.Since(activity.GetInfo(ctx).ScheduledTime) < payLinkWait {
 			return n, fmt.Errorf("pay-now page for %s: %w", n.InvoiceID, err)
 		}
 		a.Logger.Warn("sending without a pay-now page", "key", n.Key, "error", err)

@@ -304,3 +304,52 @@ func TestWorkerKilledBetweenChargeAndRecord(t *testing.T) {
 	}
 	checkReplay(t, app.CustomerID)
 }
+
+// A gateway that answers 503, then 429, then hangs while a card is charged
+// delays the charge; it is made once, under one attempt, however long the
+// outage lasts.
+func TestGatewayOutageChargesOnce(t *testing.T) {
+	t.Parallel()
+	fake := stripefake.NewServer(stripeKey)
+	defer fake.Close()
+	queue := "gateway-outage-queue"
+	extra := map[string]string{"DUNNING_TASK_QUEUE": queue, "STRIPE_API_BASE": fake.URL()}
+	worker, _, err := startWorker(context.Background(), extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopProcess(worker)
+	app := cardApplication("gw-outage", stripefake.PMVisa)
+	auditOnFailure(t, app.CustomerID)
+	// The card is saved first; the outage starts with the charge.
+	fake.SetFault(stripefake.Fault{Path: "/v1/payment_intents", Status: 503})
+	if _, err := env.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID: workflows.WorkflowID(app.CustomerID), TaskQueue: queue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+	}, workflows.WorkflowType, workflows.Input{Application: app}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the charge attempted", func() bool { return len(chargeAttempts(t, app.CustomerID)) > 0 })
+	time.Sleep(8 * time.Second)
+	fake.SetFault(stripefake.Fault{Path: "/v1/payment_intents", Status: 429, RetryAfter: 3 * time.Second})
+	time.Sleep(8 * time.Second)
+	fake.SetFault(stripefake.Fault{Path: "/v1/payment_intents", Hang: true})
+	time.Sleep(40 * time.Second)
+	fake.ClearFault()
+	eventually(t, 120*time.Second, "the charge made once the gateway answers", func() bool {
+		return status(t, app.CustomerID).Status == account.StatusActive
+	})
+	time.Sleep(5 * time.Second)
+	if got := attemptLog(t, app.CustomerID); got != "1/prepayment/succeeded" {
+		t.Errorf("attempts = %s", got)
+	}
+	succeeded := 0
+	for _, pi := range fake.PaymentIntents() {
+		if pi.Metadata["customer_id"] == app.CustomerID && pi.Status == "succeeded" {
+			succeeded++
+		}
+	}
+	if succeeded != 1 {
+		t.Errorf("%d charges at the gateway", succeeded)
+	}
+	oneChargePerAttempt(t, fake, app.CustomerID)
+}

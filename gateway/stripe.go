@@ -118,9 +118,11 @@ func (s *Stripe) CreateCheckout(ctx context.Context, req CheckoutRequest) (Check
 		PaymentIntentData: &stripe.CheckoutSessionCreatePaymentIntentDataParams{},
 	}
 	if req.GatewayCustomerID != "" {
+		// The page pays this invoice only: it does not save the card
+		// (setup_future_usage), whose payment_method.attached would put
+		// it on file and charge it for the invoice being paid here, racing
+		// the checkout's own payment. A new card is SetPaymentMethod's.
 		p.Customer = stripe.String(req.GatewayCustomerID)
-		// Save the card the customer pays with for the next off-session charge.
-		p.PaymentIntentData.SetupFutureUsage = stripe.String(string(stripe.PaymentIntentSetupFutureUsageOffSession))
 	} else {
 		p.CustomerEmail = nonEmpty(req.Email)
 	}

@@ -369,3 +369,48 @@ func TestSameCardAgainDoesNotUnblock(t *testing.T) {
 		t.Errorf("charges = %s", got)
 	}
 }
+
+// A prepayment whose charge is still being answered when its deadline
+// passes is not cancelled under it: the answer decides.
+func TestPrepaymentDeadlineWaitsForTheCharge(t *testing.T) {
+	h := newHarness(t) // medium risk: a prepayment is asked for and charged at once
+	h.chargeWith = func(in activities.ChargeInput) (account.ChargeOutcome, error) {
+		if h.env.Now().Before(start.Add(time.Minute)) {
+			return account.ChargeOutcome{}, temporal.NewApplicationError("payment gateway: read timeout", "GatewayUnavailable")
+		}
+		return charged(in), nil
+	}
+	h.run(cardApplication("demo"), start.Add(2*time.Minute)) // the demo prepayment deadline is 40 s
+	if got := h.lastStatus(); got != string(account.StatusActive) {
+		t.Errorf("status = %s, want active: the prepayment was charged", got)
+	}
+	if pays := h.payments(); len(pays) != 1 {
+		t.Errorf("payments = %+v", pays)
+	}
+}
+
+// Money a charge took after the account ended (staff terminated it while
+// the charge was answered) is recorded as credit, and staff are told.
+func TestChargeAfterTerminationIsRecorded(t *testing.T) {
+	h := cardHarness(t)
+	h.chargeWith = func(in activities.ChargeInput) (account.ChargeOutcome, error) {
+		if h.env.Now().Before(firstDue.Add(2 * time.Minute)) {
+			return account.ChargeOutcome{}, temporal.NewApplicationError("payment gateway: 503", "GatewayUnavailable")
+		}
+		return charged(in), nil
+	}
+	update(h, firstDue.Add(time.Minute), UpdateTerminate, "end", account.StaffAction{Actor: "jane", Reason: "customer left"})
+	h.run(cardApplication("standard"), firstDue.Add(time.Hour))
+	if pays := h.payments(); len(pays) != 1 || pays[0].CreditMinor != 10000 {
+		t.Errorf("payments = %+v, want one, all credit", pays)
+	}
+	alerted := false
+	for _, n := range h.notices {
+		if n.n.Staff && n.n.Detail["kind"] == "charge_after_termination" {
+			alerted = true
+		}
+	}
+	if !alerted {
+		t.Error("no staff alert about the charge after termination")
+	}
+}
