@@ -470,6 +470,7 @@ func TestChaos(t *testing.T) {
 		"STRIPE_API_BASE":          ce.stripe.URL(),
 		"STRIPE_WEBHOOK_SECRET":    chaosStripeSecret,
 		"DUNNING_HTTP_ADDR":        httpAddr,
+		"DUNNING_API_TOKENS":       "chaos-ops:operator:chaos-operator-token", // the HTTP server wants one; the suite calls only the webhook
 	}, &syncFile{f: logFile})
 	go ce.sup.run()
 	stopOnce := sync.OnceFunc(ce.sup.stop)
