@@ -44,6 +44,7 @@ type chaosReport struct {
 	Usage          opTally
 	Staff          opTally
 	UnexpectedRows int // payments or usage in PostgreSQL that nobody sent
+	Cards          cardTally
 
 	OutboxRows, MailsSent, MailsToSendGrid, MailDuplicates, SentNotAtSendGrid, UnknownMails int
 	Unconfirmed, FailedMails, Stuck, NoticesNeverQueued                                     int
@@ -113,6 +114,7 @@ func (ce *chaosEnv) collect() *chaosReport {
 	ce.checkWorkflows(rep)
 	ce.checkMail(rep)
 	ce.checkCustomers(rep)
+	ce.checkCards(rep)
 	return rep
 }
 
@@ -142,7 +144,9 @@ func (ce *chaosEnv) rows(query string) (map[rowKey][]moneyRow, error) {
 
 // checkRequests compares what callers were told with PostgreSQL.
 func (ce *chaosEnv) checkRequests(rep *chaosReport) {
-	payments, err := ce.rows(`SELECT customer_id, payment_id AS id, amount_minor, currency FROM payments`)
+	// The gateway's payments (card charges, pay-now pages) are nobody's
+	// request: checkCards holds them against the gateway's PaymentIntents.
+	payments, err := ce.rows(`SELECT customer_id, payment_id AS id, amount_minor, currency FROM payments WHERE actor NOT IN ('gateway', 'pay-link')`)
 	if err != nil {
 		rep.problem("database readable", "payments: %v", err)
 		return
@@ -644,7 +648,8 @@ func (ce *chaosEnv) checkReplay(rep *chaosReport) {
 func (ce *chaosEnv) runReconcile(rep *chaosReport) {
 	bin := filepath.Join(env.binDir, "starter")
 	extra := map[string]string{"TEMPORAL_NAMESPACE": chaosNamespace, "DUNNING_TASK_QUEUE": chaosQueue, "DATABASE_URL": ce.dbURL,
-		"DUNNING_PROVISIONING_URL": ce.prov.URL()} // the webhook, not the subscriptions table, holds provisioning
+		"DUNNING_PROVISIONING_URL": ce.prov.URL(), // the webhook, not the subscriptions table, holds provisioning
+		"STRIPE_API_BASE":          ce.stripe.URL()}
 	help := exec.Command(bin, "reconcile", "--help")
 	help.Env = workerEnv(extra)
 	out, err := help.CombinedOutput()
@@ -713,6 +718,7 @@ func (ce *chaosEnv) report(rep *chaosReport) {
 	t.Logf("acknowledged after waiting more than 30 s (through an outage, durable when answered): %v", waited)
 	t.Logf("workflows: %v; bad %d, stuck tasks %d, activities still retrying %d, replay failures %d",
 		rep.WorkflowStatus, rep.BadWorkflows, rep.StuckWorkflowTasks, rep.RetryingActivities, rep.ReplayFailures)
+	ce.reportCards(rep)
 	t.Logf("drift (GetStatus vs customers row): %d; reconcile: %s", rep.Drift, rep.Reconcile)
 	total := 0
 	for _, v := range rep.Faults {
@@ -720,11 +726,11 @@ func (ce *chaosEnv) report(rep *chaosReport) {
 	}
 	t.Logf("CHAOS SUMMARY customers=%d faults=%d (%s) payments_acked=%d found=%d lost=%d duplicates=%d unknown=%d (found %d) refused=%d "+
 		"not_durable_at_ack=%d usage_acked=%d lost=%d mails_sent=%d mail_duplicates=%d unconfirmed=%d drift=%d provisioning_mismatch=%d "+
-		"bad_workflows=%d reconcile=%q",
+		"bad_workflows=%d replay_failures=%d reconcile=%q %s",
 		rep.Customers, total, faultSummary(rep.Faults), rep.Payments.Acked, rep.Payments.Found, rep.Payments.Lost, rep.Payments.Duplicates,
 		rep.Payments.Unknown, rep.Payments.UnknownFound, rep.Payments.Refused, rep.Payments.NotDurableAtAck+rep.Usage.NotDurableAtAck,
 		rep.Usage.Acked, rep.Usage.Lost, rep.MailsSent, rep.MailDuplicates, rep.Unconfirmed, rep.Drift, rep.ProvisioningMismatch,
-		rep.BadWorkflows, rep.Reconcile)
+		rep.BadWorkflows, rep.ReplayFailures, rep.Reconcile, cardSummary(rep.Cards))
 }
 
 // latency summarises how long acknowledged requests of a kind took.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -30,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/gateway/stripefake"
 	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/sendgridfake"
@@ -53,7 +55,9 @@ import (
 // PostgreSQL cluster for real: it disturbs everything else using that
 // server, so only CI turns it on), CHAOS_PG_CTL (the pg_ctlcluster
 // arguments "VERSION NAME", found with pg_lsclusters when unset),
-// CHAOS_LOG_DIR (keep the worker log there).
+// CHAOS_LOG_DIR (keep the worker log there), CHAOS_CARDS (8 card payers
+// collected through the fake Stripe, added to CHAOS_CUSTOMERS; see
+// chaos_cards_test.go).
 
 // checkProvisioningVisibility: every customer whose provisioning was
 // refused, and whose applied state differs from the decided one, must show
@@ -71,6 +75,7 @@ const (
 
 type chaosConfig struct {
 	customers int
+	cards     int
 	cut       time.Duration
 	kills     int
 	drive     time.Duration
@@ -83,7 +88,7 @@ type chaosConfig struct {
 
 func chaosSettings(t *testing.T) chaosConfig {
 	t.Helper()
-	cfg := chaosConfig{customers: 40, cut: 2 * time.Minute, kills: 4, drive: 270 * time.Second, drain: 5 * time.Minute,
+	cfg := chaosConfig{customers: 40, cards: 8, cut: 2 * time.Minute, kills: 4, drive: 270 * time.Second, drain: 5 * time.Minute,
 		seed: rand.Uint64() % 1_000_000, logDir: os.Getenv("CHAOS_LOG_DIR")}
 	num := func(name string, dst *int) {
 		if v := os.Getenv(name); v != "" {
@@ -105,6 +110,7 @@ func chaosSettings(t *testing.T) chaosConfig {
 	}
 	num("CHAOS_CUSTOMERS", &cfg.customers)
 	num("CHAOS_KILLS", &cfg.kills)
+	num("CHAOS_CARDS", &cfg.cards)
 	dur("CHAOS_DB_CUT", &cfg.cut)
 	dur("CHAOS_DRIVE", &cfg.drive)
 	dur("CHAOS_DRAIN", &cfg.drain)
@@ -129,6 +135,19 @@ func chaosSettings(t *testing.T) chaosConfig {
 		}
 	}
 	return cfg
+}
+
+// freeAddr is a free TCP address on 127.0.0.1 for the worker's HTTP
+// server (the same across its restarts).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
 }
 
 // localCluster finds the Debian cluster serving port 5432.
@@ -365,6 +384,9 @@ type chaosEnv struct {
 	db       *sqlx.DB      // straight to PostgreSQL, never through the proxy
 	dbURL    string
 	sg       *sendgridfake.Server
+	stripe   *stripefake.Server // the gateway, this test's own
+	relay    *stripeRelay       // its webhook deliveries, retried as Stripe does
+	cards    *cardLedger
 	prov     *faults.Provisioning
 	proxy    *faults.Proxy
 	sup      *supervisor
@@ -381,12 +403,12 @@ type chaosEnv struct {
 func TestChaos(t *testing.T) {
 	cfg := chaosSettings(t)
 	rng := rand.New(rand.NewPCG(cfg.seed, 9))
-	t.Logf("chaos settings: customers=%d db_cut=%s kills=%d drive=%s drain=%s seed=%d pg_restart=%v %v",
-		cfg.customers, cfg.cut, cfg.kills, cfg.drive, cfg.drain, cfg.seed, cfg.pgRestart, cfg.pgCtl)
+	t.Logf("chaos settings: customers=%d cards=%d db_cut=%s kills=%d drive=%s drain=%s seed=%d pg_restart=%v %v",
+		cfg.customers, cfg.cards, cfg.cut, cfg.kills, cfg.drive, cfg.drain, cfg.seed, cfg.pgRestart, cfg.pgCtl)
 	if !cfg.pgRestart {
 		t.Logf("PostgreSQL is NOT stopped for real in this run (set CHAOS_PG_RESTART=1, as CI does); the proxy cut still runs")
 	}
-	ce := &chaosEnv{t: t, cfg: cfg, ledger: &ledger{}}
+	ce := &chaosEnv{t: t, cfg: cfg, ledger: &ledger{}, cards: &cardLedger{}}
 
 	// Our own database, reached by the worker only through the proxy.
 	dbURL, drop, err := pgtest.Create(context.Background())
@@ -416,6 +438,14 @@ func TestChaos(t *testing.T) {
 	t.Cleanup(ce.sg.Close)
 	ce.prov = faults.NewProvisioning()
 	t.Cleanup(ce.prov.Close)
+	// The gateway: charges and pay-now pages at a fake Stripe of our own,
+	// its webhook to the worker's HTTP address through the relay.
+	ce.stripe = stripefake.NewServer(stripeKey)
+	t.Cleanup(ce.stripe.Close)
+	httpAddr := freeAddr(t)
+	ce.relay = newStripeRelay("http://"+httpAddr+"/webhooks/stripe", chaosStripeSecret)
+	t.Cleanup(ce.relay.Close)
+	ce.stripe.SetWebhook(ce.relay.URL(), chaosStripeSecret)
 
 	ce.c = chaosClient(t)
 
@@ -437,6 +467,10 @@ func TestChaos(t *testing.T) {
 		"SENDGRID_API_HOST":        ce.sg.URL(),
 		"DUNNING_PROVISIONING_URL": ce.prov.URL(),
 		"DUNNING_AGING_SCHEDULE":   "off",
+		"STRIPE_API_BASE":          ce.stripe.URL(),
+		"STRIPE_WEBHOOK_SECRET":    chaosStripeSecret,
+		"DUNNING_HTTP_ADDR":        httpAddr,
+		"DUNNING_API_TOKENS":       "chaos-ops:operator:chaos-operator-token", // the HTTP server wants one; the suite calls only the webhook
 	}, &syncFile{f: logFile})
 	go ce.sup.run()
 	stopOnce := sync.OnceFunc(ce.sup.stop)
@@ -446,7 +480,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	ce.faults = &faultLog{t: t, start: time.Now(), n: map[string]int{}}
-	ce.custs = chaosCustomers(cfg.customers)
+	ce.custs = append(chaosCustomers(cfg.customers), cardCustomers(cfg.customers, cfg.cards)...)
 	ce.onboardAll()
 
 	// The timeline: the database cut comes first, while the first
@@ -461,7 +495,7 @@ func TestChaos(t *testing.T) {
 	drive := max(cfg.drive, provEnd+15*time.Second)
 	start := ce.faults.start
 	ce.giveUp = start.Add(drive + cfg.drain/2)
-	ce.faults.note("timeline: DB cut %s-%s, webhook and SendGrid faults %s-%s, drive ends %s",
+	ce.faults.note("timeline: DB cut %s-%s, webhook, SendGrid and Stripe faults %s-%s, drive ends %s",
 		cutStart, cutEnd, provStart, provEnd, drive)
 
 	var drivers sync.WaitGroup
@@ -526,6 +560,9 @@ func TestChaos(t *testing.T) {
 		ce.faults.inject("sendgrid_hang", "hang for 35s")
 	})
 	at(provEnd, func() { ce.sg.ClearFault(); ce.faults.note("SendGrid answers again") })
+	// Stripe: lost answers, 5xx, 429, hangs, and a charge held while the
+	// worker is killed.
+	ce.gatewayFaults(at, warm, provStart, provEnd)
 	// PostgreSQL stopped for real, after the cut.
 	if cfg.pgRestart {
 		at(cutEnd+20*time.Second, func() { ce.restartPostgres(15 * time.Second) })
@@ -578,6 +615,7 @@ func TestChaos(t *testing.T) {
 	ce.prov.ClearCustomerAnswers()
 	ce.prov.SetAnswer(faults.OK)
 	ce.sg.ClearFault()
+	ce.stripe.ClearFault()
 	ce.proxy.Restore()
 	ce.liftAt = time.Now()
 	ce.faults.note("drive over, faults lifted; waiting for callers to learn their outcomes")
@@ -829,6 +867,10 @@ func (ce *chaosEnv) promise(c *chaosCustomer, invoiceID string) {
 
 // drive plays one customer until the drive is over.
 func (ce *chaosEnv) drive(c *chaosCustomer, rng *rand.Rand) {
+	if isCardKind(c.kind) {
+		ce.driveCard(c, rng)
+		return
+	}
 	lastUsage := time.Now()
 	suspendedByStaff := time.Time{}
 	promised := map[string]bool{}
