@@ -501,7 +501,7 @@ func (ce *chaosEnv) checkCards(rep *chaosReport) {
 		attemptByKey[a.Key] = a
 	}
 	succeeded := map[string]bool{}
-	collected := map[rowKey]int64{}
+	collected, charged := map[rowKey]int64{}, map[rowKey]int64{}
 	keys := map[string]string{} // every attempt key, at the gateway or in PostgreSQL: its customer
 	for _, a := range attempts {
 		keys[a.Key] = a.Customer
@@ -519,6 +519,9 @@ func (ce *chaosEnv) checkCards(rep *chaosReport) {
 		succeeded[pi.ID] = true
 		cust := pi.Metadata["customer_id"]
 		collected[rowKey{cust, pi.Metadata["invoice_id"]}] += pi.AmountReceived
+		if pi.Metadata["attempt_key"] != "" {
+			charged[rowKey{cust, pi.Metadata["invoice_id"]}] += pi.AmountReceived
+		}
 		rows := rowsByPI[pi.ID]
 		switch {
 		case len(rows) == 0:
@@ -568,6 +571,12 @@ func (ce *chaosEnv) checkCards(rep *chaosReport) {
 		if amt, ok := invoiced[k]; ok && sum > amt {
 			ct.Overcollected++
 			ct.overcollected = append(ct.overcollected, fmt.Sprintf("%s %s: invoiced %d, succeeded PaymentIntents %d", k.customer, k.id, amt, sum))
+		}
+		// The customer paying on the page while a retry is answered may
+		// pay twice (a credit); our own charges must never take more than
+		// the invoice.
+		if amt, ok := invoiced[k]; ok && charged[k] > amt {
+			rep.problem("automatic charges never take more than the invoice", "%s %s: invoiced %d, charged %d by automatic attempts", k.customer, k.id, amt, charged[k])
 		}
 	}
 	for _, a := range attempts {
