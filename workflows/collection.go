@@ -93,7 +93,10 @@ func (w *lifecycle) charge(ctx workflow.Context, req account.ChargeRequest) {
 		// No ScheduleToCloseTimeout: an attempt whose answer is unknown
 		// must be settled, never abandoned and tried under a new key.
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+		// At most a minute between tries: an answer awaited holds the
+		// invoice's reminders, so it is asked for again soon after the
+		// gateway is back.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			NonRetryableErrorTypes: []string{activities.ErrNoGateway, activities.ErrCardRefused}},
 		Summary: "charge " + req.InvoiceID + " (attempt " + strconv.Itoa(req.Attempt) + ")",
 	})
