@@ -312,7 +312,8 @@ func TestV1PolicyNeverCharges(t *testing.T) {
 // gateway away past noticeCarryAfter when the next invoice is issued) is
 // asked again by the next run as it was sent: same key, same amount, one
 // payment. (The test environment stops retrying an activity after ten
-// attempts, so the outage starts twelve minutes before the billing time.)
+// attempts, so the outage starts twelve minutes before the billing time and
+// the gateway asks for two minutes between tries, as a 429 does.)
 func TestCardChargeCarriedAcrossContinueAsNew(t *testing.T) {
 	h := cardHarness(t)
 	nextIssue := start.AddDate(0, 1, 0)
@@ -321,7 +322,8 @@ func TestCardChargeCarriedAcrossContinueAsNew(t *testing.T) {
 		case in.Request.Trigger != account.TriggerCardUpdate:
 			return declined(in, "processing_error", "", ""), nil
 		case h.env.Now().Before(nextIssue):
-			return account.ChargeOutcome{}, temporal.NewApplicationError("payment gateway: 503", "GatewayUnavailable")
+			return account.ChargeOutcome{}, temporal.NewApplicationErrorWithOptions("payment gateway: 429", "GatewayUnavailable",
+				temporal.ApplicationErrorOptions{NextRetryDelay: 2 * time.Minute})
 		}
 		return charged(in), nil
 	}
