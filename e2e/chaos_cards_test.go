@@ -432,7 +432,7 @@ type cardTally struct {
 	LinksPaid                        int
 	EventsPending, EventsUnprocessed int // at the relay; in gateway_events
 	Overcollected                    int // invoices whose succeeded PIs exceed what was invoiced
-	overcollected, notes             []string
+	overcollected                    []string
 }
 
 // checkCards compares the gateway with PostgreSQL.
