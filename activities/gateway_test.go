@@ -245,3 +245,44 @@ func TestChargeSuccessRecordsThePaymentOnce(t *testing.T) {
 		t.Errorf("%d charge audit rows", n)
 	}
 }
+
+// A workflow task that failed after its local activity wrote a batch (a
+// ghost write) may have numbered its events differently from the retry
+// that history keeps: the real change under a key the ghost took is still
+// recorded, with its payment, and counted once.
+func TestGhostWriteDoesNotHideARealPayment(t *testing.T) {
+	f := newFixture(t)
+	a := f.acct
+	f.record(t, append(a.Open(t0), must(a.Approve(true, account.SystemActor, "test", t0))...), t0)
+	fee := a.Invoices[0].AmountMinor
+	// The ghost: a copy of the account takes another update first (a
+	// payment the client retries, applied later in history)...
+	ghost := *a
+	ghost.Payments = map[string]account.PaymentRef{}
+	ghost.Invoices = nil
+	_, ghostEvents, err := ghost.RecordPayment(account.Payment{PaymentID: "p0", AmountMinor: 7, Currency: "USD", Method: "bank_transfer"}, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.record(t, ghostEvents, t0.Add(time.Minute))
+	// ...while the retry took a part payment first, under the same key.
+	_, payEvents, err := a.RecordPayment(account.Payment{PaymentID: "p1", AmountMinor: fee / 2, Currency: "USD", Method: "bank_transfer"}, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ghostEvents[0].Key != payEvents[0].Key {
+		t.Fatalf("the test needs colliding keys: %s, %s", ghostEvents[0].Key, payEvents[0].Key)
+	}
+	for range 2 { // the real batch, and its retry
+		f.record(t, payEvents, t0.Add(time.Minute))
+	}
+	if n := count(t, f.st, `SELECT count(*) FROM payments WHERE payment_id = 'p1'`); n != 1 {
+		t.Errorf("%d payment rows: the real payment was hidden by the ghost's event key", n)
+	}
+	if n := count(t, f.st, `SELECT paid_minor FROM invoices WHERE invoice_id = 'INV-acme-0001'`); int64(n) != fee/2 {
+		t.Errorf("paid_minor = %d, want %d (counted once)", n, fee/2)
+	}
+	if n := count(t, f.st, `SELECT count(*) FROM audit_log WHERE event_key LIKE $1`, payEvents[0].Key+"#%"); n != 1 {
+		t.Errorf("%d audit rows under the real event's own key", n)
+	}
+}

@@ -6,7 +6,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,22 +182,67 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 	if err != nil {
 		return false, err
 	}
+	fresh, err := insertAudit(ctx, tx, ev.Key, customerID, ev, detailJSON)
+	if err != nil {
+		return false, err
+	}
+	if !fresh {
+		same, err := sameAudit(ctx, tx, ev.Key, ev, detailJSON)
+		if err != nil || same {
+			return false, err // recorded by an earlier attempt
+		}
+		// The key holds another change: one written by a workflow task
+		// that later failed (a local activity runs inside the task, so
+		// its write can outlive the task) and whose retry numbered its
+		// events differently (updates arrived in another order). This
+		// change is the real one: it gets a key of its own, derived from
+		// its content so that a retry finds it, and its rows are written,
+		// each idempotent by its own key.
+		alt := ev.Key + "#" + contentHash(ev, detailJSON)
+		if fresh, err = insertAudit(ctx, tx, alt, customerID, ev, detailJSON); err != nil || !fresh {
+			return false, err
+		}
+	}
+	return true, writeEventRows(ctx, tx, customerID, ev)
+}
+
+func insertAudit(ctx context.Context, tx *sqlx.Tx, key, customerID string, ev account.Event, detailJSON []byte) (bool, error) {
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO audit_log (event_key, customer_id, at, actor, action, reason, invoice_id, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8)
 		ON CONFLICT (event_key) DO NOTHING`,
-		ev.Key, customerID, ev.At, ev.Actor, ev.Type, ev.Reason, ev.InvoiceID, detailJSON)
+		key, customerID, ev.At, ev.Actor, ev.Type, ev.Reason, ev.InvoiceID, detailJSON)
 	if err != nil {
 		return false, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil // recorded by an earlier attempt
-	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// sameAudit reports whether the audit row under key records this change.
+func sameAudit(ctx context.Context, tx *sqlx.Tx, key string, ev account.Event, detailJSON []byte) (bool, error) {
+	var same bool
+	err := tx.GetContext(ctx, &same, `
+		SELECT action = $2 AND actor = $3 AND reason = $4 AND coalesce(invoice_id, '') = $5 AND detail = $6::jsonb
+		FROM audit_log WHERE event_key = $1`, key, ev.Type, ev.Actor, ev.Reason, ev.InvoiceID, detailJSON)
+	return same, err
+}
+
+func contentHash(ev account.Event, detailJSON []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", ev.Type, ev.Actor, ev.Reason, ev.InvoiceID)
+	h.Write(detailJSON)
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// writeEventRows writes what an event carries besides its audit row:
+// invoice, payment, usage, review and write-off rows.
+func writeEventRows(ctx context.Context, tx *sqlx.Tx, customerID string, ev account.Event) error {
 	if inv := ev.Invoice; inv != nil {
 		if _, err := tx.ExecContext(ctx, upsertInvoice, inv.ID, customerID, inv.Kind, inv.Status, inv.Currency,
 			inv.AmountMinor, inv.PaidMinor, inv.PeriodStart, inv.PeriodEnd, inv.IssuedAt, inv.DueAt,
 			nullTime(inv.ClosedAt), inv.Stage, inv.Disputed, nullTime(inv.PromiseUntil), ev.At, inv.UsageMinor); err != nil {
-			return false, fmt.Errorf("invoice %s: %w", inv.ID, err)
+			return fmt.Errorf("invoice %s: %w", inv.ID, err)
 		}
 	}
 	if p := ev.Payment; p != nil {
@@ -203,14 +250,18 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 			INSERT INTO payments (payment_id, customer_id, amount_minor, currency, method, reference, credit_minor, actor, received_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (customer_id, payment_id) DO NOTHING`,
 			p.PaymentID, customerID, p.AmountMinor, p.Currency, p.Method, p.Reference, p.CreditMinor, ev.Actor, ev.At); err != nil {
-			return false, fmt.Errorf("payment %s: %w", p.PaymentID, err)
+			return fmt.Errorf("payment %s: %w", p.PaymentID, err)
 		}
 		for _, al := range p.Allocations {
-			if _, err := tx.ExecContext(ctx, `
+			res, err := tx.ExecContext(ctx, `
 				INSERT INTO payment_allocations (customer_id, payment_id, invoice_id, amount_minor) VALUES ($1, $2, $3, $4)
 				ON CONFLICT DO NOTHING`,
-				customerID, p.PaymentID, al.InvoiceID, al.AmountMinor); err != nil {
-				return false, fmt.Errorf("allocation of %s to %s: %w", p.PaymentID, al.InvoiceID, err)
+				customerID, p.PaymentID, al.InvoiceID, al.AmountMinor)
+			if err != nil {
+				return fmt.Errorf("allocation of %s to %s: %w", p.PaymentID, al.InvoiceID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // allocated before (under another event key): counted once
 			}
 			// A part payment leaves the invoice open, so no later event
 			// in the batch carries its new state: add what was paid here
@@ -220,7 +271,7 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 				UPDATE invoices SET paid_minor = paid_minor + $3, updated_at = $4
 				WHERE invoice_id = $1 AND customer_id = $2`,
 				al.InvoiceID, customerID, al.AmountMinor, ev.At); err != nil {
-				return false, fmt.Errorf("invoice %s paid by %s: %w", al.InvoiceID, p.PaymentID, err)
+				return fmt.Errorf("invoice %s paid by %s: %w", al.InvoiceID, p.PaymentID, err)
 			}
 		}
 	}
@@ -231,7 +282,7 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 			INSERT INTO usage_records (usage_id, customer_id, amount_minor, currency, description, period, recorded_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (customer_id, usage_id) DO NOTHING`,
 			u.UsageID, customerID, u.AmountMinor, u.Currency, u.Description, u.Period, ev.At); err != nil {
-			return false, fmt.Errorf("usage %s: %w", u.UsageID, err)
+			return fmt.Errorf("usage %s: %w", u.UsageID, err)
 		}
 	}
 	if r := ev.Review; r != nil {
@@ -243,7 +294,7 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 			    decision = EXCLUDED.decision, decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at`,
 			customerID, r.ID, r.Kind, r.Source, r.NoticeID, r.Category, r.Severity, r.Reason, r.OpenedAt, r.Deadline,
 			r.Reminders, r.Lapsed, r.Decision, r.DecidedBy, nullTime(r.DecidedAt)); err != nil {
-			return false, fmt.Errorf("review %s: %w", r.ID, err)
+			return fmt.Errorf("review %s: %w", r.ID, err)
 		}
 	}
 	if w := ev.WriteOff; w != nil {
@@ -251,10 +302,10 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 			INSERT INTO write_offs (event_key, customer_id, invoice_ids, amount_minor, currency, collections, at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			ev.Key, customerID, pq.Array(w.InvoiceIDs), w.AmountMinor, w.Currency, w.Collections, ev.At); err != nil {
-			return false, fmt.Errorf("write-off: %w", err)
+			return fmt.Errorf("write-off: %w", err)
 		}
 	}
-	return true, nil
+	return nil
 }
 
 func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
