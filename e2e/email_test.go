@@ -108,7 +108,9 @@ func TestWorkerCrashAfterSendGridAcceptedSendsOnce(t *testing.T) {
 	t.Parallel()
 	fake := sendgridfake.NewServer(sendgridKey)
 	defer fake.Close()
-	fake.Inject(sendgridfake.Fault{Hold: 2 * time.Minute})
+	// The first two mails are held: the prepayment request and the phone
+	// verification email go out together, in either order.
+	fake.Inject(sendgridfake.Fault{Hold: 2 * time.Minute}, sendgridfake.Fault{Hold: 2 * time.Minute})
 	queue := "crash-queue"
 	extra := map[string]string{"DUNNING_TASK_QUEUE": queue, "SENDGRID_API_HOST": fake.URL()}
 	worker, logs, err := startWorker(context.Background(), extra)
