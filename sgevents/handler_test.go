@@ -25,6 +25,7 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 
 	"github.com/example/dunning/internal/pgtest"
+	"github.com/example/dunning/internal/syncbuf"
 	"github.com/example/dunning/sgevents"
 )
 
@@ -75,23 +76,6 @@ func (n *notifier) Calls() []call {
 	return append([]call(nil), n.calls...)
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type fixture struct {
 	t     *testing.T
 	db    *sqlx.DB
@@ -100,7 +84,7 @@ type fixture struct {
 	now   time.Time
 	h     *sgevents.Handler
 	n     *notifier
-	logs  *lockedBuffer
+	logs  *syncbuf.Buffer
 }
 
 const maxBody = 64 << 10
@@ -116,7 +100,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, store: sgevents.NewStore(db), priv: priv, now: t0.Add(time.Hour), n: &notifier{}, logs: &lockedBuffer{}}
+	f := &fixture{t: t, db: db, store: sgevents.NewStore(db), priv: priv, now: t0.Add(time.Hour), n: &notifier{}, logs: &syncbuf.Buffer{}}
 	f.h, err = sgevents.NewHandler(sgevents.Config{
 		PublicKey: pub, Store: f.store, Notifier: f.n,
 		Clock:   func() time.Time { return f.now },

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,7 +42,7 @@ now (180d, 36h).`,
 			if csvOut && a.json {
 				return usage("--csv and --json exclude each other")
 			}
-			write := func(w io.Writer, r reports.RecoveryReport) error { return reports.WriteRecoveryText(w, r) }
+			write := reports.WriteRecoveryText
 			switch {
 			case a.json:
 				write = reports.WriteRecoveryJSON
@@ -55,12 +53,7 @@ now (180d, 36h).`,
 			if err != nil {
 				return explain(err)
 			}
-			var buf bytes.Buffer
-			if err := write(&buf, r); err != nil {
-				return err
-			}
-			_, err = a.out.Write(buf.Bytes())
-			return err
+			return writeReport(a, write, r)
 		},
 	}
 	f := cmd.Flags()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,10 +47,8 @@ outstanding over the trailing 90 days).`,
 			if a.json {
 				format = "json"
 			}
-			write := map[string]func(*bytes.Buffer, reports.AgingReport) error{
-				"text": func(b *bytes.Buffer, r reports.AgingReport) error { return reports.WriteText(b, r) },
-				"json": func(b *bytes.Buffer, r reports.AgingReport) error { return reports.WriteJSON(b, r) },
-				"csv":  func(b *bytes.Buffer, r reports.AgingReport) error { return reports.WriteCSV(b, r) },
+			write := map[string]func(io.Writer, reports.AgingReport) error{
+				"text": reports.WriteText, "json": reports.WriteJSON, "csv": reports.WriteCSV,
 			}[format]
 			if write == nil {
 				return usage("--format %q must be text, json or csv", format)
@@ -58,12 +57,7 @@ outstanding over the trailing 90 days).`,
 			if err != nil {
 				return explain(err)
 			}
-			var buf bytes.Buffer
-			if err := write(&buf, r); err != nil {
-				return err
-			}
-			_, err = a.out.Write(buf.Bytes())
-			return err
+			return writeReport(a, write, r)
 		},
 	}
 	f := cmd.Flags()
@@ -241,4 +235,15 @@ opens a review or, when severe, suspends. Bad lines are listed and skipped.`,
 			return nil
 		},
 	}
+}
+
+// writeReport renders a whole report before printing it, so that a writer
+// that fails half-way prints nothing.
+func writeReport[R any](a *app, write func(io.Writer, R) error, r R) error {
+	var buf bytes.Buffer
+	if err := write(&buf, r); err != nil {
+		return err
+	}
+	_, err := a.out.Write(buf.Bytes())
+	return err
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/internal/pgtest"
+	"github.com/example/dunning/internal/syncbuf"
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/stripeevents"
 )
@@ -97,37 +98,20 @@ func (n *notifier) failWith(count int, err error) {
 
 var errUnavailable = &ops.UnavailableError{Err: fmt.Errorf("RecordPayment for %s: no answer within 10s", customerID)}
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type fixture struct {
 	t     *testing.T
 	db    *sqlx.DB
 	store *stripeevents.Store
 	h     *stripeevents.Handler
 	n     *notifier
-	logs  *lockedBuffer
+	logs  *syncbuf.Buffer
 	skew  time.Duration // the handler's clock runs this far ahead of the real one
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	_, db := pgtest.New(t)
-	f := &fixture{t: t, db: db, store: stripeevents.NewStore(db), n: &notifier{}, logs: &lockedBuffer{}}
+	f := &fixture{t: t, db: db, store: stripeevents.NewStore(db), n: &notifier{}, logs: &syncbuf.Buffer{}}
 	var err error
 	f.h, err = stripeevents.NewHandler(stripeevents.Config{
 		Secret: secret, Store: f.store, Notifier: f.n,
