@@ -14,6 +14,7 @@ import (
 	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/policy"
+	"github.com/example/dunning/reports"
 	"github.com/example/dunning/store"
 )
 
@@ -200,6 +201,9 @@ func TestWorkQueueDatabaseCut(t *testing.T) {
 	}
 	if _, err := o.Audit(context.Background(), "acme"); !errors.As(err, &un) {
 		t.Errorf("audit log during the cut: %v, want unavailable", err)
+	}
+	if _, err := o.Aging(context.Background(), now, reports.AgingOptions{}); !errors.As(err, &un) {
+		t.Errorf("aging report during the cut: %v, want unavailable", err)
 	}
 	if waited := time.Since(start); waited > 15*time.Second {
 		t.Errorf("waited %s for a cut database (the ops timeout is 2s)", waited)
