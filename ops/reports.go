@@ -76,7 +76,9 @@ func (o *Ops) FetchCollectionsBatch(ctx context.Context, w io.Writer, batchID st
 		return reports.CollectionsBatch{}, err
 	}
 	var buf bytes.Buffer // the abandoned read of a cut database writes here, never to w
-	b, err := bounded(ctx, func() (reports.CollectionsBatch, error) { return reports.FetchCollectionsBatch(ctx, st.DB(), &buf, batchID) })
+	b, err := bounded(ctx, func() (reports.CollectionsBatch, error) {
+		return reports.FetchCollectionsBatch(ctx, st.DB(), &buf, batchID)
+	})
 	if errors.Is(err, reports.ErrNoSuchBatch) {
 		return b, notFound("collections export batch %q not found (starter export-collections --list shows them)", batchID)
 	}
