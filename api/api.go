@@ -121,7 +121,7 @@ func New(o Options) http.Handler {
 		s.log.Warn("api: no bearer tokens configured; every authenticated request will be refused", "env", TokensEnv)
 	}
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.pattern, s.authorize(rt.handler))
+		s.mux.Handle(rt.pattern, s.authorize(rt.handler, operatorReads[rt.pattern]))
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -246,12 +246,17 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// authorize authenticates, then lets viewers read only.
-func (s *server) authorize(next http.Handler) http.Handler {
+// authorize authenticates, then lets viewers read only, and not even that
+// on operatorOnly routes.
+func (s *server) authorize(next http.Handler, operatorOnly bool) http.Handler {
 	return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role, _ := r.Context().Value(roleKey{}).(Role)
 		if !role.allows(r.Method) {
 			s.fail(w, r, &apiError{http.StatusForbidden, "forbidden", "token " + info(r).actor + " is a " + string(role) + ": it may only read"})
+			return
+		}
+		if operatorOnly && role != RoleOperator {
+			s.fail(w, r, &apiError{http.StatusForbidden, "forbidden", "token " + info(r).actor + " is a " + string(role) + ": this is for operators"})
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -155,7 +155,12 @@ func TestCollectionsBatchRoutes(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), sampleBatch) {
 		t.Errorf("list: %d %s", rec.Code, rec.Body)
 	}
+	// The file holds contact details: a viewer may list batches, not fetch one.
 	rec = h.do(request{method: http.MethodGet, path: "/v1/collections/exports/" + sampleBatch, token: viewerSecret})
+	if code, _ := errorCode(t, rec); rec.Code != http.StatusForbidden || code != "forbidden" {
+		t.Errorf("viewer fetch: %d %s", rec.Code, rec.Body)
+	}
+	rec = h.do(request{method: http.MethodGet, path: "/v1/collections/exports/" + sampleBatch, token: operatorSecret})
 	if rec.Code != http.StatusOK || rec.Header().Get("X-Export-Batch") != sampleBatch || !strings.HasSuffix(rec.Body.String(), ","+sampleBatch+"\n") {
 		t.Errorf("fetch: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}

@@ -27,6 +27,13 @@ type route struct {
 	handler http.Handler
 }
 
+// operatorReads are the reads viewers may not make: the collections
+// files hold the customers' contact details for the agency, for the
+// staff who hand them over, not for dashboards.
+var operatorReads = map[string]bool{
+	"GET /v1/collections/exports/{batch}": true,
+}
+
 // customerUpdate is a POST /v1/customers/{id}/<path> route that runs a
 // workflow update.
 type customerUpdate struct {
