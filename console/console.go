@@ -57,7 +57,7 @@ type Ops interface {
 const (
 	DefaultIdleTimeout    = 30 * time.Minute
 	DefaultMaxAge         = 12 * time.Hour
-	DefaultQueueHorizon   = 7 * 24 * time.Hour
+	DefaultQueueHorizon   = ops.DefaultWorkHorizon
 	DefaultSessionTimeout = 5 * time.Second
 )
 
@@ -152,7 +152,8 @@ func New(o Options) http.Handler {
 	s.mux.Handle("GET "+Prefix+"aging.csv", s.see(s.agingCSV))
 	s.mux.Handle("GET "+Prefix+"collections", s.see(s.collections))
 	s.mux.Handle("POST "+Prefix+"collections", s.act(s.exportCollections, true))
-	s.mux.Handle("GET "+Prefix+"collections/{batch}", s.see(s.collectionsBatch))
+	// A batch holds the customers' contact details: for operators, as in the API.
+	s.mux.Handle("GET "+Prefix+"collections/{batch}", s.see(operatorsOnly(s.collectionsBatch)))
 	s.mux.Handle(Prefix, s.open(func(_ http.ResponseWriter, _ *http.Request, _ *reqCtx) error {
 		return &pageError{http.StatusNotFound, "error.not_found", ""}
 	}))
@@ -228,6 +229,16 @@ func (s *server) see(h handler) http.Handler {
 		rc.sess = &sess
 		return h(w, r, rc)
 	})
+}
+
+// operatorsOnly refuses a viewer a page that is for operators.
+func operatorsOnly(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+		if !rc.sess.CanAct() {
+			return &pageError{http.StatusForbidden, "error.viewer", ""}
+		}
+		return h(w, r, rc)
+	}
 }
 
 // act serves a form's POST: from the console's origin, in a live session,

@@ -538,7 +538,7 @@ func TestCatalogComplete(t *testing.T) {
 			t.Errorf("no message %q", k)
 		}
 	}
-	for _, k := range []WorkItemKind{WorkReview, WorkProviderNotice, WorkPromiseDue, WorkEmailFailed, WorkProvisioningFailed, WorkSuspensionSoon} {
+	for _, k := range []ops.WorkItemKind{ops.WorkReview, ops.WorkProviderNotice, ops.WorkPromiseDue, ops.WorkEmailFailed, ops.WorkProvisioningFailed, ops.WorkSuspensionSoon} {
 		if _, ok := catalog["work."+string(k)]; !ok {
 			t.Errorf("no message for work item kind %q", k)
 		}
@@ -708,19 +708,28 @@ func TestAgingAndCollections(t *testing.T) {
 	if p := b.get(Prefix + "collections/col-unknown.csv"); p.status != http.StatusNotFound {
 		t.Errorf("unknown batch: %d", p.status)
 	}
+	// A batch holds contact details: viewers see the list, not the file.
+	v := r.browser()
+	v.signIn(viewerSecret)
+	p = v.get(Prefix + "collections")
+	mustContain(t, p, batch, "Operators only")
+	mustNotContain(t, p, batch+".csv")
+	if p := v.get(Prefix + "collections/" + batch + ".csv"); p.status != http.StatusForbidden || strings.Contains(p.body, "acme,") {
+		t.Errorf("viewer download: %d", p.status)
+	}
 }
 
 func TestWorkQueuePage(t *testing.T) {
 	r := newRig(t)
 	now := r.clock.now()
-	r.ops.items = []WorkItem{
-		{Kind: WorkProviderNotice, CustomerID: "acme", Due: now.Add(-time.Hour), Ref: "ABUSE-7", Detail: "ddos from vm-2"},
-		{Kind: WorkPromiseDue, CustomerID: "acme", InvoiceID: "inv-1", Due: now.Add(48 * time.Hour), Detail: "promised to pay"},
+	r.ops.items = []ops.WorkItem{
+		{Kind: ops.WorkProviderNotice, CustomerID: "acme", Due: now.Add(-time.Hour), Ref: "ABUSE-7", Detail: "ddos from vm-2"},
+		{Kind: ops.WorkPromiseDue, CustomerID: "acme", InvoiceID: "inv-1", Due: now.Add(48 * time.Hour), Detail: "promised to pay", AmountMinor: 12500, Currency: "USD"},
 	}
 	b := r.browser()
 	b.signIn(viewerSecret)
 	p := b.get(Prefix + "queue")
-	mustContain(t, p, "Provider notice", "ABUSE-7", "Past deadline", "Promise due", "inv-1", `href="/console/customers/acme"`)
+	mustContain(t, p, "Provider notice", "ABUSE-7", "Past deadline", "Promise due", "inv-1", "$125.00", `href="/console/customers/acme"`)
 	if strings.Index(p.body, "ABUSE-7") > strings.Index(p.body, "inv-1") {
 		t.Error("the queue is not in deadline order")
 	}

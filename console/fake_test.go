@@ -33,7 +33,7 @@ type fakeOps struct {
 	status   account.StatusView
 	next     []byte // the list's next page token
 	err      error  // every call fails with it when set
-	items    []WorkItem
+	items    []ops.WorkItem
 	batches  []reports.CollectionsBatch
 	exported int
 }
@@ -164,7 +164,7 @@ func (f *fakeOps) FetchCollectionsBatch(_ context.Context, w io.Writer, id strin
 	return reports.CollectionsBatch{}, fmt.Errorf("batch %q: %w", id, ops.ErrNotFound)
 }
 
-func (f *fakeOps) WorkQueue(context.Context, time.Time, time.Duration) ([]WorkItem, error) {
+func (f *fakeOps) WorkQueue(context.Context, time.Time, time.Duration) ([]ops.WorkItem, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.items), f.err

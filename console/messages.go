@@ -217,6 +217,7 @@ var catalog = map[string][2]string{
 	"collections.rows":        {"Rows", "건수"},
 	"collections.file":        {"File", "파일"},
 	"collections.download":    {"Download CSV", "CSV 다운로드"},
+	"collections.operators":   {"Operators only (contact details)", "운영자만(연락처 포함)"},
 	"collections.none":        {"No exports yet.", "아직 내보내기가 없습니다."},
 	"collections.exported":    {"Export done: download it below.", "내보내기가 완료되었습니다. 아래에서 다운로드하세요."},
 	"collections.nothing":     {"Nothing new to export.", "새로 내보낼 건이 없습니다."},
