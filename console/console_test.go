@@ -796,3 +796,11 @@ func TestSessionDatabaseCut(t *testing.T) {
 		t.Errorf("action after the cut: %d", p.status)
 	}
 }
+
+func TestGroup(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -10000: "-10,000"} {
+		if got := group(n); got != want {
+			t.Errorf("group(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -69,6 +69,23 @@ func (v view) Date(t time.Time) string {
 	return t.UTC().Format("2 Jan 2006 15:04 UTC")
 }
 
+// group writes a number with thousands separators: 1234567 -> 1,234,567.
+func group(n int64) string {
+	digits := strconv.FormatInt(n, 10)
+	sign := ""
+	if n < 0 {
+		sign, digits = "-", digits[1:]
+	}
+	var b strings.Builder
+	for i, r := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return sign + b.String()
+}
+
 func joinInts(xs []int) string {
 	s := make([]string, len(xs))
 	for i, x := range xs {
@@ -96,8 +113,9 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"path": url.PathEscape,
-	"list": func(xs ...string) []string { return xs },
+	"path":  url.PathEscape,
+	"list":  func(xs ...string) []string { return xs },
+	"group": group,
 }
 
 // pageFiles are the pages, each rendered inside layout.html.

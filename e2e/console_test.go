@@ -286,7 +286,7 @@ func screenshotTour(t *testing.T, b *browser, customerID string) {
 		out, _ := starter(t, "list", "--stage", status(t, late[0].CustomerID).DunningStage)
 		return strings.Contains(out, late[0].CustomerID)
 	})
-	b.do(chromedp.Navigate(env.apiURL+"/console/customers/"+customerID), chromedp.WaitVisible(chromedp.CSS("#balance")))
+	b.do(chromedp.Navigate(env.apiURL+"/console/customers/"+late[0].CustomerID), chromedp.WaitVisible(chromedp.CSS("#balance")))
 	b.screenshot("customer")
 	b.do(chromedp.Navigate(env.apiURL+"/console/lang?to=ko&back=/console/customers/"+late[0].CustomerID), chromedp.WaitVisible(chromedp.CSS("#balance")))
 	b.screenshot("customer-ko")
@@ -296,4 +296,5 @@ func screenshotTour(t *testing.T, b *browser, customerID string) {
 	b.screenshot("aging")
 	b.do(chromedp.Navigate(env.apiURL+"/console/queue"), chromedp.WaitVisible(chromedp.CSS("#queue")))
 	b.screenshot("queue")
+	b.do(chromedp.Navigate(env.apiURL+"/console/customers/"+customerID), chromedp.WaitVisible(chromedp.CSS("#balance")))
 }

@@ -23,3 +23,7 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+// A page restored from the back-forward cache may be posted again.
+window.addEventListener("pageshow", () => {
+  for (const form of document.querySelectorAll("form[data-sent]")) delete form.dataset.sent;
+});
