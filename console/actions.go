@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -47,8 +48,15 @@ var actions = map[ActionName]actionFunc{
 		if err != nil {
 			return err
 		}
-		return run(ctx, up, workflows.UpdateRecordPayment, id, account.Payment{PaymentID: f.Get("payment_id"), AmountMinor: amount,
-			Currency: cur, Method: f.Get("method"), Reference: f.Get("reference"), Actor: actor})
+		p := account.Payment{PaymentID: f.Get("payment_id"), AmountMinor: amount, Currency: cur, Method: f.Get("method"), Reference: f.Get("reference"), Actor: actor}
+		if err := p.Validate(); err != nil {
+			return ops.Invalid(err)
+		}
+		res, err := contract.Run(ctx, up, workflows.UpdateRecordPayment, id, p)
+		if err == nil && res != nil && res.Duplicate {
+			return errAlreadyRecorded
+		}
+		return err
 	},
 	ActPromise: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {
 		until, err := ops.ParseTime(strings.TrimSpace(f.Get("until")))
@@ -100,6 +108,10 @@ var actions = map[ActionName]actionFunc{
 		return run(ctx, up, workflows.UpdateSetBudget, id, b)
 	},
 }
+
+// errAlreadyRecorded is a payment form posted again (back and submit): the
+// workflow knew its payment ID and changed nothing. Not a failure.
+var errAlreadyRecorded = errors.New("payment already recorded")
 
 // actionNames are the actions in the order the customer page shows them.
 var actionNames = []ActionName{ActPayment, ActPromise, ActDispute, ActResolve, ActWriteOff, ActReview, ActSuspend, ActReinstate, ActTerminate, ActBudget}

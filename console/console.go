@@ -146,7 +146,7 @@ func New(o Options) http.Handler {
 	s.mux.Handle("GET "+Prefix+"customers", s.see(s.customers))
 	s.mux.Handle("GET "+Prefix+"customers/{id}", s.see(s.customer))
 	s.mux.Handle("POST "+Prefix+"customers/{id}/{action}", s.act(s.customerAction, true))
-	s.mux.Handle("GET "+Prefix+"onboard", s.see(s.onboardForm))
+	s.mux.Handle("GET "+Prefix+"onboard", s.see(operatorsOnly(s.onboardForm)))
 	s.mux.Handle("POST "+Prefix+"onboard", s.act(s.onboard, true))
 	s.mux.Handle("GET "+Prefix+"aging", s.see(s.aging))
 	s.mux.Handle("GET "+Prefix+"aging.csv", s.see(s.agingCSV))

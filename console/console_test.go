@@ -230,6 +230,12 @@ func TestSignInAndRecordPayment(t *testing.T) {
 	}
 	p = b.get(p.header.Get("Location"))
 	mustContain(t, p, "Payment recorded.", `id="balance">$100.00<`)
+	// The same form posted again (back, submit): recorded once, and said so.
+	p = b.post(Prefix+"customers/acme/payment", form)
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != Prefix+"customers/acme?done=duplicate" {
+		t.Fatalf("payment again: %d %s", p.status, p.header.Get("Location"))
+	}
+	mustContain(t, b.get(p.header.Get("Location")), "already recorded", `id="balance">$100.00<`)
 }
 
 // The session cookie's attributes: HttpOnly, SameSite=Lax, Secure only over
@@ -281,6 +287,9 @@ func TestViewerCannotAct(t *testing.T) {
 	mustNotContain(t, p, `id="act-payment"`, `action="/console/customers/acme/`)
 	if strings.Contains(b.get(Prefix+"collections").body, `id="export-form"`) || strings.Contains(b.get(Prefix+"queue").body, `href="/console/onboard"`) {
 		t.Error("a viewer is offered an action")
+	}
+	if p := b.get(Prefix + "onboard"); p.status != http.StatusForbidden || strings.Contains(p.body, `id="onboard-form"`) {
+		t.Errorf("a viewer gets the onboarding form: %d", p.status)
 	}
 	token := b.csrf(Prefix + "customers/acme") // the sign-out form's
 	for path, form := range map[string]url.Values{
@@ -575,7 +584,7 @@ func TestHostileInputEscaped(t *testing.T) {
 		t.Errorf("hostile search: %d", p.status)
 	}
 	mustNotContain(t, p, "<svg onload")
-	for _, next := range []string{"//evil.example/", "https://evil.example/console/", "/console/\\evil", "/elsewhere", "/console/x\r\nSet-Cookie: a=b"} {
+	for _, next := range []string{"/console/../v1/customers", "//evil.example/", "https://evil.example/console/", "/console/\\evil", "/elsewhere", "/console/x\r\nSet-Cookie: a=b"} {
 		if got := safeNext(next); got != Prefix+"queue" {
 			t.Errorf("safeNext(%q) = %q", next, got)
 		}

@@ -63,6 +63,14 @@ func (f *fakeOps) Update(_ context.Context, customerID, name string, arg, result
 		return fmt.Errorf("unknown customer %q: %w", customerID, ops.ErrNotFound)
 	}
 	if p, ok := arg.(account.Payment); ok && name == workflows.UpdateRecordPayment.Name {
+		for _, u := range f.updates {
+			if prev, ok := u.arg.(account.Payment); ok && prev.PaymentID == p.PaymentID {
+				if r, ok := result.(**account.PaymentResult); ok {
+					*r = &account.PaymentResult{PaymentID: p.PaymentID, Duplicate: true, BalanceMinor: f.status.BalanceMinor}
+				}
+				return nil
+			}
+		}
 		if p.Currency != f.status.Currency {
 			return &ops.RefusedError{Op: name, Message: fmt.Sprintf("payment currency %s does not match the account currency %s", p.Currency, f.status.Currency)}
 		}

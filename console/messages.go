@@ -133,6 +133,7 @@ var catalog = map[string][2]string{
 	"done.reinstate": {"Customer reinstated.", "고객이 복구되었습니다."},
 	"done.terminate": {"Customer terminated.", "고객이 해지되었습니다."},
 	"done.budget":    {"Budget set.", "예산이 설정되었습니다."},
+	"done.duplicate": {"This payment was already recorded (the form was sent twice); nothing changed.", "이미 기록된 결제입니다(양식이 두 번 전송됨). 변경된 것은 없습니다."},
 	"done.onboard":   {"Customer onboarded: screening has started.", "고객이 등록되었습니다. 심사가 시작되었습니다."},
 
 	"field.customer":        {"Customer", "고객"},

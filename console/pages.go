@@ -187,8 +187,8 @@ func (s *server) showCustomer(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if key := r.URL.Query().Get("done"); key != "" {
 		if a, ok := knownAction(key); ok {
 			v.Flash = rc.lang.T("done." + string(a))
-		} else if key == "onboard" {
-			v.Flash = rc.lang.T("done.onboard")
+		} else if key == "onboard" || key == "duplicate" {
+			v.Flash = rc.lang.T("done." + key)
 		}
 	}
 	if failed != nil {
@@ -214,7 +214,12 @@ func (s *server) customerAction(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	if err := actions[name](r.Context(), s.Ops, id, rc.sess.Actor, r.PostForm, st); err != nil {
+	err = actions[name](r.Context(), s.Ops, id, rc.sess.Actor, r.PostForm, st)
+	if errors.Is(err, errAlreadyRecorded) {
+		http.Redirect(w, r, Prefix+"customers/"+url.PathEscape(id)+"?done=duplicate", http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
 		pe := s.explain(r, err)
 		msg := pe.detail
 		if msg == "" {
