@@ -156,6 +156,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if h := op.text("h1"); h != app.Name {
 		t.Errorf("heading %q, want %q", h, app.Name)
 	}
+	// What a page view costs: the server's time to the last byte (one
+	// GetStatus query and two PostgreSQL reads) and the HTML's size.
+	timing := op.eval(`(() => { const n = performance.getEntriesByType("navigation")[0]; return Math.round(n.responseEnd - n.requestStart) + " ms, " + n.transferSize + " bytes"; })()`)
+	t.Logf("customer page: %v", timing)
 	before := op.text("#balance")
 	if want := money.Format(v.BalanceMinor, "USD"); before != want {
 		t.Errorf("balance shown %q, status says %q", before, want)
