@@ -50,6 +50,9 @@ type Config struct {
 	// PayLinkReturnURL is where the hosted payment page sends the
 	// customer back to (DUNNING_PAY_RETURN_URL).
 	PayLinkReturnURL string
+	// The staff console (served under /console/ when HTTPAddr is set).
+	TemporalUIURL string // DUNNING_TEMPORAL_UI_URL: the Temporal Web UI the console links each customer to
+	ConsoleURL    string // DUNNING_CONSOLE_URL: the console's public origin, e.g. https://billing.example.com; empty: the request's own
 }
 
 // DefaultDatabaseURL is the local development database.
@@ -101,6 +104,9 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		StripeAPIBase:       env("STRIPE_API_BASE", DefaultStripeAPIBase),
 		StripeWebhookSecret: getenv("STRIPE_WEBHOOK_SECRET"),
 		PayLinkReturnURL:    env("DUNNING_PAY_RETURN_URL", "https://example.com/billing"),
+
+		TemporalUIURL: env("DUNNING_TEMPORAL_UI_URL", "http://localhost:8233"),
+		ConsoleURL:    getenv("DUNNING_CONSOLE_URL"),
 	}
 	switch v := strings.ToLower(env("DUNNING_RECONCILE_REPAIR", "false")); v {
 	case "true", "1", "yes":
@@ -128,6 +134,14 @@ func (c Config) Validate() error {
 	for _, u := range []struct{ name, v string }{{"STRIPE_API_BASE", c.StripeAPIBase}, {"DUNNING_PAY_RETURN_URL", c.PayLinkReturnURL}} {
 		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			return fmt.Errorf("%s %q must be a base URL with scheme, e.g. https://api.stripe.com", u.name, u.v)
+		}
+	}
+	if pu, err := url.Parse(c.TemporalUIURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return fmt.Errorf("DUNNING_TEMPORAL_UI_URL %q must be a base URL with scheme, e.g. http://localhost:8233", c.TemporalUIURL)
+	}
+	if c.ConsoleURL != "" {
+		if pu, err := url.Parse(c.ConsoleURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
+			return fmt.Errorf("DUNNING_CONSOLE_URL %q must be an origin with scheme and no path, e.g. https://billing.example.com", c.ConsoleURL)
 		}
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {

@@ -31,6 +31,8 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		"TEMPORAL_TLS_CERT":        "/etc/cert.pem",
 		"DUNNING_STAFF_LOCALE":     "fr",
 		"DUNNING_RECONCILE_REPAIR": "sometimes",
+		"DUNNING_TEMPORAL_UI_URL":  "localhost:8233",
+		"DUNNING_CONSOLE_URL":      "https://billing.example.com/console",
 	} {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)

@@ -122,13 +122,14 @@ func run(ctx context.Context, opts options) error {
 		"STRIPE_API_BASE="+fake.URL(),
 		"STRIPE_WEBHOOK_SECRET="+demoWebhookSecret,
 		"DUNNING_HTTP_ADDR="+httpAddr,
+		fmt.Sprintf("DUNNING_TEMPORAL_UI_URL=http://localhost:%d", opts.uiPort),
 	)
 	if os.Getenv("DUNNING_API_TOKENS") == "" {
 		// The worker's HTTP server (there for the Stripe webhook) wants
 		// API tokens; the demo makes one for this run.
 		token := rand.Text()
 		env = append(env, "DUNNING_API_TOKENS=demo-staff:operator:"+token)
-		say("HTTP API on http://%s (bearer token %s)", httpAddr, token)
+		say("HTTP API on http://%s and the staff console on http://%s/console/ (token %s)", httpAddr, httpAddr, token)
 	}
 	worker, err := startWorker(ctx, env, workerLog)
 	if err != nil {
