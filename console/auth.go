@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/api"
+	"github.com/example/dunning/internal/bounded"
 )
 
 // Cookies and the form field of the CSRF token.
@@ -34,7 +35,7 @@ func (s *server) session(r *http.Request) (Session, error) {
 	if err != nil || c.Value == "" {
 		return Session{}, ErrNoSession
 	}
-	sess, err := bounded(r.Context(), s.SessionTimeout, func(ctx context.Context) (Session, error) {
+	sess, err := withTimeout(r.Context(), s.SessionTimeout, func(ctx context.Context) (Session, error) {
 		return s.Sessions.Touch(ctx, hashID(c.Value), s.Now(), s.IdleTimeout)
 	})
 	if errors.Is(err, ErrNoSession) {
@@ -44,7 +45,7 @@ func (s *server) session(r *http.Request) (Session, error) {
 		return Session{}, errors.Join(errSessionsDown, err)
 	}
 	if tok, ok := s.Tokens.Named(sess.Actor); !ok || tok.Role != sess.Role {
-		_, _ = bounded(r.Context(), s.SessionTimeout, func(ctx context.Context) (struct{}, error) {
+		_, _ = withTimeout(r.Context(), s.SessionTimeout, func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, s.Sessions.Delete(ctx, hashID(c.Value))
 		})
 		return Session{}, ErrNoSession
@@ -52,29 +53,12 @@ func (s *server) session(r *http.Request) (Session, error) {
 	return sess, nil
 }
 
-// bounded runs f with a deadline and returns by it even when f does not:
-// lib/pq keeps waiting on a connection that stopped answering until TCP
-// gives up, whatever the context says. f then finishes on its own with
-// its context cancelled.
-func bounded[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
+// withTimeout runs f with a deadline and returns by it even when f does
+// not (package bounded says why).
+func withTimeout[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := f(ctx)
-		done <- result{v, err}
-	}()
-	select {
-	case res := <-done:
-		return res.v, res.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
-	}
+	return bounded.Run(ctx, f)
 }
 
 // secure says whether cookies get the Secure attribute: the console is
@@ -195,7 +179,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	}
 	id := newSecret()
 	sess := Session{Actor: tok.Name, Role: tok.Role, CSRF: newSecret(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.MaxAge)}
-	if _, err := bounded(r.Context(), s.SessionTimeout, func(ctx context.Context) (struct{}, error) {
+	if _, err := withTimeout(r.Context(), s.SessionTimeout, func(ctx context.Context) (struct{}, error) {
 		if err := s.Sessions.Create(ctx, hashID(id), sess); err != nil {
 			return struct{}{}, err
 		}
@@ -216,7 +200,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 // cookie.
 func (s *server) signout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	c, _ := r.Cookie(sessionCookie)
-	if _, err := bounded(r.Context(), s.SessionTimeout, func(ctx context.Context) (struct{}, error) {
+	if _, err := withTimeout(r.Context(), s.SessionTimeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, s.Sessions.Delete(ctx, hashID(c.Value))
 	}); err != nil {
 		return errors.Join(errSessionsDown, err)
