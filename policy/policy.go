@@ -48,6 +48,30 @@ type Policy struct {
 	// Collection is how a card on file is charged; a policy without it
 	// (every v1 policy) never charges automatically.
 	Collection *Collection `json:"collection,omitempty"`
+	// SuspendScope is what non-payment suspends. Files without it (every
+	// version before the field) suspend the whole account, as they always
+	// did.
+	SuspendScope SuspendScope `json:"suspend_scope,omitempty"`
+}
+
+// SuspendScope is what the ladder's suspend step suspends.
+type SuspendScope string
+
+// Suspend scopes.
+const (
+	// ScopeAccount suspends every subscription of the account.
+	ScopeAccount SuspendScope = "account"
+	// ScopeUnpaidSubscriptions suspends only the subscriptions billed on
+	// the unpaid invoice; one paid through a later date keeps running.
+	ScopeUnpaidSubscriptions SuspendScope = "unpaid_subscriptions"
+)
+
+// Scope is the policy's suspend scope, account when the file has none.
+func (p Policy) Scope() SuspendScope {
+	if p.SuspendScope == "" {
+		return ScopeAccount
+	}
+	return p.SuspendScope
 }
 
 // Provisioning says how a suspension, reinstatement or termination that the
@@ -216,8 +240,9 @@ type file struct {
 		RetryEvery    string `json:"retry_every"`
 		EscalateAfter string `json:"escalate_after"`
 	} `json:"provisioning"`
-	Collection *collectionFile `json:"collection"`
-	Ladder     []struct {
+	Collection   *collectionFile `json:"collection"`
+	SuspendScope SuspendScope    `json:"suspend_scope"`
+	Ladder       []struct {
 		Stage    string `json:"stage"`
 		Offset   string `json:"offset"`
 		Action   string `json:"action"`
@@ -362,6 +387,12 @@ func Parse(fileName string, data []byte) (Policy, error) {
 		}
 	}
 
+	switch f.SuspendScope {
+	case "", ScopeAccount, ScopeUnpaidSubscriptions:
+		p.SuspendScope = f.SuspendScope
+	default:
+		return fail("suspend_scope", "%q must be account or unpaid_subscriptions", f.SuspendScope)
+	}
 	if f.Collection != nil {
 		c, ferr := parseCollection(fileName, f.Collection)
 		if ferr != nil {

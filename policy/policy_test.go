@@ -57,7 +57,7 @@ func TestEmbeddedPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if std.ID() != "standard.v2" || std.Collection == nil || std.Billing.Interval.Months != 1 || std.Billing.Terms != 14*24*time.Hour {
+	if std.ID() != "standard.v3" || std.Scope() != ScopeUnpaidSubscriptions || std.Collection == nil || std.Billing.Interval.Months != 1 || std.Billing.Terms != 14*24*time.Hour {
 		t.Errorf("standard = %+v", std)
 	}
 	var stages []string
@@ -67,6 +67,16 @@ func TestEmbeddedPolicies(t *testing.T) {
 	want := "upcoming@-3d,due@0d,overdue_1@3d,overdue_2@7d,final_notice@14d,suspended@21d,termination_warning@45d,terminated@60d"
 	if got := strings.Join(stages, ","); got != want {
 		t.Errorf("standard ladder = %s\nwant %s", got, want)
+	}
+	// Versions from before suspend_scope suspend the whole account, as
+	// they always did.
+	for _, id := range []string{"standard.v1", "standard.v2", "strict.v2", "lenient.v2", "demo.v2"} {
+		if p := mustGet(t, reg, id); p.Scope() != ScopeAccount || p.SuspendScope != "" {
+			t.Errorf("%s: suspend scope %q, want account", id, p.SuspendScope)
+		}
+	}
+	if p := mustGet(t, reg, "demo"); p.ID() != "demo.v3" || p.Scope() != ScopeUnpaidSubscriptions {
+		t.Errorf("demo = %s with scope %s", p.ID(), p.Scope())
 	}
 	strict, _ := reg.Get("strict.v1")
 	if strict.Ladder[strict.StepIndex(ActionSuspend)].Offset >= std.Ladder[std.StepIndex(ActionSuspend)].Offset {
@@ -133,6 +143,7 @@ func TestParseRefusesBadFiles(t *testing.T) {
 		{"terminate not last", "p.v1.json", `"action": "suspend"`, `"action": "terminate"`, `field ladder[1].action: terminate must be the last step`},
 		{"bad stage", "p.v1.json", `"stage": "due"`, `"stage": "Due Now"`, `field ladder[0].stage: "Due Now" must be lower-case`},
 		{"empty ladder", "p.v1.json", `"ladder": [`, `"ladder": [], "x": [`, `unknown field "x"`},
+		{"bad suspend scope", "p.v1.json", `"ladder": [`, `"suspend_scope": "everything", "ladder": [`, `field suspend_scope: "everything" must be account or unpaid_subscriptions`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := good
@@ -200,7 +211,7 @@ func TestCollectionDeclineCategories(t *testing.T) {
 	}
 	for _, name := range reg.Names() {
 		p := mustGet(t, reg, name)
-		if p.Version != 2 || p.Collection == nil {
+		if p.Version < 2 || p.Collection == nil {
 			t.Errorf("%s: the latest version must collect cards", p.ID())
 			continue
 		}
