@@ -82,6 +82,15 @@ func (a *Account) Approve(prepay bool, actor, reason string, now time.Time) ([]E
 		PeriodStart: now,
 		PeriodEnd:   end,
 	}
+	if a.Subscribed {
+		// The reserve is each subscription's first intervals covering
+		// the prepaid periods.
+		inv.Lines = a.prepaymentLines(now)
+		inv.AmountMinor = linesTotal(inv.Lines)
+		if inv.AmountMinor == 0 {
+			return a.finish(a.activate(now, actor, reason, 0), now, actor, reason), nil
+		}
+	}
 	a.Invoices = append(a.Invoices, inv)
 	from := a.Status
 	a.Status = StatusAwaitingPrepayment
@@ -109,6 +118,10 @@ func (a *Account) activate(now time.Time, actor, reason string, prepaidPeriods i
 	for range prepaidPeriods {
 		a.NextBillingAt = a.Policy.Billing.Interval.After(a.NextBillingAt)
 	}
+	if a.Subscribed {
+		a.startSubscriptions(now, prepaidPeriods)
+		events[0].Subscriptions = a.upSubscriptions()
+	}
 	if prepaidPeriods == 0 {
 		events = append(events, a.issueInvoice(now)...)
 	}
@@ -117,6 +130,9 @@ func (a *Account) activate(now time.Time, actor, reason string, prepaidPeriods i
 
 // issueInvoice bills the period starting at NextBillingAt.
 func (a *Account) issueInvoice(now time.Time) []Event {
+	if a.Subscribed {
+		return a.issueSubscribedInvoice(now)
+	}
 	pol := a.Policy
 	start := a.NextBillingAt
 	end := pol.Billing.Interval.After(start)
@@ -145,6 +161,12 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 		Currency:    a.Customer.Currency,
 		Stage:       StageIssued,
 	}
+	return append(lifted, a.billInvoice(inv, start, usage, now)...)
+}
+
+// billInvoice opens an invoice: its ladder, the event and the invoice mail.
+func (a *Account) billInvoice(inv *Invoice, start time.Time, usage int64, now time.Time) []Event {
+	pol := a.Policy
 	// Steps that would fall before the invoice exists are not taken.
 	for inv.NextStep < len(pol.Ladder) && !a.stepAt(inv, inv.NextStep).After(now) {
 		inv.NextStep++
@@ -157,7 +179,7 @@ func (a *Account) issueInvoice(now time.Time) []Event {
 	settled := a.settle(now, nil)
 	// The invoice mail shows what is left after any credit was applied.
 	ev.Notice = a.notice(inv, "invoice_issued", "invoice_issued", inv.DueAt, now)
-	return append(append(lifted, ev), settled...)
+	return append([]Event{ev}, settled...)
 }
 
 // stepAt is when the invoice's ladder step i is due, pauses included.
@@ -269,6 +291,9 @@ func (a *Account) closeInvoice(inv *Invoice, status InvoiceStatus, now time.Time
 	ev := a.newEvent(now, InvoiceEvent(status), actor, reason)
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"stage": inv.Stage, "amount_minor": strconv.FormatInt(inv.AmountMinor, 10)}
+	if status == InvoicePaid {
+		a.markPaid(inv)
+	}
 	if status == InvoicePaid && inv.Kind == KindSubscription && !now.After(inv.DueAt) {
 		a.OnTimeInvoices++
 		ev.Detail["on_time"] = "true"
@@ -287,7 +312,7 @@ func (a *Account) derivedStatus(now time.Time) Status {
 	case StatusScreening, StatusManualReview, StatusAwaitingPrepayment, StatusTerminated:
 		return a.Status
 	}
-	if len(a.Suspensions) > 0 {
+	if len(a.Suspensions) > 0 || a.allSubscriptionsSuspended() {
 		return StatusSuspended
 	}
 	if a.overdue(now) > 0 {

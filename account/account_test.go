@@ -2,6 +2,7 @@ package account
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -649,7 +650,7 @@ func TestPaymentValidation(t *testing.T) {
 			t.Errorf("RecordPayment(%+v) = %v, want %q", tc.p, err, tc.want)
 		}
 	}
-	if *a.Invoices[0] != before || a.EventSeq != seq || a.CreditMinor != 0 {
+	if !reflect.DeepEqual(*a.Invoices[0], before) || a.EventSeq != seq || a.CreditMinor != 0 {
 		t.Error("a refused payment changed the account")
 	}
 	// The same payment again is a no-op.

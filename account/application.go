@@ -24,6 +24,9 @@ type Application struct {
 	Plan              Plan              `json:"plan"`
 	PaymentInstrument PaymentInstrument `json:"payment_instrument"`
 	SignupIP          string            `json:"signup_ip"`
+	// Subscriptions are the initial subscriptions besides the plan fee
+	// (which may then be left out).
+	Subscriptions []SubscriptionSpec `json:"subscriptions,omitempty"`
 }
 
 // Plan is what the customer subscribes to.
@@ -122,8 +125,22 @@ func (a Application) Validate() error {
 	if !policyPattern.MatchString(a.Policy) {
 		add("policy %q must be a policy name like standard (1-64 letters, digits, '.', '_' or '-')", a.Policy)
 	}
-	if err := money.ValidatePositive("plan.monthly_fee_minor", a.Plan.MonthlyFeeMinor); err != nil {
-		add("%v", err)
+	if len(a.Subscriptions) == 0 || a.Plan.MonthlyFeeMinor != 0 {
+		if err := money.ValidatePositive("plan.monthly_fee_minor", a.Plan.MonthlyFeeMinor); err != nil {
+			add("%v", err)
+		}
+	}
+	if len(a.Subscriptions) > MaxSubscriptions {
+		add("at most %d subscriptions, got %d", MaxSubscriptions, len(a.Subscriptions))
+	}
+	seen := map[string]bool{PlanSubscriptionID: a.Plan.MonthlyFeeMinor != 0}
+	for i, s := range a.Subscriptions {
+		if err := s.Validate(); err != nil {
+			add("subscriptions[%d]: %v", i, err)
+		} else if seen[s.SubscriptionID] {
+			add("subscriptions[%d]: subscription_id %q appears twice (%q is the plan fee's)", i, s.SubscriptionID, PlanSubscriptionID)
+		}
+		seen[s.SubscriptionID] = true
 	}
 	pi := a.PaymentInstrument
 	switch {

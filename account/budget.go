@@ -22,6 +22,9 @@ type UsageState struct {
 	PeriodStart time.Time           `json:"period_start,omitzero"`
 	PeriodMinor int64               `json:"period_minor"` // usage this period, to be billed on the next invoice
 	IDs         map[string]UsageRef `json:"ids,omitempty"`
+	// Items are this period's reports, for the invoice's usage lines
+	// (accounts with subscriptions only).
+	Items []UsageItem `json:"items,omitempty"`
 }
 
 // UsageRef remembers a usage report for idempotency.
@@ -117,6 +120,7 @@ func (a *Account) ReportUsage(u Usage, now time.Time) ([]Event, error) {
 		a.Usage.IDs = map[string]UsageRef{}
 	}
 	a.Usage.PeriodMinor += u.AmountMinor
+	a.addUsageItem(u)
 	ev := a.newEvent(now, EventUsageRecorded, SystemActor, u.Description)
 	a.Usage.IDs[u.UsageID] = UsageRef{AmountMinor: u.AmountMinor, Period: a.Usage.Period, Seq: a.EventSeq}
 	ev.Usage = &UsageRecord{UsageID: u.UsageID, AmountMinor: u.AmountMinor, Currency: a.Customer.Currency,

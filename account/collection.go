@@ -93,7 +93,7 @@ type ChargeOutcome struct {
 
 // Collects reports whether the account charges its card automatically.
 func (a *Account) Collects() bool {
-	return a.Collecting && a.Policy.Collection != nil && a.Card != nil && a.Card.Blocked == ""
+	return a.Collecting && a.Policy.Collection != nil && a.Card != nil && a.Card.Blocked == "" && !a.Exempt(ExemptManualPay)
 }
 
 // chargeable reports whether an invoice may be charged now (ignoring when).

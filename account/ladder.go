@@ -2,6 +2,8 @@ package account
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +23,7 @@ const (
 	itemReviewReminder
 	itemReviewDeadline
 	itemBilling
+	itemExemptionEnds
 )
 
 // item is one thing on the account's agenda.
@@ -30,6 +33,7 @@ type item struct {
 	inv    *Invoice
 	step   int
 	review *Review
+	exempt Exemption
 }
 
 // agenda lists everything the account waits for, in no particular order.
@@ -63,6 +67,9 @@ func (a *Account) agenda() []item {
 			case inv.Charge != nil && inv.Charge.InFlight > 0:
 				// A charge's answer is awaited: no reminder about money
 				// that may just have been paid.
+			case inv.NextStep < len(a.Policy.Ladder) && a.enforcementHeld(a.Policy.Ladder[inv.NextStep]):
+				// Exempt from enforcement: the ladder waits at its
+				// suspension step until the exemption ends.
 			case inv.NextStep < len(a.Policy.Ladder):
 				items = append(items, item{at: a.stepAt(inv, inv.NextStep), kind: itemStep, inv: inv, step: inv.NextStep})
 			}
@@ -79,6 +86,11 @@ func (a *Account) agenda() []item {
 	switch a.Status {
 	case StatusActive, StatusPastDue, StatusSuspended:
 		items = append(items, item{at: a.NextBillingAt, kind: itemBilling})
+	}
+	for _, kind := range slices.Sorted(maps.Keys(a.Exemptions)) {
+		if e := a.Exemptions[kind]; !e.Until.IsZero() {
+			items = append(items, item{at: e.Until, kind: itemExemptionEnds, exempt: kind})
+		}
 	}
 	return items
 }
@@ -132,6 +144,8 @@ func (a *Account) describe(it item) string {
 		return "deadline of " + it.review.ID
 	case itemBilling:
 		return "next invoice"
+	case itemExemptionEnds:
+		return "end of exemption " + string(it.exempt)
 	}
 	return "unknown"
 }
@@ -178,6 +192,8 @@ func (a *Account) take(it item, now time.Time) []Event {
 		return a.lapseReview(it.review, now)
 	case itemBilling:
 		return a.issueInvoice(now)
+	case itemExemptionEnds:
+		return a.exemptionExpired(it.exempt, now)
 	}
 	return nil
 }
@@ -198,6 +214,18 @@ func (a *Account) takeStep(inv *Invoice, i int, now time.Time) []Event {
 	reason := fmt.Sprintf("%s, %d days past due", pol.ID(), a.Policy.Days(now.Sub(inv.DueAt)))
 	switch step.Action {
 	case policy.ActionSuspend:
+		if events, ok := a.suspendUnpaid(inv, reason, now); ok {
+			if len(events) == 0 { // its subscriptions are suspended already
+				ev := a.newEvent(now, DunningEvent(step.Stage), SystemActor, reason+", already suspended")
+				ev.Invoice = inv
+				return []Event{ev}
+			}
+			events[0].Invoice = inv
+			events[0].Detail["stage"] = step.Stage
+			events[0].Notice = a.notice(inv, step.Template, step.Stage, a.deadlineAfter(inv, i), now)
+			events[0].Notice.Detail = map[string]string{"subscriptions": events[0].Detail["subscriptions"]}
+			return events
+		}
 		events := a.suspend(ReasonNonPayment, SystemActor, reason, "", now)
 		if len(events) == 0 { // already suspended for another overdue invoice
 			ev := a.newEvent(now, DunningEvent(step.Stage), SystemActor, reason+", already suspended")
@@ -214,6 +242,10 @@ func (a *Account) takeStep(inv *Invoice, i int, now time.Time) []Event {
 	ev := a.newEvent(now, DunningEvent(step.Stage), SystemActor, reason)
 	ev.Invoice = inv
 	ev.Detail = map[string]string{"stage": step.Stage, "days_past_due": strconv.Itoa(max(0, a.Policy.Days(now.Sub(inv.DueAt))))}
+	if a.Exempt(ExemptNoDunning) {
+		ev.Detail["muted"] = string(ExemptNoDunning) // the step is recorded, no reminder sent
+		return []Event{ev}
+	}
 	ev.Notice = a.notice(inv, step.Template, step.Stage, a.deadlineAfter(inv, i), now)
 	return []Event{ev}
 }

@@ -36,11 +36,17 @@ func (a *Account) suspend(reason, actor, why, note string, now time.Time) []Even
 		a.Suspensions = map[string]Suspension{}
 	}
 	first := len(a.Suspensions) == 0
+	up := a.upSubscriptions()
 	a.Suspensions[reason] = Suspension{Reason: reason, Since: now, Actor: actor, Note: note}
 	ev := a.newEvent(now, EventAccountSuspended, actor, why)
 	ev.Detail = map[string]string{"suspension_reason": reason, "reasons": a.suspensionReasons()}
 	if first {
 		ev.Provision = ProvisionSuspend
+	}
+	if a.Subscribed {
+		a.syncSubscriptions()
+		ev.Subscriptions = up
+		ev.Detail["subscriptions"] = a.describeSubscriptions(up)
 	}
 	return []Event{ev}
 }
@@ -72,15 +78,24 @@ func (a *Account) lift(reasons []string, actor, why string, now time.Time) []Eve
 	ev.Provision = ProvisionReinstate
 	ev.Detail = map[string]string{"lifted": strings.Join(reasons, ",")}
 	ev.Notice = a.notice(nil, "reinstated", "reinstated", time.Time{}, now)
+	if a.Subscribed {
+		// Subscriptions suspended on their own stay suspended: the
+		// reinstatement names what comes back.
+		a.syncSubscriptions()
+		ev.Subscriptions = a.upSubscriptions()
+		ev.Detail["subscriptions"] = a.describeSubscriptions(ev.Subscriptions)
+		ev.Notice.Detail = map[string]string{"subscriptions": ev.Detail["subscriptions"]}
+	}
 	return []Event{ev}
 }
 
 // reinstateIfSettled lifts a non-payment suspension once nothing is overdue.
 func (a *Account) reinstateIfSettled(actor string, now time.Time) []Event {
+	subs := a.reinstatePaidSubscriptions(actor, now)
 	if _, ok := a.Suspensions[ReasonNonPayment]; !ok || a.overdue(now) > 0 {
-		return nil
+		return subs
 	}
-	return a.lift([]string{ReasonNonPayment}, actor, "overdue balance settled", now)
+	return append(subs, a.lift([]string{ReasonNonPayment}, actor, "overdue balance settled", now)...)
 }
 
 // terminate ends the account: unpaid invoices are written off and handed to
@@ -114,6 +129,15 @@ func (a *Account) terminate(actor, reason, template string, cause *Invoice, now 
 	ev := a.newEvent(now, EventAccountTerminated, actor, reason)
 	ev.Provision = ProvisionTerminate
 	ev.Detail = map[string]string{"status_from": string(from), "status_to": string(StatusTerminated)}
+	if a.Subscribed {
+		for _, s := range a.Subscriptions {
+			if s.live() {
+				ev.Subscriptions = append(ev.Subscriptions, s.ID)
+				s.Status, s.CancelledAt, s.SuspendedFor = SubscriptionCancelled, now, nil
+			}
+		}
+		ev.Detail["subscriptions"] = a.describeSubscriptions(ev.Subscriptions)
+	}
 	if len(wo.InvoiceIDs) > 0 {
 		ev.WriteOff = wo
 		ev.Detail["written_off_minor"] = strconv.FormatInt(wo.AmountMinor, 10)
@@ -230,7 +254,7 @@ func (a *Account) CheckReinstate(s StaffAction) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if a.Status != StatusSuspended {
+	if a.Status != StatusSuspended && !a.subscriptionSuspendedFor(ReasonNonPayment) {
 		return fmt.Errorf("cannot reinstate: account is %s, not suspended", a.Status)
 	}
 	for _, r := range []string{ReasonMisuse, ReasonFraud} {
@@ -247,6 +271,9 @@ func (a *Account) Reinstate(s StaffAction, now time.Time) ([]Event, error) {
 		return nil, err
 	}
 	events := a.lift([]string{ReasonManual, ReasonNonPayment, ReasonBudget}, s.Actor, s.Reason, now)
+	if a.Subscribed {
+		events = append(events, a.liftSubscriptions(ReasonNonPayment, nil, s.Actor, s.Reason, now)...)
+	}
 	return a.finish(events, now, s.Actor, s.Reason), nil
 }
 

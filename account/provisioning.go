@@ -34,6 +34,9 @@ type ProvisionAction struct {
 	Key    string    `json:"key"`
 	At     time.Time `json:"at"`
 	Round  int       `json:"round,omitempty"`
+	// Subscriptions are the subscriptions the action acts on (accounts
+	// with subscriptions); the per-subscription actions act on them alone.
+	Subscriptions []string `json:"subscriptions,omitempty"`
 }
 
 // IdempotencyKey is the key the provisioning system sees for this round.
@@ -67,7 +70,15 @@ func (p *Provisioning) State() string {
 // not been confirmed pointless: the provisioning system only needs the
 // latest decision. A later action is always sent itself, so an earlier one
 // that did take effect unseen (a timeout after the change) is corrected.
-func supersedes(later, earlier Provision) bool {
+func supersedes(later, earlier ProvisionAction) bool {
+	// Actions on different subscriptions are all needed.
+	if later.Action != ProvisionTerminate && !slices.Equal(later.Subscriptions, earlier.Subscriptions) {
+		return false
+	}
+	return supersedesAction(later.Action, earlier.Action)
+}
+
+func supersedesAction(later, earlier Provision) bool {
 	switch later {
 	case ProvisionTerminate:
 		return true
@@ -75,6 +86,8 @@ func supersedes(later, earlier Provision) bool {
 		return earlier == ProvisionSuspend || earlier == ProvisionReinstate
 	case ProvisionFullAccess, ProvisionLimitAccess:
 		return earlier == ProvisionFullAccess || earlier == ProvisionLimitAccess
+	case ProvisionSuspendSubscriptions, ProvisionReinstateSubscriptions:
+		return earlier == ProvisionSuspendSubscriptions || earlier == ProvisionReinstateSubscriptions
 	}
 	return false
 }
@@ -88,14 +101,15 @@ func (a *Account) QueueProvisioning(events []Event, inFlight string) {
 		if ev.Provision == "" {
 			continue
 		}
+		next := ProvisionAction{Action: ev.Provision, Reason: ev.Reason, Key: ev.Key, At: ev.At, Subscriptions: ev.Subscriptions}
 		p.Queue = slices.DeleteFunc(p.Queue, func(q ProvisionAction) bool {
-			return q.Key != inFlight && supersedes(ev.Provision, q.Action)
+			return q.Key != inFlight && supersedes(next, q)
 		})
 		if len(p.Queue) == 0 || p.Queue[0].Key != inFlight {
 			// The failing head was withdrawn: what follows starts afresh.
 			p.FailingSince, p.NextRetryAt, p.LastError, p.Attempts, p.Escalated = time.Time{}, time.Time{}, "", 0, false
 		}
-		p.Queue = append(p.Queue, ProvisionAction{Action: ev.Provision, Reason: ev.Reason, Key: ev.Key, At: ev.At})
+		p.Queue = append(p.Queue, next)
 		p.Decided = ev.Provision
 	}
 }

@@ -243,6 +243,9 @@ type AbuseReport struct {
 	Severity Severity  `json:"severity,omitempty"` // severe, moderate, minor; empty: the category's
 	Deadline time.Time `json:"deadline,omitzero"`  // a provider's own response deadline, if earlier than ours
 	Actor    string    `json:"actor,omitempty"`
+	// SubscriptionID names the subscription misused: a report that is
+	// not minor suspends it at once; a severe one suspends them all.
+	SubscriptionID string `json:"subscription_id,omitempty"`
 }
 
 // Abuse report sources.
@@ -270,6 +273,11 @@ func (r AbuseReport) Validate() error {
 	}
 	if err := checkNote("detail", r.Detail, true); err != nil {
 		return err
+	}
+	if r.SubscriptionID != "" {
+		if err := checkKey("subscription_id", r.SubscriptionID); err != nil {
+			return err
+		}
 	}
 	return checkOptionalActor(r.Actor)
 }

@@ -28,20 +28,22 @@ const (
 // Review is a decision staff owe: an application to judge, or reported
 // misuse to confirm or clear.
 type Review struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	Source    string    `json:"source,omitempty"`
-	NoticeID  string    `json:"notice_id,omitempty"`
-	Category  string    `json:"category,omitempty"`
-	Severity  Severity  `json:"severity,omitempty"`
-	Reason    string    `json:"reason"`
-	OpenedAt  time.Time `json:"opened_at"`
-	Deadline  time.Time `json:"deadline"`
-	Reminders int       `json:"reminders"`          // staff reminders sent
-	Lapsed    bool      `json:"lapsed,omitempty"`   // the deadline passed undecided
-	Decision  string    `json:"decision,omitempty"` // once decided
-	DecidedBy string    `json:"decided_by,omitempty"`
-	DecidedAt time.Time `json:"decided_at,omitzero"`
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Source   string `json:"source,omitempty"`
+	NoticeID string `json:"notice_id,omitempty"`
+	// SubscriptionID is the subscription a misuse report named.
+	SubscriptionID string    `json:"subscription_id,omitempty"`
+	Category       string    `json:"category,omitempty"`
+	Severity       Severity  `json:"severity,omitempty"`
+	Reason         string    `json:"reason"`
+	OpenedAt       time.Time `json:"opened_at"`
+	Deadline       time.Time `json:"deadline"`
+	Reminders      int       `json:"reminders"`          // staff reminders sent
+	Lapsed         bool      `json:"lapsed,omitempty"`   // the deadline passed undecided
+	Decision       string    `json:"decision,omitempty"` // once decided
+	DecidedBy      string    `json:"decided_by,omitempty"`
+	DecidedAt      time.Time `json:"decided_at,omitzero"`
 }
 
 func (a *Account) review(id string) *Review {
@@ -151,6 +153,11 @@ func (a *Account) CheckAbuse(r AbuseReport) error {
 	case StatusScreening, StatusManualReview, StatusAwaitingPrepayment:
 		return fmt.Errorf("account is %s: it has no service to misuse yet", a.Status)
 	}
+	if r.SubscriptionID != "" {
+		if s := findSub(a.SubscriptionsOrPlan(), r.SubscriptionID); s == nil || !s.live() {
+			return fmt.Errorf("subscription %q is not a live subscription of customer %s", r.SubscriptionID, a.Customer.CustomerID)
+		}
+	}
 	return nil
 }
 
@@ -166,6 +173,9 @@ func (a *Account) ReportAbuse(r AbuseReport, severity Severity, now time.Time) (
 	}
 	if r.Severity != "" {
 		severity = r.Severity
+	}
+	if r.SubscriptionID != "" {
+		a.EnableSubscriptions()
 	}
 	actor := r.Actor
 	if actor == "" {
@@ -183,7 +193,7 @@ func (a *Account) openMisuseReview(r AbuseReport, severity Severity, actor strin
 	}
 	a.ReviewSeq++
 	rev := &Review{ID: fmt.Sprintf("review-%d", a.ReviewSeq), Kind: ReviewMisuse, Source: r.Source, NoticeID: r.NoticeID,
-		Category: r.Category, Severity: severity, Reason: r.Detail, OpenedAt: now, Deadline: deadline}
+		Category: r.Category, Severity: severity, Reason: r.Detail, OpenedAt: now, Deadline: deadline, SubscriptionID: r.SubscriptionID}
 	a.Reviews = append(a.Reviews, rev)
 	if a.AbuseNotices == nil {
 		a.AbuseNotices = map[string]string{}
@@ -198,8 +208,17 @@ func (a *Account) openMisuseReview(r AbuseReport, severity Severity, actor strin
 	ev.Detail = map[string]string{"notice_id": r.NoticeID, "category": r.Category, "source": r.Source,
 		"severity": string(severity), "review_id": rev.ID, "deadline": deadline.Format(time.RFC3339)}
 	events := []Event{ev}
-	if severity == SeveritySevere {
+	switch {
+	case severity == SeveritySevere:
 		events = append(events, a.suspendForMisuse(rev, actor, now)...)
+	case r.SubscriptionID != "" && severity == SeverityModerate:
+		// Misuse of one subscription suspends that subscription.
+		if sev, ok := a.suspendSubscriptions([]string{r.SubscriptionID}, ReasonMisuse, actor, "misuse: "+r.Category, now); ok {
+			n := a.notice(nil, "abuse_suspension", "abuse_suspension", rev.Deadline, now)
+			n.Detail = map[string]string{"category": r.Category, "notice_id": r.NoticeID, "subscriptions": sev.Detail["subscriptions"]}
+			sev.Notice = n
+			events = append(events, sev)
+		}
 	}
 	events = append(events, a.staffAlert(alertKind(rev), fmt.Sprintf("%s report %s (%s, %s): decide by %s",
 		r.Source, r.NoticeID, r.Category, severity, deadline.Format(time.RFC3339)),
@@ -286,6 +305,7 @@ func (a *Account) ReviewDecision(d Decision, now time.Time) ([]Event, error) {
 	case DecisionReinstate:
 		if !a.misuseReviewOpen() {
 			events = append(events, a.lift([]string{ReasonMisuse, ReasonFraud}, d.Actor, "review "+r.ID+": no misuse", now)...)
+			events = append(events, a.liftSubscriptions(ReasonMisuse, nil, d.Actor, "review "+r.ID+": no misuse", now)...)
 		}
 	case DecisionTerminate:
 		events = append(events, a.terminate(d.Actor, "misuse confirmed in review "+r.ID, "misuse_terminated", nil, now)...)

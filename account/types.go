@@ -109,6 +109,9 @@ type Invoice struct {
 	DisputeReason string    `json:"dispute_reason,omitempty"`
 	ReminderSent  bool      `json:"reminder_sent,omitempty"` // prepayment reminder
 	UsageMinor    int64     `json:"usage_minor,omitempty"`   // part of the amount that is metered usage
+	// Lines are the subscriptions and usage items billed (accounts with
+	// subscriptions only).
+	Lines []InvoiceLine `json:"lines,omitempty"`
 	// Charge is the automatic collection of the invoice from the card on
 	// file, once the card has been charged for it.
 	Charge *ChargeState `json:"charge,omitempty"`
@@ -189,6 +192,13 @@ type Account struct {
 	ForgotPayments bool `json:"forgot_payments,omitempty"`
 	ForgotUsage    bool `json:"forgot_usage,omitempty"`
 
+	// Subscribed turns on subscriptions (workflow version subscriptions):
+	// Subscriptions are billed line by line and suspended one by one.
+	Subscribed    bool            `json:"subscribed,omitempty"`
+	Subscriptions []*Subscription `json:"subscriptions,omitempty"`
+	// Exemptions are the account controls staff set, by kind.
+	Exemptions map[Exemption]ExemptionState `json:"exemptions,omitempty"`
+
 	// EventSeq numbers events so that every audit record has a stable
 	// idempotency key across retries and continue-as-new.
 	EventSeq int `json:"event_seq"`
@@ -212,6 +222,9 @@ type Event struct {
 	Usage     *UsageRecord     `json:"usage,omitempty"`
 	Review    *Review          `json:"review,omitempty"` // the review's state after the change
 	Charge    *ChargeRequest   `json:"charge,omitempty"` // a card charge to send through the gateway
+	// Subscriptions are the subscriptions the change affects (and that
+	// Provision acts on), for accounts with subscriptions.
+	Subscriptions []string `json:"subscriptions,omitempty"`
 }
 
 // Notice is an email to send. Key is the dunning_key: one message per key,

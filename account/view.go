@@ -43,7 +43,11 @@ type StatusView struct {
 	OpenChargebacks   int       `json:"open_chargebacks,omitempty"`
 	LostChargebacks   int       `json:"lost_chargebacks,omitempty"`
 	AutomaticCharging bool      `json:"automatic_charging"`
-	AsOf              time.Time `json:"as_of"`
+	// Subscriptions (with their status, paid-through date and own
+	// suspension reasons) and the exemptions in force.
+	Subscriptions []Subscription   `json:"subscriptions,omitempty"`
+	Exemptions    []ExemptionState `json:"exemptions,omitempty"`
+	AsOf          time.Time        `json:"as_of"`
 }
 
 // CardView is the card on file in the status.
@@ -69,21 +73,22 @@ type BudgetView struct {
 
 // InvoiceView is one open invoice in the status.
 type InvoiceView struct {
-	ID               string      `json:"id"`
-	Kind             InvoiceKind `json:"kind"`
-	AmountMinor      int64       `json:"amount_minor"`
-	PaidMinor        int64       `json:"paid_minor"`
-	OutstandingMinor int64       `json:"outstanding_minor"`
-	IssuedAt         time.Time   `json:"issued_at"`
-	DueAt            time.Time   `json:"due_at"`
-	DaysPastDue      int         `json:"days_past_due"`
-	Stage            string      `json:"stage"`
-	NextStage        string      `json:"next_stage,omitempty"`
-	NextActionAt     time.Time   `json:"next_action_at,omitzero"`
-	PromiseUntil     time.Time   `json:"promise_until,omitzero"`
-	Disputed         bool        `json:"disputed"`
-	ChargeAttempts   int         `json:"charge_attempts,omitempty"`
-	NextChargeAt     time.Time   `json:"next_charge_at,omitzero"`
+	ID               string        `json:"id"`
+	Kind             InvoiceKind   `json:"kind"`
+	AmountMinor      int64         `json:"amount_minor"`
+	PaidMinor        int64         `json:"paid_minor"`
+	OutstandingMinor int64         `json:"outstanding_minor"`
+	IssuedAt         time.Time     `json:"issued_at"`
+	DueAt            time.Time     `json:"due_at"`
+	DaysPastDue      int           `json:"days_past_due"`
+	Stage            string        `json:"stage"`
+	NextStage        string        `json:"next_stage,omitempty"`
+	NextActionAt     time.Time     `json:"next_action_at,omitzero"`
+	PromiseUntil     time.Time     `json:"promise_until,omitzero"`
+	Disputed         bool          `json:"disputed"`
+	Lines            []InvoiceLine `json:"lines,omitempty"`
+	ChargeAttempts   int           `json:"charge_attempts,omitempty"`
+	NextChargeAt     time.Time     `json:"next_charge_at,omitzero"`
 }
 
 // View builds the status as of now.
@@ -119,6 +124,12 @@ func (a *Account) View(now time.Time) StatusView {
 		v.Reviews = append(v.Reviews, *r)
 	}
 	v.AutomaticCharging = a.Collects()
+	for _, s := range a.Subscriptions {
+		v.Subscriptions = append(v.Subscriptions, *s)
+	}
+	for _, e := range a.ExemptionNames() {
+		v.Exemptions = append(v.Exemptions, a.Exemptions[Exemption(e)])
+	}
 	v.OpenChargebacks, v.LostChargebacks = len(a.Chargebacks), a.LostChargebacks
 	if c := a.Card; c != nil {
 		v.Card = &CardView{Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Blocked: string(c.Blocked), SetAt: c.SetAt}
@@ -137,7 +148,7 @@ func (a *Account) View(now time.Time) StatusView {
 		iv := InvoiceView{
 			ID: inv.ID, Kind: inv.Kind, AmountMinor: inv.AmountMinor, PaidMinor: inv.PaidMinor,
 			OutstandingMinor: inv.Outstanding(), IssuedAt: inv.IssuedAt, DueAt: inv.DueAt, Stage: inv.Stage,
-			PromiseUntil: inv.PromiseUntil, Disputed: inv.Disputed,
+			PromiseUntil: inv.PromiseUntil, Disputed: inv.Disputed, Lines: inv.Lines,
 		}
 		if inv.Charge != nil {
 			iv.ChargeAttempts = inv.Charge.Attempts

@@ -66,6 +66,17 @@ const (
 	EventCardRefused             EventType = "card.refused"
 	EventChargebackOpened        EventType = "chargeback.opened"
 	EventChargebackClosed        EventType = "chargeback.closed"
+	// Subscriptions and exemptions (workflow version subscriptions).
+	EventSubscriptionAdded       EventType = "subscription.added"
+	EventSubscriptionChanged     EventType = "subscription.quantity_changed"
+	EventSubscriptionCancelling  EventType = "subscription.cancel_scheduled"
+	EventSubscriptionCancelled   EventType = "subscription.cancelled"
+	EventSubscriptionsSuspended  EventType = "subscription.suspended"
+	EventSubscriptionsReinstated EventType = "subscription.reinstated"
+	EventExemptionSet            EventType = "exemption.set"
+	EventExemptionRemoved        EventType = "exemption.removed"
+	EventExemptionExpired        EventType = "exemption.expired"
+	EventEnforcementHeld         EventType = "dunning.enforcement_held"
 )
 
 // ChargeEvent is the event type of a charge attempt's answer, e.g.
@@ -156,6 +167,12 @@ const (
 	// ProvisionLimitAccess takes full access back to limited (a review
 	// opened on a trusted account).
 	ProvisionLimitAccess Provision = "limit_access"
+	// Per-subscription actions name their subscriptions (ProvisionAction's
+	// Subscriptions) and leave the rest of the account as it is.
+	ProvisionActivateSubscriptions  Provision = "activate_subscriptions"
+	ProvisionSuspendSubscriptions   Provision = "suspend_subscriptions"
+	ProvisionReinstateSubscriptions Provision = "reinstate_subscriptions"
+	ProvisionCancelSubscriptions    Provision = "cancel_subscriptions"
 )
 
 // EmailFailure is why a notice was not delivered: the Temporal error type

@@ -324,6 +324,10 @@ type ProvisionInput struct {
 	Reason     string            `json:"reason"`
 	Key        string            `json:"key"` // idempotency key: the event's key
 	At         time.Time         `json:"at"`
+	// Subscriptions are the subscriptions the action acts on, for
+	// customers with subscriptions: the *_subscriptions actions act on
+	// them alone, the account actions on the account and them.
+	Subscriptions []string `json:"subscriptions,omitempty"`
 }
 
 // Provisioner suspends and reinstates a customer's subscriptions.
@@ -345,5 +349,6 @@ type DBProvisioner struct{ Store *store.Store }
 
 // Provision implements Provisioner.
 func (p DBProvisioner) Provision(ctx context.Context, in ProvisionInput) error {
-	return p.Store.ApplyProvision(ctx, in.CustomerID, in.Action, in.Reason, in.Key, in.At)
+	return p.Store.ApplyProvisionChange(ctx, store.ProvisionChange{CustomerID: in.CustomerID, Action: in.Action, Reason: in.Reason,
+		Key: in.Key, At: in.At, Subscriptions: in.Subscriptions})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -32,11 +33,13 @@ func TestWebhookProvisioner(t *testing.T) {
 	}))
 	defer srv.Close()
 	p := &WebhookProvisioner{URL: srv.URL}
-	in := ProvisionInput{CustomerID: "acme", Action: "suspend", Reason: "non-payment", Key: "acme/42", At: time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC)}
+	// The subscriptions an action names reach the receiver.
+	in := ProvisionInput{CustomerID: "acme", Action: "suspend_subscriptions", Reason: "non-payment", Key: "acme/42", At: time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC),
+		Subscriptions: []string{"seats", "storage"}}
 	if err := p.Provision(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0] != in || keys[0] != "acme/42" {
+	if len(got) != 1 || !reflect.DeepEqual(got[0], in) || keys[0] != "acme/42" {
 		t.Fatalf("received %+v with keys %v", got, keys)
 	}
 	for _, tc := range []struct {

@@ -182,7 +182,8 @@ func (w *lifecycle) provision(ctx workflow.Context, a account.ProvisionAction) e
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
 		Summary:                string(a.Action) + " subscriptions of " + c,
 	})
-	in := activities.ProvisionInput{CustomerID: c, Action: a.Action, Reason: a.Reason, Key: a.IdempotencyKey(), At: a.At}
+	in := activities.ProvisionInput{CustomerID: c, Action: a.Action, Reason: a.Reason, Key: a.IdempotencyKey(), At: a.At,
+		Subscriptions: a.Subscriptions}
 	return workflow.ExecuteActivity(pctx, acts.Provision, in).Get(ctx, nil)
 }
 

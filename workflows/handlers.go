@@ -92,7 +92,7 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
-	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx), w.registerCollection(ctx))
+	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx), w.registerCollection(ctx), w.registerSubscriptions(ctx))
 }
 
 // registerRiskHandlers installs the identity, misuse, review and budget
@@ -144,6 +144,9 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 			return err
 		},
 		func(ctx workflow.Context, r account.AbuseReport, now time.Time) ([]account.Event, error) {
+			if r.SubscriptionID != "" && !w.subscribed(ctx) {
+				return nil, errPredatesSubscriptions
+			}
 			severity, err := w.severity(ctx, r.Category)
 			if err != nil {
 				return nil, err

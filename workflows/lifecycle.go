@@ -99,6 +99,9 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		w.acct = in.Carried
 	}
 	w.acct.Durable = w.durable
+	if fresh {
+		w.subscribed(ctx)
+	}
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
@@ -512,6 +515,7 @@ func noticeSummary(n account.Notice, to string) string {
 // attrs are the search attributes as last upserted.
 type attrs struct {
 	status, stage, tier, provisioning string
+	exemptions                        string // comma-joined, sorted
 	overdue, days                     int64
 	set                               bool
 }
@@ -542,6 +546,16 @@ func (w *lifecycle) upsertAttrs(ctx workflow.Context, force bool) {
 	}
 	if cur.overdue != last.overdue || !last.set {
 		ups = append(ups, AttrAmountOverdue.ValueSet(cur.overdue))
+	}
+	// Only customers that ever had an exemption upsert it, so runs from
+	// before exemptions replay the same commands.
+	names := a.ExemptionNames()
+	if cur.exemptions = strings.Join(names, ","); cur.exemptions != last.exemptions {
+		if len(names) == 0 {
+			ups = append(ups, AttrExemptions.ValueUnset())
+		} else {
+			ups = append(ups, AttrExemptions.ValueSet(names))
+		}
 	}
 	if cur.days != last.days || !last.set {
 		ups = append(ups, AttrDaysPastDue.ValueSet(cur.days))

@@ -49,6 +49,13 @@ var (
 	UpdateReviewDecision   = contract.Update[account.Decision, account.StatusView]{Name: "ReviewDecision"}
 	UpdateSetBudget        = contract.Update[account.Budget, account.StatusView]{Name: "SetBudget"}
 	UpdateReportUsage      = contract.Update[account.Usage, account.StatusView]{Name: "ReportUsage"}
+	// Subscriptions and account controls.
+	UpdateAddSubscription    = contract.Update[account.SubscriptionSpec, account.StatusView]{Name: "AddSubscription"}
+	UpdateChangeQuantity     = contract.Update[account.QuantityChange, account.StatusView]{Name: "ChangeQuantity"}
+	UpdateCancelSubscription = contract.Update[account.Cancellation, account.StatusView]{Name: "CancelSubscription"}
+	UpdateSetExemption       = contract.Update[account.ExemptionRequest, account.StatusView]{Name: "SetExemption"}
+	UpdateRemoveExemption    = contract.Update[account.ExemptionRemoval, account.StatusView]{Name: "RemoveExemption"}
+
 	// UpdateResync is for reconciliation: re-record the account's current
 	// figures.
 	UpdateResync = contract.Update[account.Resync, account.ResyncResult]{Name: "Resync"}
@@ -72,6 +79,9 @@ var (
 	// AttrProvisioningState is "failing" while the provisioning system
 	// refuses or does not answer a decided change, else "ok".
 	AttrProvisioningState = temporal.NewSearchAttributeKeyKeyword("ProvisioningState")
+	// AttrExemptions lists the exemptions in force (enforcement_off,
+	// no_dunning, manual_pay); unset when there are none.
+	AttrExemptions = temporal.NewSearchAttributeKeyKeywordList("Exemptions")
 )
 
 // ProvisioningState values.
@@ -83,7 +93,7 @@ const (
 // searchAttributes are the keys above: each search attribute is declared
 // once, with its type, and everything else derives from the key.
 var searchAttributes = []temporal.SearchAttributeKey{AttrCustomerID, AttrAccountStatus, AttrDunningStage,
-	AttrRiskTier, AttrAmountOverdue, AttrDaysPastDue, AttrProvisioningState}
+	AttrRiskTier, AttrAmountOverdue, AttrDaysPastDue, AttrProvisioningState, AttrExemptions}
 
 // SearchAttributeTypes gives each search attribute's indexed type, for
 // registration.
@@ -98,7 +108,8 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 // SearchAttributes lists them with their types as the public contract (and
 // the Temporal CLI) names them: "Keyword" or "Int".
 func SearchAttributes() map[string]string {
-	names := map[enumspb.IndexedValueType]string{enumspb.INDEXED_VALUE_TYPE_KEYWORD: "Keyword", enumspb.INDEXED_VALUE_TYPE_INT: "Int"}
+	names := map[enumspb.IndexedValueType]string{enumspb.INDEXED_VALUE_TYPE_KEYWORD: "Keyword", enumspb.INDEXED_VALUE_TYPE_INT: "Int",
+		enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST: "KeywordList"}
 	out := make(map[string]string, len(searchAttributes))
 	for name, typ := range SearchAttributeTypes() {
 		out[name] = names[typ]

@@ -1,0 +1,18 @@
+-- Subscriptions one by one. The default provisioner keeps each
+-- subscription's service state here (the subscriptions table stays the
+-- account's as a whole), written by the per-subscription provisioning
+-- actions; action_key makes a repeated action one change.
+
+-- +goose Up
+CREATE TABLE subscription_items (
+    customer_id     text        NOT NULL REFERENCES customers,
+    subscription_id text        NOT NULL,
+    status          text        NOT NULL CHECK (status IN ('active', 'suspended', 'cancelled')),
+    reason          text        NOT NULL DEFAULT '',
+    action_key      text        NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    PRIMARY KEY (customer_id, subscription_id)
+);
+
+-- +goose Down
+DROP TABLE subscription_items;

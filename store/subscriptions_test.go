@@ -1,0 +1,113 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/example/dunning/account"
+	"github.com/example/dunning/internal/pgtest"
+	"github.com/example/dunning/store"
+)
+
+// The default provisioner acts on subscriptions one by one: a
+// per-subscription action leaves the account row and the other
+// subscriptions alone, an account action changes the account and the
+// subscriptions it names, a repeated key is one change, a cancelled
+// subscription stays cancelled, and a bad action changes nothing.
+func TestSubscriptionItemsProvisioning(t *testing.T) {
+	_, db := pgtest.New(t)
+	st := store.New(db)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := db.Exec(`INSERT INTO customers (customer_id, name, email, phone, country, currency, locale, policy,
+		monthly_fee_minor, instrument_type, signup_ip, status, access, balance_minor, event_seq, created_at, updated_at)
+		VALUES ('acme', 'n', 'e@x.test', '+1', 'US', 'USD', 'en', 'standard.v3', 100, 'card', '203.0.113.7', 'active', 'limited', 0, 1, $1, $1)`, at); err != nil {
+		t.Fatal(err)
+	}
+	apply := func(action account.Provision, key string, subs ...string) error {
+		at = at.Add(time.Hour)
+		return st.ApplyProvisionChange(ctx, store.ProvisionChange{CustomerID: "acme", Action: action, Reason: "test", Key: key, At: at, Subscriptions: subs})
+	}
+	state := func() map[string]string {
+		t.Helper()
+		rows, err := st.SubscriptionItemsOf(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range rows {
+			out[r.SubscriptionID] = r.Status
+		}
+		acct, err := st.SubscriptionOf(ctx, "acme")
+		if err == nil {
+			out["(account)"] = acct.Status
+		}
+		return out
+	}
+	want := func(step string, w map[string]string) {
+		t.Helper()
+		got := state()
+		if len(got) != len(w) {
+			t.Fatalf("%s: %v, want %v", step, got, w)
+		}
+		for k, v := range w {
+			if got[k] != v {
+				t.Fatalf("%s: %v, want %v", step, got, w)
+			}
+		}
+	}
+	for _, step := range []struct {
+		action account.Provision
+		key    string
+		subs   []string
+	}{
+		{account.ProvisionActivate, "acme/1", []string{"annual", "seats", "storage"}},
+		{account.ProvisionSuspendSubscriptions, "acme/2", []string{"seats"}},
+	} {
+		if err := apply(step.action, step.key, step.subs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("one suspended", map[string]string{"(account)": "active", "annual": "active", "seats": "suspended", "storage": "active"})
+
+	// The whole account suspended, then reinstated naming only what
+	// comes back: seats stays suspended.
+	if err := apply(account.ProvisionSuspend, "acme/3", "annual", "storage"); err != nil {
+		t.Fatal(err)
+	}
+	want("account suspended", map[string]string{"(account)": "suspended", "annual": "suspended", "seats": "suspended", "storage": "suspended"})
+	if err := apply(account.ProvisionReinstate, "acme/4", "annual", "storage"); err != nil {
+		t.Fatal(err)
+	}
+	want("account reinstated", map[string]string{"(account)": "active", "annual": "active", "seats": "suspended", "storage": "active"})
+
+	// A retried action (same key) after a later one changes nothing.
+	if err := apply(account.ProvisionReinstateSubscriptions, "acme/5", "seats"); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(account.ProvisionCancelSubscriptions, "acme/6", "storage"); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(account.ProvisionCancelSubscriptions, "acme/6", "storage"); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(account.ProvisionReinstate, "acme/7", "annual", "seats", "storage"); err != nil {
+		t.Fatal(err)
+	}
+	want("cancelled stays cancelled", map[string]string{"(account)": "active", "annual": "active", "seats": "active", "storage": "cancelled"})
+
+	// Bad input changes nothing.
+	if err := apply("explode", "acme/8", "seats"); err == nil {
+		t.Error("an unknown action was accepted")
+	}
+	if err := apply(account.ProvisionSuspendSubscriptions, "acme/9"); err == nil {
+		t.Error("a per-subscription action naming no subscription was accepted")
+	}
+	// A subscription of a customer that does not exist is refused whole.
+	err := st.ApplyProvisionChange(ctx, store.ProvisionChange{CustomerID: "nobody", Action: account.ProvisionSuspend, Key: "n/1", At: at, Subscriptions: []string{"x"}})
+	if err == nil {
+		t.Error("provisioning for an unknown customer was accepted")
+	}
+	want("after bad input", map[string]string{"(account)": "active", "annual": "active", "seats": "active", "storage": "cancelled"})
+}
