@@ -87,6 +87,11 @@ var customerUpdates = []customerUpdate{
 	updateOf("dispute-resolutions", workflows.UpdateResolveDispute, func(r *account.Resolution, a string) { r.Actor = a }),
 	updateOf("write-offs", workflows.UpdateWriteOff, func(i *account.InvoiceAction, a string) { i.Actor = a }),
 	updateOf("payment-method", workflows.UpdateSetPaymentMethod, func(c *account.CardUpdate, a string) { c.Actor = a }),
+	updateOf("subscriptions", workflows.UpdateAddSubscription, func(c *account.SubscriptionSpec, a string) { c.Actor = a }),
+	updateOf("subscriptions/quantity", workflows.UpdateChangeQuantity, func(c *account.QuantityChange, a string) { c.Actor = a }),
+	updateOf("subscriptions/cancel", workflows.UpdateCancelSubscription, func(c *account.Cancellation, a string) { c.Actor = a }),
+	updateOf("exemptions", workflows.UpdateSetExemption, func(c *account.ExemptionRequest, a string) { c.Actor = a }),
+	updateOf("exemptions/remove", workflows.UpdateRemoveExemption, func(c *account.ExemptionRemoval, a string) { c.Actor = a }),
 }
 
 // handlerFunc is a handler that returns its error for fail to write.
