@@ -204,11 +204,11 @@ func (s *server) onboard(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "status", "stage", "risk_tier", "min_days_past_due", "page_size", "page_token")
+	q, err := query(r, "status", "stage", "risk_tier", "min_days_past_due", "exemption", "page_size", "page_token")
 	if err != nil {
 		return err
 	}
-	f := ops.ListFilter{Status: q.Get("status"), Stage: q.Get("stage"), RiskTier: q.Get("risk_tier")}
+	f := ops.ListFilter{Status: q.Get("status"), Stage: q.Get("stage"), RiskTier: q.Get("risk_tier"), Exemption: q.Get("exemption")}
 	if f.MinDaysPastDue, err = intParam(q, "min_days_past_due"); err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type ListFilter struct {
 	Stage          string // DunningStage, e.g. "overdue_2" or "none"
 	RiskTier       string // RiskTier
 	MinDaysPastDue int    // DaysPastDue >= this, when positive
+	Exemption      string // Exemptions includes this, e.g. "manual_pay"
 	PageSize       int    // default DefaultPageSize, at most MaxPageSize
 	PageToken      []byte // from the previous page's nextPageToken
 }
@@ -59,6 +60,7 @@ type ListedCustomer struct {
 	RiskTier           string    `json:"risk_tier"`
 	AmountOverdueMinor int64     `json:"amount_overdue_minor"`
 	DaysPastDue        int64     `json:"days_past_due"`
+	Exemptions         []string  `json:"exemptions,omitempty"`
 	ExecutionStatus    string    `json:"execution_status"` // running, completed, ...
 	StartedAt          time.Time `json:"started_at"`
 }
@@ -76,6 +78,9 @@ func (f ListFilter) Validate() error {
 	}
 	if f.RiskTier != "" && !namePattern.MatchString(f.RiskTier) {
 		return fmt.Errorf("risk tier %q must be a risk tier name such as low or high", f.RiskTier)
+	}
+	if f.Exemption != "" && !account.Exemption(f.Exemption).Valid() {
+		return fmt.Errorf("exemption %q must be one of %v", f.Exemption, account.Exemptions())
 	}
 	if f.MinDaysPastDue < 0 {
 		return fmt.Errorf("min_days_past_due must be 0 or more, got %d", f.MinDaysPastDue)
@@ -106,6 +111,9 @@ func (f ListFilter) Query() string {
 	}
 	if f.MinDaysPastDue > 0 {
 		q = append(q, fmt.Sprintf("DaysPastDue >= %d", f.MinDaysPastDue))
+	}
+	if f.Exemption != "" {
+		q = append(q, workflows.AttrExemptions.GetName()+" = "+Quote(f.Exemption))
 	}
 	return strings.Join(q, " AND ")
 }
@@ -203,6 +211,7 @@ func Listed(info *workflowpb.WorkflowExecutionInfo) ListedCustomer {
 	decode(attrs, workflows.AttrRiskTier.GetName(), &lc.RiskTier)
 	decode(attrs, workflows.AttrAmountOverdue.GetName(), &lc.AmountOverdueMinor)
 	decode(attrs, workflows.AttrDaysPastDue.GetName(), &lc.DaysPastDue)
+	decode(attrs, workflows.AttrExemptions.GetName(), &lc.Exemptions)
 	decode(memo, "name", &lc.Name)
 	decode(memo, "email", &lc.Email)
 	if lc.CustomerID == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func TestQuery(t *testing.T) {
 		{ListFilter{Status: "past_due"}, base + ` AND AccountStatus = "past_due"`},
 		{ListFilter{Status: "suspended", Stage: "final_notice", RiskTier: "high", MinDaysPastDue: 30},
 			base + ` AND AccountStatus = "suspended" AND DunningStage = "final_notice" AND RiskTier = "high" AND DaysPastDue >= 30`},
+		{ListFilter{Exemption: "manual_pay"}, base + ` AND Exemptions = "manual_pay"`},
 	} {
 		if err := tc.f.Validate(); err != nil {
 			t.Errorf("%+v: %v", tc.f, err)
@@ -86,6 +88,7 @@ func TestListFilterValidate(t *testing.T) {
 		{ListFilter{Stage: "Overdue"}, "stage"},
 		{ListFilter{RiskTier: "high tier"}, "risk tier"},
 		{ListFilter{MinDaysPastDue: -1}, "min_days_past_due"},
+		{ListFilter{Exemption: `manual_pay" OR WorkflowType != "y`}, "exemption"},
 		{ListFilter{PageSize: MaxPageSize + 1}, "page_size"},
 		{ListFilter{PageSize: -1}, "page_size"},
 	} {
@@ -136,13 +139,14 @@ func TestListed(t *testing.T) {
 		SearchAttributes: &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{
 			"CustomerId": payload(t, "acme"), "AccountStatus": payload(t, "past_due"), "DunningStage": payload(t, "overdue_2"),
 			"RiskTier": payload(t, "medium"), "AmountOverdue": payload(t, int64(12345)), "DaysPastDue": payload(t, int64(17)),
+			"Exemptions": payload(t, []string{"manual_pay", "no_dunning"}),
 		}},
 		Memo: &commonpb.Memo{Fields: map[string]*commonpb.Payload{"name": payload(t, "Acme Ltd"), "email": payload(t, "billing@acme.test")}},
 	}
 	want := ListedCustomer{CustomerID: "acme", WorkflowID: "customer-acme", RunID: "run-2", Name: "Acme Ltd", Email: "billing@acme.test",
 		Status: "past_due", DunningStage: "overdue_2", RiskTier: "medium", AmountOverdueMinor: 12345, DaysPastDue: 17,
-		ExecutionStatus: "running", StartedAt: start}
-	if got := Listed(info); got != want {
+		Exemptions: []string{"manual_pay", "no_dunning"}, ExecutionStatus: "running", StartedAt: start}
+	if got := Listed(info); !reflect.DeepEqual(got, want) {
 		t.Errorf("Listed:\n got %+v\nwant %+v", got, want)
 	}
 	// A run that has not set its attributes yet still lists, by workflow ID.

@@ -14,11 +14,11 @@ func (a *app) listCmd() *cobra.Command {
 	var f ops.ListFilter
 	var token string
 	cmd := &cobra.Command{
-		Use:   "list [--status S] [--stage S] [--risk-tier T] [--min-days-past-due N]",
+		Use:   "list [--status S] [--stage S] [--risk-tier T] [--min-days-past-due N] [--exemption E]",
 		Short: "List customers by status, dunning stage, risk tier or days past due",
 		Long: `List customers from Temporal's visibility store by the search attributes their
 workflows keep up to date: AccountStatus, DunningStage, RiskTier, DaysPastDue
-(the same query works in the Temporal Web UI). Filters combine with AND;
+and Exemptions (the same query works in the Temporal Web UI). Filters combine with AND;
 without any, every customer is listed, those whose lifecycle ended included.
 
 Amounts overdue are in minor units of each customer's currency. At most
@@ -49,6 +49,7 @@ Amounts overdue are in minor units of each customer's currency. At most
 	fl.StringVar(&f.Stage, "stage", "", "dunning stage, e.g. overdue_1, final_notice, or none")
 	fl.StringVar(&f.RiskTier, "risk-tier", "", "risk tier, e.g. low, medium or high")
 	fl.IntVar(&f.MinDaysPastDue, "min-days-past-due", 0, "only customers at least this many days past due")
+	fl.StringVar(&f.Exemption, "exemption", "", "only customers with this exemption: enforcement_off, no_dunning or manual_pay")
 	fl.IntVar(&f.PageSize, "limit", ops.DefaultPageSize, fmt.Sprintf("customers per page, at most %d", ops.MaxPageSize))
 	fl.StringVar(&token, "page-token", "", "the next page, as a previous listing printed it")
 	return cmd

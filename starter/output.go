@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,6 +31,12 @@ func printStatus(w io.Writer, v account.StatusView) error {
 	fmt.Fprintf(w, "Balance:  %s   Overdue: %s (%d days)   Credit: %s\n", m(v.BalanceMinor), m(v.OverdueMinor), v.DaysPastDue, m(v.CreditMinor))
 	for _, s := range v.Suspensions {
 		fmt.Fprintf(w, "Suspended for %s since %s by %s\n", s.Reason, when(s.Since), s.Actor)
+	}
+	for _, e := range v.Exemptions {
+		fmt.Fprintf(w, "Exempt:   %s since %s by %s until %s: %s\n", e.Exemption, when(e.Since), e.Actor, when(e.Until), e.Reason)
+	}
+	if err := printSubscriptions(w, v); err != nil {
+		return err
 	}
 	if p := v.Provisioning; p.State != account.ProvisioningInSync && p.State != "" {
 		fmt.Fprintf(w, "Provisioning: %s (decided %s, confirmed %s, waiting: %s)", p.State, p.Decided, orDash(string(p.Applied)), joinProvisions(p.Pending))
@@ -136,4 +143,31 @@ func joinProvisions(ps []account.Provision) string {
 		names[i] = string(p)
 	}
 	return strings.Join(names, ", ")
+}
+
+// printSubscriptions lists the subscriptions with their state and what
+// they are suspended for.
+func printSubscriptions(w io.Writer, v account.StatusView) error {
+	if len(v.Subscriptions) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "Subscriptions:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tPRODUCT\tQTY\tPRICE\tEVERY\tSTATUS\tPAID THROUGH\tNEXT BILL\tNOTE")
+	for _, s := range v.Subscriptions {
+		qty := strconv.Itoa(s.Quantity)
+		if s.NextQuantity > 0 {
+			qty += " -> " + strconv.Itoa(s.NextQuantity)
+		}
+		note := "-"
+		switch {
+		case len(s.SuspendedFor) > 0:
+			note = "suspended for " + strings.Join(s.SuspendedFor, ",")
+		case !s.CancelAt.IsZero() && s.Status != account.SubscriptionCancelled:
+			note = "cancels " + when(s.CancelAt)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d periods\t%s\t%s\t%s\t%s\n", s.ID, s.Product, qty, money.Format(s.UnitPriceMinor, v.Currency),
+			s.IntervalPeriods, s.Status, when(s.PaidThrough), when(s.NextBillAt), note)
+	}
+	return tw.Flush()
 }

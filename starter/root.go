@@ -64,7 +64,7 @@ or usage; 3 Temporal or PostgreSQL unreachable.`,
 		a.suspendCmd(), a.reinstateCmd(), a.terminateCmd(),
 		a.promiseCmd(), a.cardCmd(), a.disputeCmd(), a.resolveCmd(), a.writeOffCmd(),
 		a.verifyPhoneCmd(), a.requestCodeCmd(), a.reportAbuseCmd(), a.reviewCmd(),
-		a.budgetCmd(), a.usageCmd(),
+		a.budgetCmd(), a.usageCmd(), a.subscriptionCmd(), a.exemptionCmd(),
 		a.outboxCmd(), a.auditCmd(), a.agingCmd(), a.recoveryCmd(), a.exportCollectionsCmd(), a.ingestActivityCmd(), a.migrateCmd(), a.reconcileCmd(), a.queueCmd(),
 	)
 	return root
