@@ -433,7 +433,8 @@ func (a *Account) addUsageItem(u Usage) {
 // invoice bills.
 func (a *Account) markPaid(inv *Invoice) {
 	for _, l := range inv.Lines {
-		if s := a.subscription(l.SubscriptionID); s != nil && l.Kind == LineSubscription {
+		// A pending subscription's prepaid periods start with service.
+		if s := a.subscription(l.SubscriptionID); s != nil && l.Kind == LineSubscription && s.Status != SubscriptionPending {
 			s.PaidThrough = laterOf(s.PaidThrough, l.PeriodEnd)
 		}
 	}
