@@ -1,0 +1,274 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/example/dunning/store"
+	"github.com/example/dunning/webhooks"
+)
+
+// Outbound delivers the outbox of public events to the integrators'
+// endpoints: it claims due deliveries, POSTs each signed, and records the
+// outcome. Registered beside Activities; the webhook dispatcher workflow
+// runs DeliverWebhooks in a loop.
+type Outbound struct {
+	Store    *store.Store
+	Schedule webhooks.Schedule
+	// Timeout bounds one attempt (connecting, sending, the answer).
+	Timeout time.Duration
+	// Poll is how often to look for due deliveries when none was found.
+	Poll time.Duration
+	// Parallel is how many attempts run at once (to different customers or
+	// endpoints: one customer's events to one endpoint go one at a time).
+	Parallel int
+	Client   *http.Client // nil: a client that does not follow redirects
+	Logger   *slog.Logger
+}
+
+// Outbound defaults.
+const (
+	DefaultWebhookTimeout  = 10 * time.Second
+	DefaultWebhookPoll     = time.Second
+	DefaultWebhookParallel = 8
+	// leaseMargin is added to the attempt timeout for the lease on a
+	// claimed delivery: time to record the outcome.
+	leaseMargin = 5 * time.Second
+	// maxErrorText bounds what of a receiver's answer is kept.
+	maxErrorText = 300
+)
+
+// DeliverInput says how long one DeliverWebhooks run lasts before it
+// returns (the workflow then starts the next).
+type DeliverInput struct {
+	For time.Duration `json:"for"`
+}
+
+// DeliverResult counts what one run did.
+type DeliverResult struct {
+	Delivered int `json:"delivered"`
+	Retrying  int `json:"retrying"`
+	Failed    int `json:"failed"`
+}
+
+// DeliverWebhooks delivers due webhooks until in.For has passed, the worker
+// stops, or the activity is cancelled (its heartbeat timed out). It
+// heartbeats all along, so a dead worker's run is retried elsewhere; a
+// delivery whose worker died mid-attempt is due again when its lease ends.
+// Database errors are logged and retried within the run.
+func (o *Outbound) DeliverWebhooks(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+	beat := time.NewTicker(time.Second)
+	defer beat.Stop()
+	stop := activity.GetWorkerStopChannel(ctx)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for {
+			select {
+			case <-beat.C:
+				activity.RecordHeartbeat(ctx) // throttled by the SDK to 80% of the heartbeat timeout
+			case <-stop:
+				cancel()
+				return
+			case <-runCtx.Done():
+				return
+			}
+		}
+	}()
+	res := o.Deliver(runCtx, time.Now().Add(in.For))
+	return res, nil
+}
+
+// Deliver runs deliveries until the deadline or ctx ends, and waits for the
+// attempts in flight (each bounded by Timeout).
+func (o *Outbound) Deliver(ctx context.Context, until time.Time) DeliverResult {
+	parallel := max(o.Parallel, 1)
+	poll := o.Poll
+	if poll <= 0 {
+		poll = DefaultWebhookPoll
+	}
+	var res DeliverResult
+	done := make(chan store.AttemptOutcome, parallel)
+	inflight := 0
+	count := func(out store.AttemptOutcome) {
+		inflight--
+		switch {
+		case out.Delivered:
+			res.Delivered++
+		case out.Retry.IsZero():
+			res.Failed++
+		default:
+			res.Retrying++
+		}
+	}
+	for ctx.Err() == nil && time.Now().Before(until) {
+		if free := parallel - inflight; free > 0 {
+			claims, err := o.Store.ClaimDeliveries(ctx, time.Now(), free, o.timeout()+leaseMargin)
+			if err != nil && ctx.Err() == nil {
+				o.logger().Warn("webhook deliveries: cannot claim; trying again", "error", err)
+			}
+			for _, c := range claims {
+				inflight++
+				go func() { done <- o.deliverOne(ctx, c) }()
+			}
+			if err == nil && len(claims) == free {
+				continue // there may be more due
+			}
+		}
+		wait := time.NewTimer(min(poll, time.Until(until)))
+		select {
+		case out := <-done:
+			count(out)
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		wait.Stop()
+	}
+	for inflight > 0 {
+		count(<-done)
+	}
+	return res
+}
+
+// deliverOne makes one attempt and records it. The outcome is recorded even
+// when ctx ends (briefly, on a context of its own); if that fails too, the
+// lease runs out and the delivery is attempted again: at least once.
+func (o *Outbound) deliverOne(ctx context.Context, c store.Claim) store.AttemptOutcome {
+	start := time.Now()
+	status, retryAfter, errText := o.post(ctx, c)
+	now := time.Now()
+	out := store.AttemptOutcome{DeliveryID: c.DeliveryID, Attempt: c.Attempt, Duration: now.Sub(start), StatusCode: status, Error: errText}
+	switch {
+	case errText == "":
+		out.Delivered = true
+	case ctx.Err() != nil:
+		// Our own stop, not the receiver's fault: due again at once.
+		out.Error = "interrupted: the worker stopped during the attempt"
+		out.Retry = now
+	default:
+		if at, ok := o.Schedule.Next(c.RoundAttempts, c.RoundStarted, now); ok {
+			out.Retry = at
+			if ra := now.Add(retryAfter); retryAfter > 0 && ra.After(at) && ra.Sub(c.RoundStarted) <= o.Schedule.GiveUp {
+				out.Retry = ra
+			}
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseMargin)
+	defer cancel()
+	if err := o.Store.CompleteAttempt(rctx, out, now); err != nil {
+		o.logger().Warn("webhook delivery: outcome not recorded; it will be attempted again", "delivery", c.DeliveryID, "error", err)
+	}
+	log := o.logger().With("delivery", c.DeliveryID, "endpoint", c.EndpointID, "event", c.EventID, "attempt", c.Attempt)
+	switch {
+	case out.Delivered:
+		log.Debug("webhook delivered", "status", status)
+	case out.Retry.IsZero():
+		log.Warn("webhook delivery failed for good: retry schedule exhausted", "error", out.Error)
+	default:
+		log.Info("webhook delivery will be retried", "error", out.Error, "at", out.Retry)
+	}
+	return out
+}
+
+// post sends the event signed and says how the receiver answered: its
+// status (0 without an answer), how long it asked us to wait (429/503
+// Retry-After), and an error text unless it answered 2xx.
+func (o *Outbound) post(ctx context.Context, c store.Claim) (int, time.Duration, string) {
+	actx, cancel := context.WithTimeout(ctx, o.timeout())
+	defer cancel()
+	body := []byte(c.Body)
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, "request: " + err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "dunning-webhooks/1")
+	req.Header.Set(webhooks.EventIDHeader, c.EventID)
+	req.Header.Set(webhooks.EventTypeHeader, c.EventType)
+	req.Header.Set(webhooks.SignatureHeader, webhooks.Sign(c.Secret, time.Now(), body))
+	resp, err := o.client().Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return 0, 0, fmt.Sprintf("no answer within %s", o.timeout())
+		}
+		return 0, 0, "no answer: " + cleanText(err.Error())
+	}
+	defer resp.Body.Close()
+	text, readErr := io.ReadAll(io.LimitReader(resp.Body, maxErrorText))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, 0, ""
+	}
+	msg := fmt.Sprintf("receiver answered %d", resp.StatusCode)
+	if t := cleanText(string(text)); t != "" {
+		msg += ": " + t
+	} else if readErr != nil && errors.Is(readErr, context.DeadlineExceeded) {
+		msg += " and then no body within the timeout"
+	}
+	return resp.StatusCode, retryAfter(resp), msg
+}
+
+// retryAfter reads a Retry-After header in seconds (429, 503).
+func retryAfter(resp *http.Response) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+	if err != nil || secs <= 0 {
+		return 0
+	}
+	return time.Duration(min(secs, 24*3600)) * time.Second
+}
+
+// cleanText makes a receiver's text storable and readable: valid UTF-8,
+// no control characters, bounded.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxErrorText {
+		s = strings.ToValidUTF8(s[:maxErrorText], "") + "…"
+	}
+	return s
+}
+
+func (o *Outbound) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultWebhookTimeout
+}
+
+func (o *Outbound) client() *http.Client {
+	if o.Client != nil {
+		return o.Client
+	}
+	return noRedirects
+}
+
+// noRedirects does not follow redirects: a receiver that moved answers 3xx,
+// which is retried and shows in the log, rather than the signed event going
+// to another host.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (o *Outbound) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
