@@ -112,11 +112,19 @@ func (o *Outbound) Deliver(ctx context.Context, until time.Time) DeliverResult {
 			res.Retrying++
 		}
 	}
+	failing := time.Duration(0) // wait after a claim failed, doubling while the database is away
 	for ctx.Err() == nil && time.Now().Before(until) {
 		if free := parallel - inflight; free > 0 {
 			claims, err := o.Store.ClaimDeliveries(ctx, time.Now(), free, o.timeout()+leaseMargin)
-			if err != nil && ctx.Err() == nil {
-				o.logger().Warn("webhook deliveries: cannot claim; trying again", "error", err)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				if failing == 0 {
+					o.logger().Warn("webhook deliveries: cannot claim; trying again", "error", err)
+				}
+				failing = min(max(2*failing, poll), 5*time.Second)
+			case err == nil && failing > 0:
+				o.logger().Info("webhook deliveries: claiming again")
+				failing = 0
 			}
 			for _, c := range claims {
 				inflight++
@@ -126,7 +134,7 @@ func (o *Outbound) Deliver(ctx context.Context, until time.Time) DeliverResult {
 				continue // there may be more due
 			}
 		}
-		wait := time.NewTimer(min(poll, time.Until(until)))
+		wait := time.NewTimer(min(max(poll, failing), time.Until(until)))
 		select {
 		case out := <-done:
 			count(out)
