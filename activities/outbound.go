@@ -86,13 +86,13 @@ func (o *Outbound) DeliverWebhooks(ctx context.Context, in DeliverInput) (Delive
 			}
 		}
 	}()
-	res := o.Deliver(runCtx, time.Now().Add(in.For))
+	res := o.deliver(runCtx, time.Now().Add(in.For))
 	return res, nil
 }
 
-// Deliver runs deliveries until the deadline or ctx ends, and waits for the
+// deliver runs deliveries until the deadline or ctx ends, and waits for the
 // attempts in flight (each bounded by Timeout).
-func (o *Outbound) Deliver(ctx context.Context, until time.Time) DeliverResult {
+func (o *Outbound) deliver(ctx context.Context, until time.Time) DeliverResult {
 	parallel := max(o.Parallel, 1)
 	poll := o.Poll
 	if poll <= 0 {

@@ -107,7 +107,7 @@ func deliverUntil(t *testing.T, o *Outbound, limit time.Duration, cond func() bo
 		if time.Now().After(deadline) {
 			t.Fatalf("not done within %s", limit)
 		}
-		o.Deliver(context.Background(), time.Now().Add(200*time.Millisecond))
+		o.deliver(context.Background(), time.Now().Add(200*time.Millisecond))
 	}
 }
 
@@ -213,7 +213,7 @@ func TestDeliverThroughFailuresTimeoutsAndLateAnswers(t *testing.T) {
 	}{{500, "receiver answered 500"}, {429, "receiver answered 429"}, {0, "no answer within 300ms"}, {0, "no answer within 300ms"},
 		{502, "receiver answered 502"}, {200, ""}}
 	for i, w := range wantLog {
-		if log[i].StatusCode.Int64 != w.status || !strings.HasPrefix(log[i].Error, w.err) || (w.err == "" && log[i].Error != "") || !log[i].DurationMS.Valid {
+		if code(log[i].StatusCode) != w.status || !strings.HasPrefix(log[i].Error, w.err) || (w.err == "" && log[i].Error != "") || log[i].DurationMS == nil {
 			t.Errorf("attempt %d: %+v, want %d %q", i+1, log[i], w.status, w.err)
 		}
 	}
@@ -292,7 +292,7 @@ func TestDeliverInterruptedAttemptIsRetried(t *testing.T) {
 	o := &Outbound{Logger: quiet, Store: st, Schedule: fastSchedule, Timeout: time.Minute, Poll: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan DeliverResult)
-	go func() { done <- o.Deliver(ctx, time.Now().Add(time.Minute)) }()
+	go func() { done <- o.deliver(ctx, time.Now().Add(time.Minute)) }()
 	for rcv.Arrivals() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -353,7 +353,7 @@ func TestDeliverWithDatabaseCut(t *testing.T) {
 	cutDone := make(chan struct{})
 	go func() {
 		defer close(cutDone)
-		o.Deliver(context.Background(), time.Now().Add(2*time.Second))
+		o.deliver(context.Background(), time.Now().Add(2*time.Second))
 	}()
 	time.Sleep(1500 * time.Millisecond)
 	proxy.Restore()
@@ -399,7 +399,7 @@ func TestDeliverHostileAnswers(t *testing.T) {
 	recordCustomer(t, st, "c1")
 	o := &Outbound{Logger: quiet, Store: st, Schedule: fastSchedule, Timeout: time.Second, Poll: 10 * time.Millisecond}
 	deliverUntil(t, o, 10*time.Second, func() bool { return n >= 2 })
-	o.Deliver(context.Background(), time.Now().Add(100*time.Millisecond))
+	o.deliver(context.Background(), time.Now().Add(100*time.Millisecond))
 	var errs []string
 	if err := db.Select(&errs, `SELECT error FROM webhook_attempts WHERE duration_ms IS NOT NULL ORDER BY delivery_id, attempt`); err != nil {
 		t.Fatal(err)
@@ -411,4 +411,11 @@ func TestDeliverHostileAnswers(t *testing.T) {
 	if redirected {
 		t.Fatal("the redirect was followed")
 	}
+}
+
+func code(c *int64) int64 {
+	if c == nil {
+		return 0
+	}
+	return *c
 }

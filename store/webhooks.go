@@ -250,9 +250,9 @@ type Delivery struct {
 	Status        DeliveryStatus `db:"status" json:"status"`
 	Attempts      int            `db:"attempts" json:"attempts"`
 	NextAttemptAt time.Time      `db:"next_attempt_at" json:"next_attempt_at"`
-	LastStatus    sql.NullInt64  `db:"last_status" json:"-"`
+	LastStatus    *int64         `db:"last_status" json:"last_status,omitempty"` // the receiver's last HTTP status
 	LastError     string         `db:"last_error" json:"last_error,omitempty"`
-	DeliveredAt   sql.NullTime   `db:"delivered_at" json:"-"`
+	DeliveredAt   *time.Time     `db:"delivered_at" json:"delivered_at,omitempty"`
 	CreatedAt     time.Time      `db:"created_at" json:"created_at"`
 	UpdatedAt     time.Time      `db:"updated_at" json:"updated_at"`
 }
@@ -283,12 +283,12 @@ func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, e
 
 // Attempt is one logged attempt.
 type Attempt struct {
-	DeliveryID int64         `db:"delivery_id" json:"-"`
-	Attempt    int           `db:"attempt" json:"attempt"`
-	StartedAt  time.Time     `db:"started_at" json:"started_at"`
-	DurationMS sql.NullInt64 `db:"duration_ms" json:"-"`
-	StatusCode sql.NullInt64 `db:"status_code" json:"-"`
-	Error      string        `db:"error" json:"error,omitempty"`
+	DeliveryID int64     `db:"delivery_id" json:"-"`
+	Attempt    int       `db:"attempt" json:"attempt"`
+	StartedAt  time.Time `db:"started_at" json:"started_at"`
+	DurationMS *int64    `db:"duration_ms" json:"duration_ms"` // nil: no outcome recorded (the worker stopped during it)
+	StatusCode *int64    `db:"status_code" json:"status_code"` // nil: no answer
+	Error      string    `db:"error" json:"error,omitempty"`
 }
 
 // AttemptsOf lists a delivery's attempts, oldest first.

@@ -401,7 +401,7 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("unknown delivery: %v", err)
 	}
 	log, err := st.AttemptsOf(ctx, c[0].DeliveryID)
-	if err != nil || len(log) != 2 || log[0].StatusCode.Int64 != 500 || log[1].StatusCode.Int64 != 204 {
+	if err != nil || len(log) != 2 || *log[0].StatusCode != 500 || *log[1].StatusCode != 204 {
 		t.Fatalf("log %+v %v", log, err)
 	}
 }
