@@ -29,24 +29,34 @@ type RegisteredWebhook struct {
 	Secret string `json:"secret"`
 }
 
+// Validate checks the request (allowHTTPLoopback: the
+// DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK setting) and returns its event types.
+func (req NewWebhook) Validate(allowHTTPLoopback bool) ([]webhooks.EventType, error) {
+	if err := webhooks.ValidateURL(req.URL, allowHTTPLoopback); err != nil {
+		return nil, err
+	}
+	types, err := webhooks.ParseTypes(strings.Join(req.EventTypes, ","))
+	if err != nil {
+		return nil, fmt.Errorf("event_types: %w", err)
+	}
+	if err := webhooks.ValidateDescription(req.Description); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Actor) == "" || utf8.RuneCountInString(req.Actor) > account.MaxActorRunes || account.TextProblem(req.Actor, false) != "" {
+		return nil, fmt.Errorf("actor is required (who registers the endpoint, at most %d characters of plain text)", account.MaxActorRunes)
+	}
+	return types, nil
+}
+
 // MaxDeliveryPage bounds one page of deliveries.
 const MaxDeliveryPage = 1000
 
 // AddWebhook checks and registers an endpoint and makes its secret. It
 // receives every later event of the types it takes.
 func (o *Ops) AddWebhook(ctx context.Context, req NewWebhook) (RegisteredWebhook, error) {
-	if err := webhooks.ValidateURL(req.URL, o.cfg.WebhookAllowHTTPLoopback); err != nil {
-		return RegisteredWebhook{}, Invalid(err)
-	}
-	types, err := webhooks.ParseTypes(strings.Join(req.EventTypes, ","))
+	types, err := req.Validate(o.cfg.WebhookAllowHTTPLoopback)
 	if err != nil {
-		return RegisteredWebhook{}, Invalid(fmt.Errorf("event_types: %w", err))
-	}
-	if err := webhooks.ValidateDescription(req.Description); err != nil {
 		return RegisteredWebhook{}, Invalid(err)
-	}
-	if strings.TrimSpace(req.Actor) == "" || utf8.RuneCountInString(req.Actor) > account.MaxActorRunes || account.TextProblem(req.Actor, false) != "" {
-		return RegisteredWebhook{}, Invalid(fmt.Errorf("actor is required (who registers the endpoint, at most %d characters of plain text)", account.MaxActorRunes))
 	}
 	id, err := webhooks.NewEndpointID()
 	if err != nil {

@@ -166,15 +166,15 @@ type Account struct {
 
 // The audit detail keys the public events read (set by package account).
 const (
-	detailStatusFrom   = "status_from"
-	detailStatusTo     = "status_to"
-	detailAccessFrom   = "access_from"
-	detailAccessTo     = "access_to"
-	detailAccess       = "access" // account.activated names only the new access
-	detailSuspension   = "suspension_reason"
-	detailReasons      = "reasons"
-	detailLifted       = "lifted"
-	detailWrittenOff   = "written_off_minor"
+	detailStatusFrom = "status_from"
+	detailStatusTo   = "status_to"
+	detailAccessFrom = "access_from"
+	detailAccessTo   = "access_to"
+	detailAccess     = "access" // account.activated names only the new access
+	detailSuspension = "suspension_reason"
+	detailReasons    = "reasons"
+	detailLifted     = "lifted"
+	detailWrittenOff = "written_off_minor"
 )
 
 // FromAudit returns the public events of one recorded account event, in
