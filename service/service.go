@@ -104,11 +104,11 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, cfg config.Co
 }
 
 // EnsureWebhookDispatcher starts the workflow that delivers the outbound
-// webhooks, unless it is running already (one per namespace, whichever
+// webhooks, unless it is running already (one per task queue, whichever
 // worker started it).
 func EnsureWebhookDispatcher(ctx context.Context, c client.Client, cfg config.Config) error {
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.WebhookDispatcherID,
+		ID:                       workflows.WebhookDispatcherID(cfg.TaskQueue),
 		TaskQueue:                cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,

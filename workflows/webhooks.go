@@ -9,12 +9,15 @@ import (
 	"github.com/example/dunning/activities"
 )
 
-// The webhook dispatcher: one per namespace, started (or found running) by
-// every worker at start.
-const (
-	WebhookDispatcherType = "WebhookDispatcher"
-	WebhookDispatcherID   = "webhook-dispatcher"
-)
+// WebhookDispatcherType is the webhook dispatcher's workflow type. There
+// is one dispatcher per task queue, started (or found running) by every
+// worker at start.
+const WebhookDispatcherType = "WebhookDispatcher"
+
+// WebhookDispatcherID is the dispatcher's workflow ID on a task queue.
+// Dispatchers on several queues over one database are safe (deliveries are
+// claimed with SKIP LOCKED), only redundant.
+func WebhookDispatcherID(taskQueue string) string { return "webhook-dispatcher-" + taskQueue }
 
 // outbound is for naming the delivery activity; never called.
 var outbound *activities.Outbound
