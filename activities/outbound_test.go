@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/internal/faults"
@@ -418,4 +419,34 @@ func code(c *int64) int64 {
 		return 0
 	}
 	return *c
+}
+
+// The activity as the worker runs it: registered with the rest of
+// Outbound's methods, heartbeating, delivering, and returning after its
+// time.
+func TestDeliverWebhooksActivity(t *testing.T) {
+	_, db := pgtest.New(t)
+	st := store.New(db)
+	rcv := faults.NewReceiver()
+	defer rcv.Close()
+	register(t, st, rcv)
+	recordCustomer(t, st, "c1")
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&Outbound{Logger: quiet, Store: st, Schedule: fastSchedule, Timeout: time.Second, Poll: 20 * time.Millisecond})
+	start := time.Now()
+	val, err := env.ExecuteActivity("DeliverWebhooks", DeliverInput{For: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res DeliverResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(eventsOf(t, db, "c1")); res.Delivered != n || len(accepted(rcv, "c1")) != n {
+		t.Fatalf("result %+v, receiver has %d, want %d", res, len(accepted(rcv, "c1")), n)
+	}
+	if d := time.Since(start); d < 2*time.Second || d > 10*time.Second {
+		t.Fatalf("ran %s for a 2 s run", d)
+	}
 }
