@@ -438,3 +438,12 @@ func (f *fakeOps) ReplayFailed(_ context.Context, endpointID string) (int, error
 	}
 	return 2, nil
 }
+
+func (f *fakeOps) SetWebhookActive(_ context.Context, endpointID string, active bool) (store.Endpoint, error) {
+	if err := f.record(call{op: "SetWebhookActive", arg: active}); err != nil {
+		return store.Endpoint{}, err
+	}
+	e := sampleEndpoint([]string{"account.suspended"}, "alice")
+	e.Active = active
+	return e, nil
+}

@@ -114,6 +114,8 @@ func (s *server) routes() []route {
 		{"GET /v1/webhooks", s.h(s.listWebhooks)},
 		{"GET /v1/webhooks/{endpoint_id}/deliveries", s.h(s.webhookDeliveries)},
 		{"POST /v1/webhooks/{endpoint_id}/replay-failed", s.h(s.replayFailed)},
+		{"POST /v1/webhooks/{endpoint_id}/disable", s.h(s.setWebhookActive(false))},
+		{"POST /v1/webhooks/{endpoint_id}/enable", s.h(s.setWebhookActive(true))},
 		{"POST /v1/webhook-deliveries/{delivery_id}/replay", s.h(s.replayDelivery)},
 	}
 	for _, u := range customerUpdates {

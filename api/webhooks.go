@@ -18,6 +18,7 @@ type Outbound interface {
 	WebhookDeliveries(ctx context.Context, f ops.DeliveryFilter) ([]store.Delivery, error)
 	ReplayDelivery(ctx context.Context, deliveryID int64) (store.Delivery, error)
 	ReplayFailed(ctx context.Context, endpointID string) (int, error)
+	SetWebhookActive(ctx context.Context, endpointID string, active bool) (store.Endpoint, error)
 }
 
 var errNoOutbound = &apiError{http.StatusServiceUnavailable, "unavailable", "outbound webhooks are not configured on this server"}
@@ -125,4 +126,27 @@ func (s *server) replayFailed(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 	return nil
+}
+
+// setWebhookActive answers POST /v1/webhooks/{endpoint_id}/disable and
+// /enable.
+func (s *server) setWebhookActive(active bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.outbound == nil {
+			return errNoOutbound
+		}
+		if _, err := query(r); err != nil {
+			return err
+		}
+		f := ops.DeliveryFilter{EndpointID: r.PathValue("endpoint_id")}
+		if err := f.Validate(); err != nil {
+			return invalid(err)
+		}
+		e, err := s.outbound.SetWebhookActive(r.Context(), f.EndpointID, active)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, e)
+		return nil
+	}
 }

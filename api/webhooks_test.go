@@ -40,6 +40,10 @@ func TestWebhookRoutes(t *testing.T) {
 	if c := h.fake.got(); rec.Code != http.StatusOK || c[len(c)-1].arg != int64(7) {
 		t.Fatalf("replay: %d %s", rec.Code, rec.Body)
 	}
+	rec = h.do(request{method: "POST", path: "/v1/webhooks/we_0123456789abcdef/disable", token: operatorSecret})
+	if c := h.fake.got(); rec.Code != http.StatusOK || c[len(c)-1].arg != false || !strings.Contains(rec.Body.String(), `"active":false`) {
+		t.Fatalf("disable: %d %s", rec.Code, rec.Body)
+	}
 	rec = h.do(request{method: "POST", path: "/v1/webhook-deliveries/7/replay", token: viewerSecret})
 	if rec.Code != http.StatusForbidden {
 		t.Fatalf("viewer replay: %d", rec.Code)

@@ -96,6 +96,25 @@ func (o *Ops) Webhooks(ctx context.Context) ([]store.Endpoint, error) {
 	return out, dbError(err)
 }
 
+// SetWebhookActive disables an endpoint (no new events; its pending
+// deliveries wait) or enables it again (they resume, in order).
+func (o *Ops) SetWebhookActive(ctx context.Context, endpointID string, active bool) (store.Endpoint, error) {
+	if err := webhooks.ValidateEndpointID(endpointID); err != nil {
+		return store.Endpoint{}, Invalid(err)
+	}
+	ctx, cancel, _ := o.withTimeout(ctx)
+	defer cancel()
+	st, err := o.db(ctx)
+	if err != nil {
+		return store.Endpoint{}, err
+	}
+	e, err := st.SetEndpointActive(ctx, endpointID, active)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Endpoint{}, notFound("unknown webhook endpoint %s", endpointID)
+	}
+	return e, dbError(err)
+}
+
 // DeliveryFilter selects deliveries for WebhookDeliveries.
 type DeliveryFilter struct {
 	EndpointID string // empty: every endpoint

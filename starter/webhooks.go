@@ -23,7 +23,9 @@ func (a *app) webhooksCmd() *cobra.Command {
 payloads) at HTTPS endpoints registered here. Every event is delivered at least
 once, in order per customer, retried with backoff for days.`,
 	}
-	cmd.AddCommand(a.webhooksAddCmd(), a.webhooksListCmd(), a.webhooksDeliveriesCmd(), a.webhooksAttemptsCmd(), a.webhooksReplayCmd())
+	cmd.AddCommand(a.webhooksAddCmd(), a.webhooksListCmd(), a.webhooksDeliveriesCmd(), a.webhooksAttemptsCmd(), a.webhooksReplayCmd(),
+		a.webhooksActiveCmd("disable", false, "Stop giving an endpoint new events; its pending deliveries wait"),
+		a.webhooksActiveCmd("enable", true, "Give an endpoint events again; its pending deliveries resume in order"))
 	return cmd
 }
 
@@ -219,4 +221,23 @@ func (a *app) webhooksReplayCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&failedOf, "failed", "", "replay every failed delivery of this endpoint")
 	return cmd
+}
+
+func (a *app) webhooksActiveCmd(name string, active bool, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   name + " ENDPOINT_ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			e, err := a.ops.SetWebhookActive(context.Background(), args[0], active)
+			if err != nil {
+				return explain(err)
+			}
+			if a.json {
+				return a.printJSON(e)
+			}
+			fmt.Fprintf(a.out, "endpoint %s %sd\n", e.ID, name)
+			return nil
+		},
+	}
 }

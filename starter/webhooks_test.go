@@ -31,6 +31,8 @@ func TestWebhooksCommands(t *testing.T) {
 		{[]string{"webhooks", "replay", "4242"}, exitRefused, "unknown webhook delivery 4242"},
 		{[]string{"webhooks", "replay"}, exitUsage, "name one delivery ID"},
 		{[]string{"webhooks", "replay", "--failed", "we_0123456789abcdef"}, exitRefused, "unknown webhook endpoint"},
+		{[]string{"webhooks", "disable", "we_0123456789abcdef"}, exitRefused, "unknown webhook endpoint"},
+		{[]string{"webhooks", "enable", "nope"}, exitUsage, "not an endpoint ID"},
 	} {
 		_, errOut, code := runDB(t, c.args...)
 		if code != c.code || !strings.Contains(errOut, c.want) {
@@ -52,6 +54,15 @@ func TestWebhooksCommands(t *testing.T) {
 	}
 	if !strings.HasPrefix(reg.Secret, "whsec_") || reg.CreatedBy != "kim" || strings.Join(reg.EventTypes, ",") != "account.suspended,invoice.paid" || !reg.Active {
 		t.Fatalf("registered %+v", reg)
+	}
+	if out, errOut, code := runDB(t, "webhooks", "disable", reg.ID); code != 0 || !strings.Contains(out, "disabled") {
+		t.Fatalf("disable: %d %s %s", code, out, errOut)
+	}
+	if out, _, _ := runDB(t, "webhooks", "list"); !strings.Contains(out, "false") {
+		t.Fatalf("list after disable: %s", out)
+	}
+	if _, _, code := runDB(t, "webhooks", "enable", reg.ID); code != 0 {
+		t.Fatalf("enable: %d", code)
 	}
 	for _, args := range [][]string{{"webhooks", "list"}, {"webhooks", "list", "--json"}, {"webhooks", "deliveries", "--endpoint", reg.ID}} {
 		out, errOut, code := runDB(t, args...)

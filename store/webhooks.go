@@ -133,6 +133,18 @@ func (s *Store) EndpointByID(ctx context.Context, id string) (Endpoint, error) {
 	return row.endpoint(), err
 }
 
+// SetEndpointActive turns an endpoint on or off. An inactive endpoint is
+// given no new events, and its pending deliveries wait until it is active
+// again. An unknown endpoint is ErrNotFound.
+func (s *Store) SetEndpointActive(ctx context.Context, id string, active bool) (Endpoint, error) {
+	var row endpointRow
+	err := s.db.GetContext(ctx, &row, `UPDATE webhook_endpoints SET active = $2 WHERE endpoint_id = $1 RETURNING *`, id, active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Endpoint{}, ErrNotFound
+	}
+	return row.endpoint(), err
+}
+
 // Claim is a delivery taken for one attempt.
 type Claim struct {
 	DeliveryID    int64     `db:"delivery_id"`

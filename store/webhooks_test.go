@@ -405,3 +405,45 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("log %+v %v", log, err)
 	}
 }
+
+// A disabled endpoint gets no new events and its pending deliveries wait;
+// enabled again, they go, in order.
+func TestDisabledEndpointWaits(t *testing.T) {
+	_, db := pgtest.New(t)
+	st := store.New(db)
+	ctx := context.Background()
+	ep := addEndpoint(t, st, webhooks.Types()...)
+	bs := lifecycle(t, "c1")
+	half := len(bs) / 2
+	for _, b := range bs[:half] {
+		if _, err := st.Record(ctx, b.row, b.events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued := count(t, db, `SELECT count(*) FROM webhook_deliveries`)
+	if e, err := st.SetEndpointActive(ctx, ep.ID, false); err != nil || e.Active {
+		t.Fatalf("disable: %+v %v", e, err)
+	}
+	for _, b := range bs[half:] {
+		if _, err := st.Record(ctx, b.row, b.events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM webhook_deliveries`); n != queued {
+		t.Fatalf("a disabled endpoint was given %d new deliveries", n-queued)
+	}
+	now := time.Now().Add(time.Second)
+	if c, err := st.ClaimDeliveries(ctx, now, 10, time.Minute); err != nil || len(c) != 0 {
+		t.Fatalf("claimed for a disabled endpoint: %+v %v", c, err)
+	}
+	if _, err := st.SetEndpointActive(ctx, ep.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.ClaimDeliveries(ctx, now, 10, time.Minute)
+	if err != nil || len(c) != 1 || c[0].DeliveryID != 1 {
+		t.Fatalf("after enabling: %+v %v", c, err)
+	}
+	if _, err := st.SetEndpointActive(ctx, "we_0000000000000000", true); err != store.ErrNotFound {
+		t.Fatalf("unknown endpoint: %v", err)
+	}
+}
