@@ -139,6 +139,11 @@ func (c *Config) webhooksFromEnv(env func(key, def string) string) error {
 		}
 		*d.to = v
 	}
+	if c.WebhookTimeout > time.Minute {
+		// A delivery run waits for its attempts; the dispatcher allows it
+		// two minutes beyond its five.
+		return fmt.Errorf("DUNNING_WEBHOOK_TIMEOUT %s must be at most 1m", c.WebhookTimeout)
+	}
 	if c.WebhookRetryMax < c.WebhookRetryFirst || c.WebhookGiveUp < c.WebhookRetryFirst {
 		return fmt.Errorf("DUNNING_WEBHOOK_RETRY_MAX (%s) and DUNNING_WEBHOOK_GIVE_UP (%s) must not be shorter than DUNNING_WEBHOOK_RETRY_FIRST (%s)",
 			c.WebhookRetryMax, c.WebhookGiveUp, c.WebhookRetryFirst)
