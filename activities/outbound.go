@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -91,62 +93,71 @@ func (o *Outbound) DeliverWebhooks(ctx context.Context, in DeliverInput) (Delive
 }
 
 // deliver runs deliveries until the deadline or ctx ends, and waits for the
-// attempts in flight (each bounded by Timeout).
+// attempts in flight (each bounded by Timeout). Parallel senders each claim
+// one delivery, attempt it, record it and claim the next at once; claims
+// never collide (SKIP LOCKED) and keep each customer's order. An idle
+// sender looks again after Poll times Parallel, the senders staggered, so
+// the database sees about one look per Poll when there is nothing to do.
 func (o *Outbound) deliver(ctx context.Context, until time.Time) DeliverResult {
 	parallel := max(o.Parallel, 1)
 	poll := o.Poll
 	if poll <= 0 {
 		poll = DefaultWebhookPoll
 	}
-	var res DeliverResult
-	done := make(chan store.AttemptOutcome, parallel)
-	inflight := 0
-	count := func(out store.AttemptOutcome) {
-		inflight--
-		switch {
-		case out.Delivered:
-			res.Delivered++
-		case out.Retry.IsZero():
-			res.Failed++
-		default:
-			res.Retrying++
-		}
-	}
-	failing := time.Duration(0) // wait after a claim failed, doubling while the database is away
-	for ctx.Err() == nil && time.Now().Before(until) {
-		if free := parallel - inflight; free > 0 {
-			claims, err := o.Store.ClaimDeliveries(ctx, time.Now(), free, o.timeout()+leaseMargin)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				if failing == 0 {
-					o.logger().Warn("webhook deliveries: cannot claim; trying again", "error", err)
+	var (
+		mu      sync.Mutex
+		res     DeliverResult
+		failing atomic.Bool // the database is away: logged once per outage
+		wg      sync.WaitGroup
+	)
+	for i := range parallel {
+		wg.Go(func() {
+			backoff := time.Duration(0)
+			pause(ctx, until, time.Duration(i)*poll)
+			for ctx.Err() == nil && time.Now().Before(until) {
+				claims, err := o.Store.ClaimDeliveries(ctx, time.Now(), 1, o.timeout()+leaseMargin)
+				switch {
+				case err != nil:
+					if ctx.Err() == nil && failing.CompareAndSwap(false, true) {
+						o.logger().Warn("webhook deliveries: cannot claim; trying again", "error", err)
+					}
+					backoff = min(max(2*backoff, poll), 5*time.Second)
+					pause(ctx, until, backoff)
+					continue
+				case failing.CompareAndSwap(true, false):
+					o.logger().Info("webhook deliveries: claiming again")
 				}
-				failing = min(max(2*failing, poll), 5*time.Second)
-			case err == nil && failing > 0:
-				o.logger().Info("webhook deliveries: claiming again")
-				failing = 0
+				backoff = 0
+				if len(claims) == 0 {
+					pause(ctx, until, poll*time.Duration(parallel))
+					continue
+				}
+				out := o.deliverOne(ctx, claims[0])
+				mu.Lock()
+				switch {
+				case out.Delivered:
+					res.Delivered++
+				case out.Retry.IsZero():
+					res.Failed++
+				default:
+					res.Retrying++
+				}
+				mu.Unlock()
 			}
-			for _, c := range claims {
-				inflight++
-				go func() { done <- o.deliverOne(ctx, c) }()
-			}
-			if err == nil && len(claims) == free {
-				continue // there may be more due
-			}
-		}
-		wait := time.NewTimer(min(max(poll, failing), time.Until(until)))
-		select {
-		case out := <-done:
-			count(out)
-		case <-wait.C:
-		case <-ctx.Done():
-		}
-		wait.Stop()
+		})
 	}
-	for inflight > 0 {
-		count(<-done)
-	}
+	wg.Wait()
 	return res
+}
+
+// pause waits d, or less if ctx ends or the deadline comes first.
+func pause(ctx context.Context, until time.Time, d time.Duration) {
+	t := time.NewTimer(min(d, time.Until(until)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // deliverOne makes one attempt and records it. The outcome is recorded even

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,7 @@ var fastSchedule = webhooks.Schedule{First: 50 * time.Millisecond, Max: 200 * ti
 // and a reinstatement by staff, as the workflow would: eight public events
 // (four status changes, the prepayment invoice issued and paid, suspended,
 // reinstated).
-func recordCustomer(t *testing.T, st *store.Store, id string) {
+func recordCustomer(t testing.TB, st *store.Store, id string) {
 	t.Helper()
 	reg, err := policy.Embedded()
 	if err != nil {
@@ -75,7 +76,7 @@ func eventsOf(t *testing.T, db *sqlx.DB, customerID string) []string {
 	return ids
 }
 
-func register(t *testing.T, st *store.Store, rcv *faults.Receiver) store.Endpoint {
+func register(t testing.TB, st *store.Store, rcv *faults.Receiver) store.Endpoint {
 	t.Helper()
 	id, _ := webhooks.NewEndpointID()
 	secret, _ := webhooks.NewSecret()
@@ -448,5 +449,30 @@ func TestDeliverWebhooksActivity(t *testing.T) {
 	}
 	if d := time.Since(start); d < 2*time.Second || d > 10*time.Second {
 		t.Fatalf("ran %s for a 2 s run", d)
+	}
+}
+
+// BenchmarkWebhookDelivery measures delivery throughput to one local
+// receiver: 100 customers' events (8 each), 8 attempts at a time.
+func BenchmarkWebhookDelivery(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		_, db := pgtest.New(b)
+		st := store.New(db)
+		rcv := faults.NewReceiver()
+		register(b, st, rcv)
+		for i := range 100 {
+			recordCustomer(b, st, fmt.Sprintf("c%03d", i))
+		}
+		var total int
+		_ = db.Get(&total, `SELECT count(*) FROM webhook_deliveries`)
+		o := &Outbound{Logger: quiet, Store: st, Schedule: fastSchedule, Timeout: time.Second, Poll: 10 * time.Millisecond, Parallel: DefaultWebhookParallel}
+		b.StartTimer()
+		start := time.Now()
+		for len(rcv.Accepted()) < total {
+			o.deliver(context.Background(), time.Now().Add(time.Second))
+		}
+		b.ReportMetric(float64(total)/time.Since(start).Seconds(), "deliveries/s")
+		rcv.Close()
 	}
 }
