@@ -114,8 +114,9 @@ ON CONFLICT (invoice_id) DO UPDATE SET
     promise_until = EXCLUDED.promise_until, updated_at = EXCLUDED.updated_at`
 
 // Record writes the customer's current figures and a batch of events in one
-// transaction. An event already recorded (same key) is skipped whole, so a
-// retried call changes nothing. It returns how many events were new.
+// transaction, with the public webhook events they give (webhooks.go). An
+// event already recorded (same key) is skipped whole, so a retried call
+// changes nothing. It returns how many events were new.
 func (s *Store) Record(ctx context.Context, c Customer, events []account.Event) (int, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
