@@ -64,41 +64,39 @@ type DeliverResult struct {
 	Failed    int `json:"failed"`
 }
 
-// DeliverWebhooks delivers due webhooks until in.For has passed, the worker
-// stops, or the activity is cancelled (its heartbeat timed out). It
-// heartbeats all along, so a dead worker's run is retried elsewhere; a
-// delivery whose worker died mid-attempt is due again when its lease ends.
-// Database errors are logged and retried within the run.
+// DeliverWebhooks delivers due webhooks until in.For has passed or the
+// worker stops (then the attempts in flight finish, within the worker's stop
+// timeout, and the run returns so that another worker takes over). It
+// heartbeats all along, so a dead worker's run is retried elsewhere and a
+// delivery whose worker died mid-attempt is due again when its lease ends;
+// if the heartbeat is lost (the SDK cancels ctx), attempts are cut off and
+// due again at once. Database errors are logged and retried within the run.
 func (o *Outbound) DeliverWebhooks(ctx context.Context, in DeliverInput) (DeliverResult, error) {
-	beat := time.NewTicker(time.Second)
-	defer beat.Stop()
-	stop := activity.GetWorkerStopChannel(ctx)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
+		beat := time.NewTicker(time.Second)
+		defer beat.Stop()
 		for {
 			select {
 			case <-beat.C:
 				activity.RecordHeartbeat(ctx) // throttled by the SDK to 80% of the heartbeat timeout
-			case <-stop:
-				cancel()
-				return
-			case <-runCtx.Done():
+			case <-done:
 				return
 			}
 		}
 	}()
-	res := o.deliver(runCtx, time.Now().Add(in.For))
-	return res, nil
+	return o.deliver(ctx, time.Now().Add(in.For), activity.GetWorkerStopChannel(ctx)), nil
 }
 
-// deliver runs deliveries until the deadline or ctx ends, and waits for the
-// attempts in flight (each bounded by Timeout). Parallel senders each claim
+// deliver runs deliveries until the deadline, stop or the end of ctx, and
+// waits for the attempts in flight (each bounded by Timeout; cut off when
+// ctx ends). Parallel senders each claim
 // one delivery, attempt it, record it and claim the next at once; claims
 // never collide (SKIP LOCKED) and keep each customer's order. An idle
 // sender looks again after Poll times Parallel, the senders staggered, so
 // the database sees about one look per Poll when there is nothing to do.
-func (o *Outbound) deliver(ctx context.Context, until time.Time) DeliverResult {
+func (o *Outbound) deliver(ctx context.Context, until time.Time, stop <-chan struct{}) DeliverResult {
 	parallel := max(o.Parallel, 1)
 	poll := o.Poll
 	if poll <= 0 {
@@ -113,8 +111,8 @@ func (o *Outbound) deliver(ctx context.Context, until time.Time) DeliverResult {
 	for i := range parallel {
 		wg.Go(func() {
 			backoff := time.Duration(0)
-			pause(ctx, until, time.Duration(i)*poll)
-			for ctx.Err() == nil && time.Now().Before(until) {
+			pause(ctx, stop, until, time.Duration(i)*poll)
+			for ctx.Err() == nil && time.Now().Before(until) && !closed(stop) {
 				claims, err := o.Store.ClaimDeliveries(ctx, time.Now(), 1, o.timeout()+leaseMargin)
 				switch {
 				case err != nil:
@@ -122,14 +120,14 @@ func (o *Outbound) deliver(ctx context.Context, until time.Time) DeliverResult {
 						o.logger().Warn("webhook deliveries: cannot claim; trying again", "error", err)
 					}
 					backoff = min(max(2*backoff, poll), 5*time.Second)
-					pause(ctx, until, backoff)
+					pause(ctx, stop, until, backoff)
 					continue
 				case failing.CompareAndSwap(true, false):
 					o.logger().Info("webhook deliveries: claiming again")
 				}
 				backoff = 0
 				if len(claims) == 0 {
-					pause(ctx, until, poll*time.Duration(parallel))
+					pause(ctx, stop, until, poll*time.Duration(parallel))
 					continue
 				}
 				out := o.deliverOne(ctx, claims[0])
@@ -150,13 +148,24 @@ func (o *Outbound) deliver(ctx context.Context, until time.Time) DeliverResult {
 	return res
 }
 
-// pause waits d, or less if ctx ends or the deadline comes first.
-func pause(ctx context.Context, until time.Time, d time.Duration) {
+// pause waits d, or less if ctx ends, stop closes or the deadline comes
+// first.
+func pause(ctx context.Context, stop <-chan struct{}, until time.Time, d time.Duration) {
 	t := time.NewTimer(min(d, time.Until(until)))
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	case <-stop:
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -172,8 +181,9 @@ func (o *Outbound) deliverOne(ctx context.Context, c store.Claim) store.AttemptO
 	case errText == "":
 		out.Delivered = true
 	case ctx.Err() != nil:
-		// Our own stop, not the receiver's fault: due again at once.
-		out.Error = "interrupted: the worker stopped during the attempt"
+		// Cut off on our side (the run lost its heartbeat), not the
+		// receiver's fault: due again at once.
+		out.Error = "interrupted: the delivery run was cancelled during the attempt"
 		out.Retry = now
 	default:
 		if at, ok := o.Schedule.Next(c.RoundAttempts, c.RoundStarted, now); ok {

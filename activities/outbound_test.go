@@ -109,7 +109,7 @@ func deliverUntil(t *testing.T, o *Outbound, limit time.Duration, cond func() bo
 		if time.Now().After(deadline) {
 			t.Fatalf("not done within %s", limit)
 		}
-		o.deliver(context.Background(), time.Now().Add(200*time.Millisecond))
+		o.deliver(context.Background(), time.Now().Add(200*time.Millisecond), nil)
 	}
 }
 
@@ -279,9 +279,9 @@ func TestDeliverGivesUpThenReplay(t *testing.T) {
 	})
 }
 
-// The worker stops in the middle of an attempt (the receiver hangs): the
-// attempt is recorded as interrupted, due again at once, and delivered by
-// the next run.
+// The run is cancelled in the middle of an attempt (its heartbeat was
+// lost; the receiver hangs): the attempt is recorded as interrupted, due
+// again at once, and delivered by the next run.
 func TestDeliverInterruptedAttemptIsRetried(t *testing.T) {
 	_, db := pgtest.New(t)
 	st := store.New(db)
@@ -294,7 +294,7 @@ func TestDeliverInterruptedAttemptIsRetried(t *testing.T) {
 	o := &Outbound{Logger: quiet, Store: st, Schedule: fastSchedule, Timeout: time.Minute, Poll: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan DeliverResult)
-	go func() { done <- o.deliver(ctx, time.Now().Add(time.Minute)) }()
+	go func() { done <- o.deliver(ctx, time.Now().Add(time.Minute), nil) }()
 	for rcv.Arrivals() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -355,7 +355,7 @@ func TestDeliverWithDatabaseCut(t *testing.T) {
 	cutDone := make(chan struct{})
 	go func() {
 		defer close(cutDone)
-		o.deliver(context.Background(), time.Now().Add(2*time.Second))
+		o.deliver(context.Background(), time.Now().Add(2*time.Second), nil)
 	}()
 	time.Sleep(1500 * time.Millisecond)
 	proxy.Restore()
@@ -401,7 +401,7 @@ func TestDeliverHostileAnswers(t *testing.T) {
 	recordCustomer(t, st, "c1")
 	o := &Outbound{Logger: quiet, Store: st, Schedule: fastSchedule, Timeout: time.Second, Poll: 10 * time.Millisecond}
 	deliverUntil(t, o, 10*time.Second, func() bool { return n >= 2 })
-	o.deliver(context.Background(), time.Now().Add(100*time.Millisecond))
+	o.deliver(context.Background(), time.Now().Add(100*time.Millisecond), nil)
 	var errs []string
 	if err := db.Select(&errs, `SELECT error FROM webhook_attempts WHERE duration_ms IS NOT NULL ORDER BY delivery_id, attempt`); err != nil {
 		t.Fatal(err)
@@ -470,9 +470,39 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		for len(rcv.Accepted()) < total {
-			o.deliver(context.Background(), time.Now().Add(time.Second))
+			o.deliver(context.Background(), time.Now().Add(time.Second), nil)
 		}
 		b.ReportMetric(float64(total)/time.Since(start).Seconds(), "deliveries/s")
 		rcv.Close()
+	}
+}
+
+// The worker stops while an attempt is in flight (the receiver answers
+// late): nothing new is claimed, the attempt finishes and is recorded as
+// delivered, and the run returns.
+func TestDeliverStopsGracefully(t *testing.T) {
+	_, db := pgtest.New(t)
+	st := store.New(db)
+	rcv := faults.NewReceiver()
+	defer rcv.Close()
+	register(t, st, rcv)
+	recordCustomer(t, st, "c1")
+	rcv.Script(faults.Answer{Late: 500 * time.Millisecond})
+	o := &Outbound{Logger: quiet, Store: st, Schedule: fastSchedule, Timeout: 5 * time.Second, Poll: 10 * time.Millisecond, Parallel: 4}
+	stop := make(chan struct{})
+	done := make(chan DeliverResult)
+	go func() { done <- o.deliver(context.Background(), time.Now().Add(time.Minute), stop) }()
+	for rcv.Arrivals() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	var res DeliverResult
+	select {
+	case res = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not return after the stop")
+	}
+	if res.Delivered != 1 || rcv.Arrivals() != 1 || len(accepted(rcv, "c1")) != 1 {
+		t.Fatalf("after the stop: %+v, %d arrivals", res, rcv.Arrivals())
 	}
 }
