@@ -36,7 +36,7 @@ type Received struct {
 	SignatureOK bool
 	SigError    string
 	At          time.Time
-	Answer      string // "ok", "hang", a status text, "bad signature"
+	Answer      string // "ok", "hang", "late ok", a status text, "bad signature"
 	Status      int    // the status written; 0 when the caller gave up first
 }
 
@@ -138,11 +138,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if a.Status == http.StatusTooManyRequests || a.Status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
-		r.record(got, http.StatusText(a.Status), a.Status)
+		r.record(got, a.String(), a.Status)
 		http.Error(w, "injected fault "+strconv.Itoa(a.Status), a.Status)
 		return
 	}
-	r.record(got, "ok", http.StatusOK)
+	r.record(got, a.String(), http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 }
 
