@@ -27,7 +27,7 @@ import (
 // runs DeliverWebhooks in a loop.
 type Outbound struct {
 	Store    *store.Store
-	Schedule webhooks.Schedule
+	Schedule webhooks.Schedule // zero: webhooks.DefaultSchedule
 	// Timeout bounds one attempt (connecting, sending, the answer).
 	Timeout time.Duration
 	// Poll is how often to look for due deliveries when none was found.
@@ -91,11 +91,11 @@ func (o *Outbound) DeliverWebhooks(ctx context.Context, in DeliverInput) (Delive
 
 // deliver runs deliveries until the deadline, stop or the end of ctx, and
 // waits for the attempts in flight (each bounded by Timeout; cut off when
-// ctx ends). Parallel senders each claim
-// one delivery, attempt it, record it and claim the next at once; claims
-// never collide (SKIP LOCKED) and keep each customer's order. An idle
-// sender looks again after Poll times Parallel, the senders staggered, so
-// the database sees about one look per Poll when there is nothing to do.
+// ctx ends). Parallel senders each claim one delivery, attempt it, record
+// it and claim the next at once; claims never collide (SKIP LOCKED) and
+// keep each customer's order. An idle sender looks again after Poll times
+// Parallel, the senders staggered, so the database sees about one look per
+// Poll when there is nothing to do.
 func (o *Outbound) deliver(ctx context.Context, until time.Time, stop <-chan struct{}) DeliverResult {
 	parallel := max(o.Parallel, 1)
 	poll := o.Poll
@@ -186,9 +186,10 @@ func (o *Outbound) deliverOne(ctx context.Context, c store.Claim) store.AttemptO
 		out.Error = "interrupted: the delivery run was cancelled during the attempt"
 		out.Retry = now
 	default:
-		if at, ok := o.Schedule.Next(c.RoundAttempts, c.RoundStarted, now); ok {
+		sched := o.schedule()
+		if at, ok := sched.Next(c.RoundAttempts, c.RoundStarted, now); ok {
 			out.Retry = at
-			if ra := now.Add(retryAfter); retryAfter > 0 && ra.After(at) && ra.Sub(c.RoundStarted) <= o.Schedule.GiveUp {
+			if ra := now.Add(retryAfter); retryAfter > 0 && ra.After(at) && ra.Sub(c.RoundStarted) <= sched.GiveUp {
 				out.Retry = ra
 			}
 		}
@@ -274,6 +275,15 @@ func cleanText(s string) string {
 		s = strings.ToValidUTF8(s[:maxErrorText], "") + "…"
 	}
 	return s
+}
+
+// schedule is the retry schedule; the default when none (or a bad one) is
+// set, so that a zero Outbound never gives up at the first failure.
+func (o *Outbound) schedule() webhooks.Schedule {
+	if o.Schedule.Validate() != nil {
+		return webhooks.DefaultSchedule
+	}
+	return o.Schedule
 }
 
 func (o *Outbound) timeout() time.Duration {
