@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/example/dunning/account"
 )
@@ -53,6 +54,12 @@ type Config struct {
 	// The staff console (served under /console/ when HTTPAddr is set).
 	TemporalUIURL string // DUNNING_TEMPORAL_UI_URL: the Temporal Web UI the console links each customer to
 	ConsoleURL    string // DUNNING_CONSOLE_URL: the console's public origin, e.g. https://billing.example.com; empty: the request's own
+	// Outbound webhooks to integrators' endpoints.
+	WebhookTimeout           time.Duration // DUNNING_WEBHOOK_TIMEOUT: one delivery attempt
+	WebhookRetryFirst        time.Duration // DUNNING_WEBHOOK_RETRY_FIRST: wait after the first failure
+	WebhookRetryMax          time.Duration // DUNNING_WEBHOOK_RETRY_MAX: the longest wait
+	WebhookGiveUp            time.Duration // DUNNING_WEBHOOK_GIVE_UP: then the delivery is failed
+	WebhookAllowHTTPLoopback bool          // DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK: accept http:// to loopback endpoints
 }
 
 // DefaultDatabaseURL is the local development database.
@@ -115,7 +122,46 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 	default:
 		return c, fmt.Errorf("DUNNING_RECONCILE_REPAIR %q must be true or false", v)
 	}
+	if err := c.webhooksFromEnv(env); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
+}
+
+// webhooksFromEnv reads the outbound webhook settings.
+func (c *Config) webhooksFromEnv(env func(key, def string) string) error {
+	for _, d := range []struct {
+		name, def string
+		to        *time.Duration
+	}{
+		{"DUNNING_WEBHOOK_TIMEOUT", "10s", &c.WebhookTimeout},
+		{"DUNNING_WEBHOOK_RETRY_FIRST", "30s", &c.WebhookRetryFirst},
+		{"DUNNING_WEBHOOK_RETRY_MAX", "6h", &c.WebhookRetryMax},
+		{"DUNNING_WEBHOOK_GIVE_UP", "72h", &c.WebhookGiveUp},
+	} {
+		v, err := time.ParseDuration(env(d.name, d.def))
+		if err != nil || v <= 0 {
+			return fmt.Errorf("%s %q must be a positive duration like %s", d.name, env(d.name, d.def), d.def)
+		}
+		*d.to = v
+	}
+	if c.WebhookTimeout > time.Minute {
+		// A delivery run waits for its attempts; the dispatcher allows it
+		// two minutes beyond its five.
+		return fmt.Errorf("DUNNING_WEBHOOK_TIMEOUT %s must be at most 1m", c.WebhookTimeout)
+	}
+	if c.WebhookRetryMax < c.WebhookRetryFirst || c.WebhookGiveUp < c.WebhookRetryFirst {
+		return fmt.Errorf("DUNNING_WEBHOOK_RETRY_MAX (%s) and DUNNING_WEBHOOK_GIVE_UP (%s) must not be shorter than DUNNING_WEBHOOK_RETRY_FIRST (%s)",
+			c.WebhookRetryMax, c.WebhookGiveUp, c.WebhookRetryFirst)
+	}
+	switch v := strings.ToLower(env("DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK", "false")); v {
+	case "true", "1", "yes":
+		c.WebhookAllowHTTPLoopback = true
+	case "false", "0", "no":
+	default:
+		return fmt.Errorf("DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK %q must be true or false", v)
+	}
+	return nil
 }
 
 // Validate checks the settings that can be checked without connecting.

@@ -29,6 +29,7 @@ import (
 	"github.com/example/dunning/risk/providers"
 	"github.com/example/dunning/schema"
 	"github.com/example/dunning/store"
+	"github.com/example/dunning/webhooks"
 	"github.com/example/dunning/workflows"
 )
 
@@ -99,6 +100,20 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, cfg config.Co
 	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return nil
 	}
+	return err
+}
+
+// EnsureWebhookDispatcher starts the workflow that delivers the outbound
+// webhooks, unless it is running already (one per task queue, whichever
+// worker started it).
+func EnsureWebhookDispatcher(ctx context.Context, c client.Client, cfg config.Config) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.WebhookDispatcherID(cfg.TaskQueue),
+		TaskQueue:                cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            "delivers the outbound webhooks from the outbox",
+	}, workflows.WebhookDispatcherType, workflows.DispatcherInput{})
 	return err
 }
 
@@ -219,6 +234,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		activity.RegisterOptions{Name: workflows.ReconcileActivity})
 	if err := EnsureReconcileSchedule(ctx, c, cfg); err != nil {
 		logger.Warn("daily reconciliation schedule not set up", "error", err)
+	}
+	w.RegisterWorkflowWithOptions(workflows.WebhookDispatcher, workflow.RegisterOptions{Name: workflows.WebhookDispatcherType})
+	w.RegisterActivity(&activities.Outbound{Store: st, Timeout: cfg.WebhookTimeout, Parallel: activities.DefaultWebhookParallel, Logger: logger,
+		Schedule: webhooks.Schedule{First: cfg.WebhookRetryFirst, Max: cfg.WebhookRetryMax, GiveUp: cfg.WebhookGiveUp}})
+	if err := EnsureWebhookDispatcher(ctx, c, cfg); err != nil {
+		logger.Warn("webhook dispatcher not started; it is tried again at the next worker start", "error", err)
 	}
 	w.RegisterActivity(&activities.Activities{
 		Store:        st,
