@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 func TestTemporalHandlerNames(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h, flush := NewTemporalHandler(reg, quiet())
-	tagged := h.WithTags(map[string]string{"task_queue": "dunning", "activity_type": "SendNotice"})
+	tagged := h.WithTags(map[string]string{"task_queue": "dunning-eu", "activity_type": "SendNotice", "bad key": "ok"})
 	tagged.Counter("temporal_activity_execution_failed").Inc(2)
 	tagged.Gauge("temporal_worker_task_slots_available").Update(7)
 	tagged.Timer("temporal_activity_execution_latency").Record(300 * time.Millisecond)
@@ -32,6 +33,20 @@ func TestTemporalHandlerNames(t *testing.T) {
 				t.Errorf("latency histogram %v", hist)
 			}
 		}
+	}
+	labels := map[string]string{}
+	for _, f := range families {
+		if f.GetName() == "temporal_activity_execution_failed_total" {
+			for _, l := range f.GetMetric()[0].GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+		}
+		if strings.HasPrefix(f.GetName(), "tally_") {
+			t.Errorf("tally's own %s is exported", f.GetName())
+		}
+	}
+	if labels["task_queue"] != "dunning-eu" || labels["bad_key"] != "ok" {
+		t.Errorf("labels %v: want the task queue as configured and label names sanitized", labels)
 	}
 	for name, typ := range map[string]string{
 		"temporal_activity_execution_failed_total":    "COUNTER",
