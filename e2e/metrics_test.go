@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -154,6 +156,12 @@ func TestDashboardMetricsAreExported(t *testing.T) {
 	url := "http://" + addr + "/metrics"
 	if !strings.Contains(logs.String(), "metrics listening") {
 		t.Errorf("the worker does not say where its metrics are:\n%s", logs.String())
+	}
+	// A second worker on the same metrics address stops at start, naming it.
+	second := exec.Command(filepath.Join(env.binDir, "worker"))
+	second.Env = workerEnv(map[string]string{"DUNNING_METRICS_ADDR": addr, "DUNNING_TASK_QUEUE": metricsQueue})
+	if out, err := second.CombinedOutput(); err == nil || !strings.Contains(string(out), "DUNNING_METRICS_ADDR "+addr) {
+		t.Errorf("a worker on a metrics port in use: %v\n%s", err, out)
 	}
 
 	app := application(id, "e2e")

@@ -82,12 +82,25 @@ func (p Postgres) counts(ctx context.Context, now time.Time, f *Figures) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
-	queries := []struct {
-		what  string
-		dest  any
-		query string
-		args  []any
-	}{
+	for _, q := range countQueries(now, f) {
+		if err := tx.SelectContext(ctx, q.dest, q.query, q.args...); err != nil {
+			return fmt.Errorf("metrics: %s: %w", q.what, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// countQuery is one grouped count and where its rows go.
+type countQuery struct {
+	what  string
+	dest  any
+	query string
+	args  []any
+}
+
+// countQueries are the counts read into f.
+func countQueries(now time.Time, f *Figures) []countQuery {
+	return []countQuery{
 		{"customers", &f.Customers, `SELECT status, dunning_stage AS stage, count(*) AS count FROM customers GROUP BY 1, 2`, nil},
 		{"outbox", &f.Messages, `SELECT channel, stage, status, count(*) AS count FROM email_outbox GROUP BY 1, 2, 3`, nil},
 		{"deliveries", &f.Deliveries, `SELECT o.stage, d.delivery_status AS status, count(*) AS count
@@ -107,10 +120,4 @@ func (p Postgres) counts(ctx context.Context, now time.Time, f *Figures) error {
 			GROUP BY 1`, []any{pq.Array(reviewKinds), now}},
 		{"monitoring hits", &f.MonitoringHits, `SELECT rule, severity, count(*) AS count FROM monitoring_hits GROUP BY 1, 2`, nil},
 	}
-	for _, q := range queries {
-		if err := tx.SelectContext(ctx, q.dest, q.query, q.args...); err != nil {
-			return fmt.Errorf("metrics: %s: %w", q.what, err)
-		}
-	}
-	return tx.Commit()
 }

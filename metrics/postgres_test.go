@@ -276,3 +276,42 @@ func TestScrapeSurvivesADatabaseCut(t *testing.T) {
 		t.Errorf("the cuts did not reach the collector's connections: %+v", s)
 	}
 }
+
+// The counts over the big tables can be answered from the indexes made for
+// them (migration 130) and the open reviews' partial index.
+func TestCountsCanUseIndexes(t *testing.T) {
+	_, db := pgtest.New(t)
+	fill(t, db)
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.Exec(`SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"outbox":       "email_outbox_metrics_idx",
+		"provisioning": "audit_log_provisioning_idx",
+		"payments":     "payments_metrics_idx",
+		"reviews":      "reviews_open_idx",
+	}
+	var f Figures
+	for _, q := range countQueries(testNow, &f) {
+		index, ok := want[q.what]
+		if !ok {
+			continue
+		}
+		delete(want, q.what)
+		var lines []string
+		if err := tx.Select(&lines, "EXPLAIN "+q.query, q.args...); err != nil {
+			t.Fatal(err)
+		}
+		if plan := strings.Join(lines, "\n"); !strings.Contains(plan, index) {
+			t.Errorf("%s: the plan does not use %s:\n%s", q.what, index, plan)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no query for %v", want)
+	}
+}
