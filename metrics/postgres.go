@@ -23,7 +23,7 @@ const RecoveryWindow = 30 * reports.Day
 // recovery reports' own statements (package reports), so the dashboard
 // and the reports agree.
 type Postgres struct {
-	DB       *sqlx.DB
+	DB       *sqlx.DB         // OpenDB's pool
 	Policies *policy.Registry // the policies' day lengths for recovery (nil: the embedded ones)
 	Now      func() time.Time // nil: time.Now
 }

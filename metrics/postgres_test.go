@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -237,7 +238,7 @@ func TestScrapeSurvivesADatabaseCut(t *testing.T) {
 	}
 	defer proxy.Close()
 	u.Host = proxy.Addr()
-	db, err := sqlx.Open("postgres", u.String())
+	db, err := OpenDB(context.Background(), u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,5 +314,34 @@ func TestCountsCanUseIndexes(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("no query for %v", want)
+	}
+}
+
+// The collector's pool has its session settings, whichever form the
+// connection string takes.
+func TestOpenDBSettings(t *testing.T) {
+	dbURL, _ := pgtest.New(t)
+	u, _ := url.Parse(dbURL)
+	kv := "host=" + u.Hostname() + " port=" + u.Port() + " user=postgres dbname=" + strings.TrimPrefix(u.Path, "/") + " sslmode=disable"
+	for _, dsn := range []string{dbURL, kv, dbURL + "&application_name=mine"} {
+		db, err := OpenDB(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("%s: %v", dsn, err)
+		}
+		var jit, name string
+		if err := db.QueryRow(`SELECT current_setting('jit'), current_setting('application_name')`).Scan(&jit, &name); err != nil {
+			t.Fatal(err)
+		}
+		_ = db.Close()
+		wantName := "dunning-metrics"
+		if strings.Contains(dsn, "mine") {
+			wantName = "mine"
+		}
+		if jit != "off" || name != wantName {
+			t.Errorf("%s: jit %s, application_name %s", dsn, jit, name)
+		}
+	}
+	if _, err := OpenDB(context.Background(), "mysql://x@y/z"); err == nil {
+		t.Error("a mysql URL was accepted")
 	}
 }

@@ -50,7 +50,7 @@ func run(ctx context.Context, cfg config.Config, migrate bool) error {
 	defer w.Close()
 	// The metrics endpoint stops with the worker, whatever stopped it.
 	mctx, stopMetrics := context.WithCancel(ctx)
-	waitMetrics, err := m.serve(mctx, cfg, w.Store, logger)
+	waitMetrics, err := m.serve(mctx, cfg, logger)
 	if err != nil {
 		stopMetrics()
 		return err

@@ -13,12 +13,11 @@ import (
 	"github.com/example/dunning/config"
 	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/metrics"
-	"github.com/example/dunning/store"
 )
 
 // metricsEndpoint is /metrics on DUNNING_METRICS_ADDR: the SDK's metrics
 // from the moment the client is dialled, the business figures once the
-// database is open.
+// worker has migrated the database.
 type metricsEndpoint struct {
 	reg      *prometheus.Registry
 	temporal client.MetricsHandler
@@ -50,8 +49,9 @@ func (m *metricsEndpoint) handler() client.MetricsHandler {
 	return m.temporal
 }
 
-// serve adds the business figures read from st and serves until ctx ends.
-func (m *metricsEndpoint) serve(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (func(), error) {
+// serve adds the business figures, read over a small pool of their own,
+// and serves until ctx ends.
+func (m *metricsEndpoint) serve(ctx context.Context, cfg config.Config, logger *slog.Logger) (func(), error) {
 	if m == nil {
 		return func() {}, nil
 	}
@@ -59,13 +59,18 @@ func (m *metricsEndpoint) serve(ctx context.Context, cfg config.Config, st *stor
 	if err != nil {
 		return nil, err
 	}
-	m.reg.MustRegister(metrics.NewCollector(metrics.Postgres{DB: st.DB(), Policies: reg}, metrics.DefaultTimeout, logger))
+	db, err := metrics.OpenDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	m.reg.MustRegister(metrics.NewCollector(metrics.Postgres{DB: db, Policies: reg}, metrics.DefaultTimeout, logger))
 	done := make(chan error, 1)
 	go func() { done <- metrics.Serve(ctx, m.ln, metrics.Handler(m.reg, logger), logger) }()
 	return func() {
 		if err := <-done; err != nil {
 			logger.Warn("metrics endpoint stopped with an error", "error", err)
 		}
+		_ = db.Close()
 	}, nil
 }
 
