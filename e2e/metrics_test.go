@@ -258,3 +258,21 @@ func TestDashboardMetricsAreExported(t *testing.T) {
 		}
 	}
 }
+
+// A dashboard's histogram series name its family's _bucket, _sum or _count;
+// a counter or gauge has no such series.
+func TestExportedNamesHistogramSeries(t *testing.T) {
+	h, g := dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE
+	families := map[string]*dto.MetricFamily{
+		"lat_seconds": {Type: &h},
+		"slots":       {Type: &g},
+	}
+	for name, want := range map[string]bool{
+		"lat_seconds": true, "lat_seconds_bucket": true, "lat_seconds_sum": true, "lat_seconds_count": true,
+		"slots": true, "slots_bucket": false, "slots_count": false, "lat": false, "other_total": false,
+	} {
+		if got := exported(families, name); got != want {
+			t.Errorf("exported(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
