@@ -205,7 +205,7 @@ dunning_recovery_recovered_amount{currency="USD",source="staff"} 25
 func TestCollectorOnAnEmptyDatabase(t *testing.T) {
 	_, db := pgtest.New(t)
 	c := NewCollector(Postgres{DB: db}, 0, quiet())
-	if got := testutil.ToFloat64(gaugeOf(t, c, NameScrapeSuccess)); got != 1 {
+	if got := testutil.ToFloat64(only(c, NameScrapeSuccess)); got != 1 {
 		t.Errorf("scrape success %v", got)
 	}
 	if n := testutil.CollectAndCount(c, "dunning_provisioning_events_total"); n != 3 {
@@ -216,12 +216,8 @@ func TestCollectorOnAnEmptyDatabase(t *testing.T) {
 	}
 }
 
-// gaugeOf collects c and returns the one metric named name, as a collector
-// testutil.ToFloat64 can read.
-func gaugeOf(t *testing.T, c *Collector, name string) *filtered {
-	t.Helper()
-	return &filtered{c: c, name: name}
-}
+// only is c's metrics named name, as a collector testutil.ToFloat64 reads.
+func only(c *Collector, name string) *filtered { return &filtered{c: c, name: name} }
 
 // The database cut off (connections reset, then a silent partition) makes
 // a scrape answer within the timeout with the success gauge at 0, and the
@@ -248,7 +244,7 @@ func TestScrapeSurvivesADatabaseCut(t *testing.T) {
 	scrape := func(label string, want float64) {
 		t.Helper()
 		start := time.Now()
-		got := testutil.ToFloat64(gaugeOf(t, c, NameScrapeSuccess))
+		got := testutil.ToFloat64(only(c, NameScrapeSuccess))
 		took := time.Since(start)
 		if got != want {
 			t.Errorf("%s: %s = %v, want %v", label, NameScrapeSuccess, got, want)
@@ -267,7 +263,7 @@ func TestScrapeSurvivesADatabaseCut(t *testing.T) {
 	// The read left hanging by the partition may hold a connection until
 	// the bytes flow again; a later scrape gets the figures.
 	deadline := time.Now().Add(20 * time.Second)
-	for testutil.ToFloat64(gaugeOf(t, c, NameScrapeSuccess)) != 1 {
+	for testutil.ToFloat64(only(c, NameScrapeSuccess)) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("no successful scrape 20s after the database came back")
 		}
