@@ -275,7 +275,7 @@ func TestScrapeSurvivesADatabaseCut(t *testing.T) {
 }
 
 // The counts over the big tables can be answered from the indexes made for
-// them (migration 130) and the open reviews' partial index.
+// them (migration 135) and the open reviews' partial index.
 func TestCountsCanUseIndexes(t *testing.T) {
 	_, db := pgtest.New(t)
 	fill(t, db)
