@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -37,6 +38,7 @@ type Config struct {
 	TemplateIDs       string // SENDGRID_TEMPLATE_IDS: "overdue_1=d-...,final_notice=d-..."
 	WebhookPublicKey  string // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies SendGrid's signed event webhook
 	HTTPAddr          string // DUNNING_HTTP_ADDR: API and webhooks; empty: no HTTP server
+	MetricsAddr       string // DUNNING_METRICS_ADDR: Prometheus /metrics on its own listener; empty: off
 	APITokens         string // DUNNING_API_TOKENS (secret): "name:role:token,..."
 	CodeSecret        string // DUNNING_CODE_SECRET (secret): keys SMS code hashes; the same on every worker
 	AgingSchedule     string // DUNNING_AGING_SCHEDULE: cron (UTC) of the daily aging snapshot; "off" disables
@@ -101,6 +103,7 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		TemplateIDs:       getenv("SENDGRID_TEMPLATE_IDS"),
 		WebhookPublicKey:  getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		HTTPAddr:          getenv("DUNNING_HTTP_ADDR"),
+		MetricsAddr:       strings.TrimSpace(getenv("DUNNING_METRICS_ADDR")),
 		APITokens:         getenv("DUNNING_API_TOKENS"),
 		CodeSecret:        getenv("DUNNING_CODE_SECRET"),
 		AgingSchedule:     env("DUNNING_AGING_SCHEDULE", "5 0 * * *"),
@@ -190,6 +193,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("DUNNING_CONSOLE_URL %q must be an origin with scheme and no path, e.g. https://billing.example.com", c.ConsoleURL)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("DUNNING_METRICS_ADDR %q must be host:port or :port, e.g. :9090", c.MetricsAddr)
+		}
+	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
 		return fmt.Errorf("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
 	}
@@ -238,6 +246,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("from", c.FromEmail),
 		slog.String("staff", c.StaffEmail),
 		slog.String("http", c.HTTPAddr),
+		slog.String("metrics", c.MetricsAddr),
 		slog.String("api_tokens", set(c.APITokens)),
 		slog.String("webhook_key", set(c.WebhookPublicKey)),
 		slog.String("code_secret", set(c.CodeSecret)),

@@ -165,6 +165,8 @@ func WorkerOptions() worker.Options {
 // Options tune a worker run.
 type Options struct {
 	Migrate bool // apply schema migrations at start
+	// Metrics receives the SDK's worker and client metrics (nil: none).
+	Metrics client.MetricsHandler
 }
 
 // Worker is a connected, registered worker: its Temporal client and
@@ -201,7 +203,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	// Both connections are checked before anything is logged or changed,
 	// so that a missing server is the only line printed.
-	c, err := setup.Dial(ctx, cfg, logger)
+	c, err := setup.DialWithMetrics(ctx, cfg, logger, opts.Metrics)
 	if err != nil {
 		return nil, err
 	}
