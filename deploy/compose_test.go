@@ -963,3 +963,34 @@ func TestChecksCatchBrokenStacks(t *testing.T) {
 		})
 	}
 }
+
+// The worker serves the API and the console only when tokens are given:
+// an HTTP server without tokens would refuse every request, so it stays off.
+func TestComposeConsoleNeedsTokens(t *testing.T) {
+	s := readStack(t)
+	for _, tc := range []struct {
+		tokens, want string
+	}{
+		{"", ""},
+		{"alice:operator:0123456789abcdef", ":8088"},
+	} {
+		proj, err := s.load(map[string]string{"DUNNING_API_TOKENS": tc.tokens})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p problems
+		svc, ok := getService(&p, proj, svcWorker)
+		if !ok {
+			t.Fatal(p)
+		}
+		if got, _ := envValue(svc, "DUNNING_HTTP_ADDR"); got != tc.want {
+			t.Errorf("tokens %q: DUNNING_HTTP_ADDR = %q, want %q", tc.tokens, got, tc.want)
+		}
+		if got, _ := envValue(svc, "DUNNING_API_TOKENS"); got != tc.tokens {
+			t.Errorf("DUNNING_API_TOKENS = %q, want %q", got, tc.tokens)
+		}
+		if !hasPort(svc, 8088) {
+			t.Errorf("the worker's port 8088 is not published")
+		}
+	}
+}
