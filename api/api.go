@@ -87,6 +87,10 @@ type Options struct {
 	Logger     *slog.Logger     // access and error log; default slog.Default()
 	Now        func() time.Time // default time.Now
 	MaxBody    int64            // largest request body in bytes; default DefaultMaxBody
+
+	// Outbound serves /v1/webhooks and /v1/webhook-deliveries. Nil: those
+	// routes answer 503.
+	Outbound Outbound
 }
 
 type server struct {
@@ -95,6 +99,7 @@ type server struct {
 	reports    Reports
 	activity   http.Handler
 	reconciler Reconciler
+	outbound   Outbound
 	log        *slog.Logger
 	now        func() time.Time
 	maxBody    int64
@@ -107,7 +112,7 @@ func New(o Options) http.Handler {
 	if o.Ops == nil {
 		panic("api.New: Options.Ops is required")
 	}
-	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, reconciler: o.Reconciler, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
+	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, reconciler: o.Reconciler, outbound: o.Outbound, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
