@@ -31,6 +31,10 @@ type Data struct {
 	// PayURL is the invoice's hosted pay-now page (Notice.Detail
 	// "pay_url", added by the sending activity), shown as a button.
 	PayURL string
+	// Subscriptions names the subscriptions a suspension or reinstatement
+	// affects (Notice.Detail "subscriptions"), when it is not the whole
+	// account's.
+	Subscriptions string
 
 	amountMinor, balanceMinor int64
 	// detail is reached through the methods below only, so that a key the
@@ -45,7 +49,7 @@ func newData(n account.Notice, r Recipient, locale string) Data {
 		Amount: money.Format(n.AmountMinor, n.Currency), Balance: money.Format(n.BalanceMinor, n.Currency),
 		DueDate: FormatDate(n.DueAt, locale), Deadline: FormatDate(n.DeadlineAt, locale),
 		DeadlineTime: FormatDateTime(n.DeadlineAt, locale), DaysOverdue: n.DaysOverdue,
-		Owed: n.AmountMinor > 0, Staff: n.Staff, PayURL: n.Detail[PayURLDetail],
+		Owed: n.AmountMinor > 0, Staff: n.Staff, PayURL: n.Detail[PayURLDetail], Subscriptions: n.Detail["subscriptions"],
 		amountMinor: n.AmountMinor, balanceMinor: n.BalanceMinor, detail: n.Detail,
 	}
 }

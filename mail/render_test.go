@@ -228,3 +228,27 @@ func TestTemplateData(t *testing.T) {
 		t.Errorf("detail = %v", detail)
 	}
 }
+
+// A suspension or reinstatement of some subscriptions names them, in both
+// locales, escaped in HTML; one of the whole account does not.
+func TestSuspensionNamesTheSubscriptions(t *testing.T) {
+	for _, locale := range []string{"en", "ko"} {
+		for _, tmpl := range []string{"suspended", "reinstated"} {
+			n := account.Notice{Key: "acme:x:" + tmpl, Template: tmpl, Stage: tmpl, InvoiceID: "INV-acme-0001", AmountMinor: 10000,
+				Currency: "USD", DaysOverdue: 21, DueAt: time.Date(2026, 1, 15, 9, 0, 0, 0, time.UTC), Reference: "INV-acme-0001",
+				Detail: map[string]string{"subscriptions": "seats (Office <seats>)"}}
+			r := Recipient{CustomerID: "acme", Name: "Acme", Email: "billing@acme.test", Locale: locale}
+			m, err := Render(n, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(m.Text, "seats (Office <seats>)") || !strings.Contains(m.HTML, "seats (Office &lt;seats&gt;)") {
+				t.Errorf("%s/%s does not name the subscriptions:\n%s\n%s", locale, tmpl, m.Text, m.HTML)
+			}
+			n.Detail = nil
+			if m, err = Render(n, r); err != nil || strings.Contains(m.Text, "seats") {
+				t.Errorf("%s/%s of the whole account: %v\n%s", locale, tmpl, err, m.Text)
+			}
+		}
+	}
+}
