@@ -102,10 +102,22 @@ func (a *Account) QueueProvisioning(events []Event, inFlight string) {
 			continue
 		}
 		next := ProvisionAction{Action: ev.Provision, Reason: ev.Reason, Key: ev.Key, At: ev.At, Subscriptions: ev.Subscriptions}
+		head := ""
+		if len(p.Queue) > 0 {
+			head = p.Queue[0].Key
+		}
 		p.Queue = slices.DeleteFunc(p.Queue, func(q ProvisionAction) bool {
 			return q.Key != inFlight && supersedes(next, q)
 		})
-		if len(p.Queue) == 0 || p.Queue[0].Key != inFlight {
+		withdrawn := len(p.Queue) == 0 || p.Queue[0].Key != inFlight
+		if a.Subscribed {
+			// Only a head that was withdrawn starts afresh: one still
+			// failing keeps its failure, its retry time and its
+			// escalation clock. (Runs from before subscriptions keep the
+			// old rule, which replays.)
+			withdrawn = len(p.Queue) == 0 || p.Queue[0].Key != head
+		}
+		if withdrawn {
 			// The failing head was withdrawn: what follows starts afresh.
 			p.FailingSince, p.NextRetryAt, p.LastError, p.Attempts, p.Escalated = time.Time{}, time.Time{}, "", 0, false
 		}

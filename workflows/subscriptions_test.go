@@ -1,15 +1,19 @@
 package workflows
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/activities"
 )
 
 // subsApplication is a low-risk customer on pol with two subscriptions
@@ -308,4 +312,57 @@ func TestExemptionsHonouredByTheLadder(t *testing.T) {
 			t.Errorf("charges: %q", got)
 		}
 	})
+}
+
+// The provisioning system refuses a per-subscription suspension (5xx, then
+// 409) for hours: the action stays queued, visible as failing and retried
+// on the policy's schedule; a decision about another subscription meanwhile
+// does not supersede it (each is needed), and both end up applied in order.
+func TestFailingSubscriptionProvisioningIsRetriedNotSuperseded(t *testing.T) {
+	h := cardHarness(t)
+	misuseAt := start.Add(time.Hour)
+	refuseUntil := misuseAt.Add(4 * time.Hour)
+	h.provision = func(_ context.Context, in activities.ProvisionInput) error {
+		if in.Action == account.ProvisionSuspendSubscriptions && h.env.Now().Before(refuseUntil) {
+			if h.env.Now().Before(misuseAt.Add(time.Minute)) {
+				return errors.New("provisioning webhook answered 503")
+			}
+			return temporal.NewNonRetryableApplicationError("provisioning webhook refused: 409", "ProvisioningRefused", nil)
+		}
+		return nil
+	}
+	update(h, misuseAt, UpdateReportAbuse, "spam", account.AbuseReport{NoticeID: "MS-1", Category: "spam", Source: account.SourceProvider,
+		Severity: account.SeverityModerate, Detail: "spam", SubscriptionID: "seats"})
+	// Another subscription is added and cancelled while seats' suspension
+	// is failing: different subscriptions, so nothing is withdrawn.
+	update(h, misuseAt.Add(time.Hour), UpdateAddSubscription, "add", account.SubscriptionSpec{SubscriptionID: "storage", Product: "Storage", Quantity: 1, UnitPriceMinor: 100})
+	// Two requests racing for the same new subscription: one wins, the
+	// other is refused and changes nothing.
+	update(h, misuseAt.Add(time.Hour), UpdateAddSubscription, "add-again", account.SubscriptionSpec{SubscriptionID: "storage", Product: "Storage", Quantity: 1, UnitPriceMinor: 100})
+	var failing, after account.StatusView
+	h.statusAt(misuseAt.Add(2*time.Hour), &failing)
+	h.statusAt(misuseAt.Add(12*time.Hour), &after)
+	h.run(subsApplication("standard"), misuseAt.Add(13*time.Hour))
+
+	if err := h.rejections["add-again"]; err == nil || !strings.Contains(err.Error(), `subscription "storage" already exists`) {
+		t.Errorf("the second AddSubscription: %v", err)
+	}
+	delete(h.rejections, "add-again")
+	if len(h.rejections) > 0 {
+		t.Fatalf("rejected: %v", h.rejections)
+	}
+	if p := failing.Provisioning; p.State != account.ProvisioningFailing || !strings.Contains(p.LastError, "409") ||
+		!slices.Equal(p.Pending, []account.Provision{account.ProvisionSuspendSubscriptions, account.ProvisionActivateSubscriptions}) {
+		t.Errorf("while refused: %+v", p)
+	}
+	if after.Provisioning.State != account.ProvisioningInSync {
+		t.Errorf("after the refusals ended: %+v", after.Provisioning)
+	}
+	want := "activate[backup seats] suspend_subscriptions[seats] activate_subscriptions[storage]"
+	if got := h.provisionLog(); got != want {
+		t.Errorf("provisioning applied:\n got %s\nwant %s", got, want)
+	}
+	if n := len(after.Subscriptions); n != 3 || subStatuses(after) != "backup=active seats=suspended storage=active" {
+		t.Errorf("subscriptions after: %s", subStatuses(after))
+	}
 }
