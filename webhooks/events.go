@@ -32,12 +32,17 @@ const (
 	DunningFinished      EventType = "dunning.finished"
 	ReviewOpened         EventType = "review.opened"
 	ReviewDecided        EventType = "review.decided"
+	// Subscriptions one by one (accounts with subscriptions).
+	SubscriptionSuspended  EventType = "subscription.suspended"
+	SubscriptionReinstated EventType = "subscription.reinstated"
+	SubscriptionCancelled  EventType = "subscription.cancelled"
 )
 
 // Types lists every public event type.
 func Types() []EventType {
 	return []EventType{AccountStatusChanged, AccountSuspended, AccountReinstated, AccountTerminated,
-		InvoiceIssued, InvoicePaid, DunningFinished, ReviewOpened, ReviewDecided}
+		InvoiceIssued, InvoicePaid, DunningFinished, ReviewOpened, ReviewDecided,
+		SubscriptionSuspended, SubscriptionReinstated, SubscriptionCancelled}
 }
 
 // ParseTypes reads a comma-separated list of event types ("*" for all),
@@ -101,6 +106,9 @@ type Data struct {
 	SuspensionReasons []string `json:"suspension_reasons,omitempty"`
 	// account.reinstated: the reasons lifted.
 	Lifted []string `json:"lifted,omitempty"`
+	// account.suspended, account.reinstated, subscription.*: the
+	// subscriptions the change affects (accounts with subscriptions).
+	Subscriptions []string `json:"subscriptions,omitempty"`
 	// account.terminated: unpaid money handed to collections.
 	WrittenOffMinor *int64 `json:"written_off_minor,omitempty"`
 
@@ -207,9 +215,15 @@ func FromAudit(acct Account, auditKey string, ev account.Event) []Event {
 
 	switch ev.Type {
 	case account.EventAccountSuspended:
-		add(AccountSuspended, Data{SuspensionReason: det[detailSuspension], SuspensionReasons: splitList(det[detailReasons])})
+		add(AccountSuspended, Data{SuspensionReason: det[detailSuspension], SuspensionReasons: splitList(det[detailReasons]), Subscriptions: ev.Subscriptions})
 	case account.EventAccountReinstated:
-		add(AccountReinstated, Data{Lifted: splitList(det[detailLifted])})
+		add(AccountReinstated, Data{Lifted: splitList(det[detailLifted]), Subscriptions: ev.Subscriptions})
+	case account.EventSubscriptionsSuspended:
+		add(SubscriptionSuspended, Data{SuspensionReason: det[detailSuspension], Subscriptions: ev.Subscriptions})
+	case account.EventSubscriptionsReinstated:
+		add(SubscriptionReinstated, Data{Lifted: splitList(det[detailLifted]), Subscriptions: ev.Subscriptions})
+	case account.EventSubscriptionCancelled:
+		add(SubscriptionCancelled, Data{Subscriptions: ev.Subscriptions})
 	case account.EventAccountTerminated:
 		d := Data{}
 		if n, err := strconv.ParseInt(det[detailWrittenOff], 10, 64); err == nil {

@@ -206,8 +206,19 @@ func TestEventIDAndPayload(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("payload\n got %s\nwant %s", b, want)
 	}
+	// Subscriptions suspended one by one name them.
+	sub := account.Event{Key: "acme/4", At: t0, Type: account.EventSubscriptionsSuspended, Actor: "system", Reason: "standard.v3, 21 days past due",
+		Detail: map[string]string{"suspension_reason": "non_payment", "subscriptions": "seats (Office seats)"}, Subscriptions: []string{"seats"}}
+	got = FromAudit(Account{CustomerID: "acme"}, "acme/4", sub)
+	if b, _ = json.Marshal(got); len(got) != 1 || !strings.Contains(string(b), `"type":"subscription.suspended"`) ||
+		!strings.Contains(string(b), `"suspension_reason":"non_payment","subscriptions":["seats"]`) {
+		t.Fatalf("subscription.suspended payload %s", b)
+	}
+	if got := FromAudit(Account{CustomerID: "acme"}, "acme/5", account.Event{Type: account.EventSubscriptionCancelled, Subscriptions: []string{"seats"}}); len(got) != 1 || got[0].Type != SubscriptionCancelled {
+		t.Fatalf("subscription.cancelled: %+v", got)
+	}
 	// Internal events give none.
-	for _, typ := range []account.EventType{account.EventStaffAlerted, account.EventPaymentRecorded, account.EventPhoneCodeSent, account.DunningEvent("overdue_1")} {
+	for _, typ := range []account.EventType{account.EventStaffAlerted, account.EventSubscriptionChanged, account.EventExemptionSet, account.EventPaymentRecorded, account.EventPhoneCodeSent, account.DunningEvent("overdue_1")} {
 		if n := len(FromAudit(Account{CustomerID: "acme"}, "acme/1", account.Event{Type: typ, Detail: map[string]string{}})); n != 0 {
 			t.Fatalf("%s gave %d public events", typ, n)
 		}
