@@ -32,6 +32,12 @@ const (
 	ActWriteOff  ActionName = "writeoff"
 	ActReview    ActionName = "review"
 	ActBudget    ActionName = "budget"
+	// Subscriptions and exemptions.
+	ActAddSubscription ActionName = "subscription"
+	ActQuantity        ActionName = "quantity"
+	ActCancel          ActionName = "cancel"
+	ActExempt          ActionName = "exempt"
+	ActUnexempt        ActionName = "unexempt"
 )
 
 // actionFunc reads an action's form into its update's request, with the
@@ -107,6 +113,58 @@ var actions = map[ActionName]actionFunc{
 		}
 		return run(ctx, up, workflows.UpdateSetBudget, id, b)
 	},
+	ActAddSubscription: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, v account.StatusView) error {
+		price, err := amountField(f, "unit_price", v.Currency)
+		if err != nil {
+			return err
+		}
+		s := account.SubscriptionSpec{SubscriptionID: f.Get("subscription_id"), Product: f.Get("product"), UnitPriceMinor: price, Actor: actor}
+		if s.Quantity, err = intField(f, "quantity"); err != nil {
+			return err
+		}
+		if strings.TrimSpace(f.Get("interval_periods")) != "" {
+			if s.IntervalPeriods, err = intField(f, "interval_periods"); err != nil {
+				return err
+			}
+		}
+		return run(ctx, up, workflows.UpdateAddSubscription, id, s)
+	},
+	ActQuantity: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {
+		n, err := intField(f, "quantity")
+		if err != nil {
+			return err
+		}
+		return run(ctx, up, workflows.UpdateChangeQuantity, id, account.QuantityChange{SubscriptionID: f.Get("subscription_id"), Quantity: n,
+			Reason: f.Get("reason"), Actor: actor})
+	},
+	ActCancel: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {
+		return run(ctx, up, workflows.UpdateCancelSubscription, id, account.Cancellation{SubscriptionID: f.Get("subscription_id"), When: f.Get("when"),
+			Reason: f.Get("reason"), Actor: actor})
+	},
+	ActExempt: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {
+		r := account.ExemptionRequest{Exemption: account.Exemption(f.Get("exemption")), Reason: f.Get("reason"), Actor: actor}
+		if u := strings.TrimSpace(f.Get("until")); u != "" {
+			t, err := ops.ParseTime(u)
+			if err != nil {
+				return ops.Invalid(fmt.Errorf("until: %w", err))
+			}
+			r.Until = t
+		}
+		return run(ctx, up, workflows.UpdateSetExemption, id, r)
+	},
+	ActUnexempt: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {
+		return run(ctx, up, workflows.UpdateRemoveExemption, id, account.ExemptionRemoval{Exemption: account.Exemption(f.Get("exemption")),
+			Reason: f.Get("reason"), Actor: actor})
+	},
+}
+
+// intField reads a whole number from a form.
+func intField(f url.Values, field string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(f.Get(field)))
+	if err != nil {
+		return 0, ops.Invalid(fmt.Errorf("%s: %q is not a whole number", field, f.Get(field)))
+	}
+	return n, nil
 }
 
 // errAlreadyRecorded is a payment form posted again (back and submit): the
@@ -114,7 +172,8 @@ var actions = map[ActionName]actionFunc{
 var errAlreadyRecorded = errors.New("payment already recorded")
 
 // actionNames are the actions in the order the customer page shows them.
-var actionNames = []ActionName{ActPayment, ActPromise, ActDispute, ActResolve, ActWriteOff, ActReview, ActSuspend, ActReinstate, ActTerminate, ActBudget}
+var actionNames = []ActionName{ActPayment, ActPromise, ActDispute, ActResolve, ActWriteOff, ActReview, ActSuspend, ActReinstate, ActTerminate, ActBudget,
+	ActAddSubscription, ActQuantity, ActCancel, ActExempt, ActUnexempt}
 
 func staffAction(u contract.Update[account.StaffAction, account.StatusView]) actionFunc {
 	return func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {

@@ -471,12 +471,15 @@ func TestEveryActionRunsItsUpdate(t *testing.T) {
 		ActPromise: workflows.UpdatePromiseToPay.Name, ActDispute: workflows.UpdateDisputeInvoice.Name, ActResolve: workflows.UpdateResolveDispute.Name,
 		ActSuspend: workflows.UpdateSuspend.Name, ActReinstate: workflows.UpdateReinstate.Name, ActTerminate: workflows.UpdateTerminate.Name,
 		ActWriteOff: workflows.UpdateWriteOff.Name, ActReview: workflows.UpdateReviewDecision.Name, ActBudget: workflows.UpdateSetBudget.Name,
-		ActPayment: workflows.UpdateRecordPayment.Name,
+		ActPayment:         workflows.UpdateRecordPayment.Name,
+		ActAddSubscription: workflows.UpdateAddSubscription.Name, ActQuantity: workflows.UpdateChangeQuantity.Name,
+		ActCancel: workflows.UpdateCancelSubscription.Name, ActExempt: workflows.UpdateSetExemption.Name, ActUnexempt: workflows.UpdateRemoveExemption.Name,
 	}
 	for _, a := range actionNames {
 		form := url.Values{"csrf": {token}, "payment_id": {"p-" + string(a)}, "currency": {"USD"}, "method": {"cash"}, "amount": {"5"},
 			"invoice_id": {"inv-1"}, "until": {"2026-12-20"}, "reason": {"staff check"}, "decision": {"approve"}, "outcome": {"upheld"},
-			"limit": {"500"}, "notice_percents": {"50, 80%,100"}, "hard_stop": {"on"}}
+			"limit": {"500"}, "notice_percents": {"50, 80%,100"}, "hard_stop": {"on"},
+			"subscription_id": {"seats"}, "product": {"Seats"}, "quantity": {"3"}, "unit_price": {"20"}, "when": {"now"}, "exemption": {"manual_pay"}}
 		if a == ActResolve {
 			form.Del("amount")
 		}
@@ -493,7 +496,13 @@ func TestEveryActionRunsItsUpdate(t *testing.T) {
 			t.Errorf("%s ran %s, want %s", a, got[i].name, want[a])
 		}
 	}
-	if bud := got[len(got)-1].arg.(account.Budget); bud.LimitMinor != 50000 || !bud.HardStop || len(bud.NoticePercents) != 3 || bud.Actor != "ops-bot" {
+	if s := got[10].arg.(account.SubscriptionSpec); s.SubscriptionID != "seats" || s.Quantity != 3 || s.UnitPriceMinor != 2000 || s.Actor != "ops-bot" {
+		t.Errorf("subscription: %+v", s)
+	}
+	if e := got[13].arg.(account.ExemptionRequest); e.Exemption != account.ExemptManualPay || e.Reason != "staff check" || e.Until.IsZero() {
+		t.Errorf("exemption: %+v", e)
+	}
+	if bud := got[9].arg.(account.Budget); bud.LimitMinor != 50000 || !bud.HardStop || len(bud.NoticePercents) != 3 || bud.Actor != "ops-bot" {
 		t.Errorf("budget: %+v", bud)
 	}
 }
@@ -870,5 +879,29 @@ func TestWebhooksPage(t *testing.T) {
 	}
 	if len(r.ops.replayed) != 2 {
 		t.Errorf("a viewer replayed: %v", r.ops.replayed)
+	}
+}
+
+// The customer page shows the subscriptions (escaped) and the exemptions,
+// and a refused subscription action shows the validator's message and
+// sends nothing.
+func TestSubscriptionsAndExemptionsShown(t *testing.T) {
+	r := newRig(t)
+	r.ops.status.Subscriptions = []account.Subscription{
+		{ID: "seats", Product: `<i>Office</i> seats`, Quantity: 5, NextQuantity: 8, UnitPriceMinor: 2000, IntervalPeriods: 1, Status: account.SubscriptionSuspended,
+			SuspendedFor: []string{account.ReasonNonPayment}},
+		{ID: "backup", Product: "Backup", Quantity: 1, UnitPriceMinor: 120000, IntervalPeriods: 12, Status: account.SubscriptionActive,
+			PaidThrough: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	r.ops.status.Exemptions = []account.ExemptionState{{Exemption: account.ExemptManualPay, Reason: "pays by transfer", Actor: "kim"}}
+	b := r.browser()
+	b.signIn(operatorSecret)
+	p := b.get(Prefix + "customers/acme")
+	mustContain(t, p, `id="subscriptions"`, "&lt;i&gt;Office&lt;/i&gt; seats", "5 → 8", "non_payment", `id="exemptions"`, "Manual payment (no automatic charge)", "pays by transfer")
+	mustNotContain(t, p, "<i>Office</i>")
+	p = b.post(Prefix+"customers/acme/quantity", url.Values{"csrf": {b.csrf(Prefix + "customers/acme")}, "subscription_id": {"seats"}, "quantity": {"0"}})
+	mustContain(t, p, "quantity 0 must be between 1 and")
+	if got := r.ops.got(); len(got) != 0 {
+		t.Errorf("a refused quantity was sent: %+v", got)
 	}
 }
