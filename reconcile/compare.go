@@ -197,6 +197,18 @@ func expectedSubscription(l account.Ledger) (status string, ok bool) {
 		return "suspended", true
 	case account.ProvisionTerminate:
 		return "terminated", true
+	case account.ProvisionActivateSubscriptions, account.ProvisionSuspendSubscriptions,
+		account.ProvisionReinstateSubscriptions, account.ProvisionCancelSubscriptions:
+		// These leave the account's row alone: it is suspended only by a
+		// suspension of the account itself, not when every subscription
+		// is suspended on its own.
+		switch {
+		case l.Status == account.StatusTerminated:
+			return "terminated", true
+		case l.Suspended:
+			return "suspended", true
+		}
+		return "active", true
 	}
 	switch l.Status {
 	case account.StatusActive, account.StatusPastDue:

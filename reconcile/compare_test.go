@@ -98,6 +98,17 @@ func TestCompareDamage(t *testing.T) {
 			db.Customer.Status, db.Customer.Access = "suspended", "none"
 		}, []Drift{{Field: "subscription.status", Workflow: "suspended", Database: "active",
 			Note: "provisioning is not repaired by a resync; check the provisioning log and act by hand"}}},
+		{"every subscription suspended on its own", func(l *account.Ledger, db *store.Ledger) {
+			l.Status, l.Access = account.StatusSuspended, account.AccessNone
+			l.ProvisioningApplied = account.ProvisionSuspendSubscriptions
+			db.Customer.Status, db.Customer.Access = "suspended", "none"
+		}, nil},
+		{"account suspended after a subscription's suspension", func(l *account.Ledger, db *store.Ledger) {
+			l.Status, l.Access, l.Suspended = account.StatusSuspended, account.AccessNone, true
+			l.ProvisioningApplied = account.ProvisionReinstateSubscriptions
+			db.Customer.Status, db.Customer.Access = "suspended", "none"
+		}, []Drift{{Field: "subscription.status", Workflow: "suspended", Database: "active",
+			Note: "provisioning is not repaired by a resync; check the provisioning log and act by hand"}}},
 		{"payment forgotten by the account", func(l *account.Ledger, db *store.Ledger) {
 			l.PaymentsAll, l.Payments = false, l.Payments[1:]
 		}, nil},
