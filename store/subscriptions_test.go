@@ -2,10 +2,13 @@ package store_test
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/store"
 )
@@ -110,4 +113,69 @@ func TestSubscriptionItemsProvisioning(t *testing.T) {
 		t.Error("provisioning for an unknown customer was accepted")
 	}
 	want("after bad input", map[string]string{"(account)": "active", "annual": "active", "seats": "active", "storage": "cancelled"})
+}
+
+// The database cut while a per-subscription action is applied: the call
+// fails (the activity retries it), nothing is half written, and the retry
+// under the same key once the database is back applies it once.
+func TestSubscriptionProvisioningSurvivesTheDatabaseCut(t *testing.T) {
+	dbURL, db := pgtest.New(t)
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := db.Exec(`INSERT INTO customers (customer_id, name, email, phone, country, currency, locale, policy,
+		monthly_fee_minor, instrument_type, signup_ip, status, access, balance_minor, event_seq, created_at, updated_at)
+		VALUES ('acme', 'n', 'e@x.test', '+1', 'US', 'USD', 'en', 'standard.v3', 100, 'card', '203.0.113.7', 'active', 'limited', 0, 1, $1, $1)`, at); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := faults.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	u.Host = proxy.Addr()
+	ctx := context.Background()
+	st, err := store.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	change := func(action account.Provision, key string, subs ...string) store.ProvisionChange {
+		return store.ProvisionChange{CustomerID: "acme", Action: action, Reason: "test", Key: key, At: at, Subscriptions: subs}
+	}
+	if err := st.ApplyProvisionChange(ctx, change(account.ProvisionActivate, "acme/1", "seats", "storage")); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut(faults.Reset)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = st.ApplyProvisionChange(cctx, change(account.ProvisionSuspendSubscriptions, "acme/2", "seats", "storage"))
+	cancel()
+	if err == nil {
+		t.Fatal("applied with the database cut")
+	}
+	proxy.Restore()
+	items := func() string {
+		rows, err := store.New(db).SubscriptionItemsOf(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.SubscriptionID+"="+r.Status+"@"+r.ActionKey)
+		}
+		return strings.Join(out, " ")
+	}
+	if got := items(); got != "seats=active@acme/1 storage=active@acme/1" {
+		t.Fatalf("after the cut: %s", got)
+	}
+	for range 2 { // the activity's retry, and a duplicate of it
+		if err := st.ApplyProvisionChange(ctx, change(account.ProvisionSuspendSubscriptions, "acme/2", "seats", "storage")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := items(); got != "seats=suspended@acme/2 storage=suspended@acme/2" {
+		t.Fatalf("after the retry: %s", got)
+	}
 }
