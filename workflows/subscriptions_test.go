@@ -366,3 +366,47 @@ func TestFailingSubscriptionProvisioningIsRetriedNotSuperseded(t *testing.T) {
 		t.Errorf("subscriptions after: %s", subStatuses(after))
 	}
 }
+
+// A customer running from before subscriptions (its carried account has
+// none) keeps its single plan fee until its first subscription update; then
+// its plan becomes the subscription "plan", billed from its next billing
+// date as before, beside the one added.
+func TestRunningCustomerTurnsToSubscriptions(t *testing.T) {
+	h := cardHarness(t)
+	pol, err := h.wf.Policies.Get("standard.v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := account.New(testApplication("standard.v2"), pol, "low", start)
+	if _, err := acct.Approve(false, account.SystemActor, "approved", start); err != nil {
+		t.Fatal(err)
+	}
+	acct.Invoices = nil // paid elsewhere: nothing open
+	acct.Durable = true
+	if acct.Subscribed {
+		t.Fatal("an account from before subscriptions")
+	}
+	var before, after account.StatusView
+	h.statusAt(start.Add(time.Hour), &before)
+	update(h, start.Add(2*time.Hour), UpdateAddSubscription, "add", account.SubscriptionSpec{SubscriptionID: "storage", Product: "Storage", Quantity: 1, UnitPriceMinor: 3100})
+	h.statusAt(start.Add(3*time.Hour), &after)
+	h.run(Input{Application: acct.Customer, Carried: acct}, time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC))
+	if len(h.rejections) > 0 {
+		t.Fatalf("rejected: %v", h.rejections)
+	}
+	if len(before.Subscriptions) != 0 {
+		t.Errorf("subscriptions before the first update: %+v", before.Subscriptions)
+	}
+	if got := subStatuses(after); got != "plan=active storage=active" {
+		t.Errorf("after AddSubscription: %s", got)
+	}
+	var feb *account.Invoice
+	for _, ev := range h.events() {
+		if ev.Type == account.EventInvoiceIssued && ev.Invoice.PeriodStart.Month() == time.February {
+			feb = ev.Invoice
+		}
+	}
+	if feb == nil || feb.AmountMinor != 10000+3100 || len(feb.Lines) != 2 || feb.Lines[0].SubscriptionID != account.PlanSubscriptionID {
+		t.Errorf("February invoice = %+v", feb)
+	}
+}
