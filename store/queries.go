@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx/types"
+
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/risk"
 )
@@ -46,6 +48,9 @@ type Invoice struct {
 	PromiseUntil sql.NullTime `db:"promise_until" json:"-"`
 	UpdatedAt    time.Time    `db:"updated_at" json:"updated_at"`
 	UsageMinor   int64        `db:"usage_minor" json:"usage_minor"`
+	// Lines are the invoice's lines as JSON (account.InvoiceLine); [] for
+	// invoices from before subscriptions.
+	Lines types.JSONText `db:"lines" json:"lines"`
 }
 
 // InvoicesOf lists a customer's invoices, oldest first.

@@ -106,12 +106,12 @@ WHERE customers.event_seq <= EXCLUDED.event_seq`
 
 const upsertInvoice = `
 INSERT INTO invoices (invoice_id, customer_id, kind, status, currency, amount_minor, paid_minor, period_start,
-    period_end, issued_at, due_at, closed_at, stage, disputed, promise_until, updated_at, usage_minor)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    period_end, issued_at, due_at, closed_at, stage, disputed, promise_until, updated_at, usage_minor, lines)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 ON CONFLICT (invoice_id) DO UPDATE SET
     kind = EXCLUDED.kind, status = EXCLUDED.status, amount_minor = EXCLUDED.amount_minor, paid_minor = EXCLUDED.paid_minor,
     closed_at = EXCLUDED.closed_at, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed,
-    promise_until = EXCLUDED.promise_until, updated_at = EXCLUDED.updated_at`
+    promise_until = EXCLUDED.promise_until, updated_at = EXCLUDED.updated_at, lines = EXCLUDED.lines`
 
 // Record writes the customer's current figures and a batch of events in one
 // transaction, with the public webhook events they give (webhooks.go). An
@@ -250,9 +250,16 @@ func contentHash(ev account.Event, detailJSON []byte) string {
 // invoice, payment, usage, review and write-off rows.
 func writeEventRows(ctx context.Context, tx *sqlx.Tx, customerID string, ev account.Event) error {
 	if inv := ev.Invoice; inv != nil {
+		lines := []byte("[]")
+		if len(inv.Lines) > 0 {
+			var err error
+			if lines, err = json.Marshal(inv.Lines); err != nil {
+				return fmt.Errorf("invoice %s lines: %w", inv.ID, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, upsertInvoice, inv.ID, customerID, inv.Kind, inv.Status, inv.Currency,
 			inv.AmountMinor, inv.PaidMinor, inv.PeriodStart, inv.PeriodEnd, inv.IssuedAt, inv.DueAt,
-			nullTime(inv.ClosedAt), inv.Stage, inv.Disputed, nullTime(inv.PromiseUntil), ev.At, inv.UsageMinor); err != nil {
+			nullTime(inv.ClosedAt), inv.Stage, inv.Disputed, nullTime(inv.PromiseUntil), ev.At, inv.UsageMinor, string(lines)); err != nil {
 			return fmt.Errorf("invoice %s: %w", inv.ID, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
+	"github.com/example/dunning/policy"
 	"github.com/example/dunning/store"
 )
 
@@ -177,5 +178,68 @@ func TestSubscriptionProvisioningSurvivesTheDatabaseCut(t *testing.T) {
 	}
 	if got := items(); got != "seats=suspended@acme/2 storage=suspended@acme/2" {
 		t.Fatalf("after the retry: %s", got)
+	}
+}
+
+// Invoices keep their lines: a line per subscription and per usage item.
+func TestInvoiceLinesRecorded(t *testing.T) {
+	_, db := pgtest.New(t)
+	st := store.New(db)
+	ctx := context.Background()
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := reg.Get("standard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := account.Application{CustomerID: "lines", Name: "Acme", Email: "billing@acme.test", Phone: "+14155550100", Country: "US",
+		Currency: "USD", Locale: "en", Policy: "standard", Plan: account.Plan{MonthlyFeeMinor: 10000},
+		PaymentInstrument: account.PaymentInstrument{Type: account.InstrumentBankTransfer}, SignupIP: "203.0.113.7",
+		Subscriptions: []account.SubscriptionSpec{{SubscriptionID: "seats", Product: "Seats", Quantity: 3, UnitPriceMinor: 2000}}}
+	a := account.New(app, pol, "low", wt0)
+	a.EnableSubscriptions()
+	record := func(evs []account.Event, now time.Time) {
+		t.Helper()
+		if _, err := st.Record(ctx, customerRow(a, now), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(a.Open(wt0), wt0)
+	evs, err := a.Approve(false, account.SystemActor, "screening", wt0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(evs, wt0)
+	evs, err = a.ReportUsage(account.Usage{UsageID: "gpu-1", AmountMinor: 700, Description: "GPU hours"}, wt0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(evs, wt0.Add(time.Hour))
+	next := a.NextBillingAt
+	record(a.Advance(next), next)
+	rows, err := st.InvoicesOf(ctx, "lines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d invoices", len(rows))
+	}
+	var lines []account.InvoiceLine
+	if err := rows[1].Lines.Unmarshal(&lines); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 3 || lines[0].SubscriptionID != account.PlanSubscriptionID || lines[1].SubscriptionID != "seats" || lines[1].AmountMinor != 6000 ||
+		lines[2].Kind != account.LineUsage || lines[2].UsageID != "gpu-1" || rows[1].AmountMinor != 10000+6000+700 {
+		t.Errorf("second invoice %d with lines %+v", rows[1].AmountMinor, lines)
+	}
+	// An invoice without lines (a run from before subscriptions) stores [].
+	if _, err := db.Exec(`UPDATE invoices SET lines = DEFAULT WHERE invoice_id = $1`, rows[0].InvoiceID); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = st.InvoicesOf(ctx, "lines")
+	if string(rows[0].Lines) != "[]" {
+		t.Errorf("default lines %s", rows[0].Lines)
 	}
 }

@@ -1,9 +1,13 @@
 -- Subscriptions one by one. The default provisioner keeps each
--- subscription's service state here (the subscriptions table stays the
--- account's as a whole), written by the per-subscription provisioning
--- actions; action_key makes a repeated action one change.
+-- subscription's service state in subscription_items (the subscriptions
+-- table stays the account's as a whole), written by the per-subscription
+-- provisioning actions; action_key makes a repeated action one change.
+-- Invoices keep their lines (a line per subscription and per usage item;
+-- empty for invoices from before subscriptions).
 
 -- +goose Up
+ALTER TABLE invoices ADD COLUMN lines jsonb NOT NULL DEFAULT '[]';
+
 CREATE TABLE subscription_items (
     customer_id     text        NOT NULL REFERENCES customers,
     subscription_id text        NOT NULL,
@@ -16,3 +20,4 @@ CREATE TABLE subscription_items (
 
 -- +goose Down
 DROP TABLE subscription_items;
+ALTER TABLE invoices DROP COLUMN lines;
