@@ -717,7 +717,9 @@ func (a *Account) AddSubscription(s SubscriptionSpec, now time.Time) ([]Event, e
 		ev.Provision = ProvisionSuspendSubscriptions // added to a suspended account: not in service yet
 	}
 	events := []Event{ev}
-	if amt, days := a.firstPeriod(s, now); amt > 0 {
+	// Added to a suspended account, it is not in service: nothing is
+	// billed until the account is (from its next billing date).
+	if amt, days := a.firstPeriod(s, now); amt > 0 && len(a.Suspensions) == 0 {
 		inv := &Invoice{ID: a.nextInvoiceID(), Kind: KindSubscription, Status: InvoiceOpen, PeriodStart: now, PeriodEnd: a.NextBillingAt,
 			IssuedAt: now, DueAt: now.Add(a.Policy.Billing.Terms), AmountMinor: amt, Currency: a.Customer.Currency, Stage: StageIssued,
 			Lines: []InvoiceLine{{Kind: LineSubscription, SubscriptionID: sub.ID, Description: fmt.Sprintf("%s, %d days prorated", sub.Product, days),

@@ -251,3 +251,29 @@ func TestApplicationSubscriptions(t *testing.T) {
 		}
 	}
 }
+
+// A subscription added to a suspended account is provisioned suspended and
+// not billed; the account's reinstatement brings it into service with the
+// others.
+func TestAddSubscriptionToASuspendedAccount(t *testing.T) {
+	a := activeAccount(t, "standard")
+	now := a.Usage.PeriodStart.Add(day)
+	if _, err := a.Suspend(StaffAction{Actor: "jane", Reason: "check"}, now); err != nil {
+		t.Fatal(err)
+	}
+	open := len(a.Invoices)
+	evs, err := a.AddSubscription(SubscriptionSpec{SubscriptionID: "extra", Product: "Extra", Quantity: 1, UnitPriceMinor: 3100}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Invoices) != open || evs[0].Provision != ProvisionSuspendSubscriptions || a.subscription("extra").Status != SubscriptionSuspended {
+		t.Errorf("added while suspended: %d invoices, %s, %s", len(a.Invoices), evs[0].Provision, a.subscription("extra").Status)
+	}
+	evs, err = a.Reinstate(StaffAction{Actor: "jane", Reason: "checked"}, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(evs[0].Subscriptions, []string{PlanSubscriptionID, "extra"}) || a.subscription("extra").Status != SubscriptionActive {
+		t.Errorf("reinstated %v, extra %s", evs[0].Subscriptions, a.subscription("extra").Status)
+	}
+}
