@@ -380,6 +380,57 @@ func updateCorpus() []corpusCase {
 		add(corpusCase{name: "decision/" + name, setup: "review", op: decision(mut), want: field})
 	}
 
+	// AddSubscription, ChangeQuantity, CancelSubscription, SetExemption,
+	// RemoveExemption.
+	addSub := func(mut func(*SubscriptionSpec)) func(f corpusFixture) ([]Event, error) {
+		return func(f corpusFixture) ([]Event, error) {
+			s := SubscriptionSpec{SubscriptionID: "seats", Product: "Office seats", Quantity: 2, UnitPriceMinor: 1500, Actor: "alice"}
+			mut(&s)
+			return f.a.AddSubscription(s, f.now)
+		}
+	}
+	for name, id := range map[string]string{"empty": "", "nul": "seats\x00", "bidi": rlo, "slash": "../plan", "too long": strings.Repeat("s", 129)} {
+		add(corpusCase{name: "subscription/subscription_id " + name, op: addSub(func(s *SubscriptionSpec) { s.SubscriptionID = id }), want: "subscription_id"})
+	}
+	for name, text := range map[string]string{"nul": nul, "ansi": ansi, "bidi": rlo, "bad utf-8": badUTF8, "newline": multiLine, "too long": long1001, "empty": ""} {
+		add(corpusCase{name: "subscription/product " + name, op: addSub(func(s *SubscriptionSpec) { s.Product = text }), want: "product"})
+	}
+	for name, q := range map[string]int{"zero": 0, "negative": -3, "too many": MaxQuantity + 1, "int max": math.MaxInt} {
+		add(corpusCase{name: "subscription/quantity " + name, op: addSub(func(s *SubscriptionSpec) { s.Quantity = q }), want: "quantity"})
+	}
+	for name, price := range map[string]int64{"zero": 0, "negative": -1, "int64 max": math.MaxInt64} {
+		add(corpusCase{name: "subscription/unit_price " + name, op: addSub(func(s *SubscriptionSpec) { s.UnitPriceMinor = price }), want: "unit_price_minor"})
+	}
+	add(corpusCase{name: "subscription/quantity times price overflows", op: addSub(func(s *SubscriptionSpec) { s.Quantity, s.UnitPriceMinor = MaxQuantity, money.MaxMinor/10 }),
+		want: "more than the maximum amount"})
+	add(corpusCase{name: "subscription/product in Korean kept", op: addSub(func(s *SubscriptionSpec) { s.Product = korean }),
+		stored: func(t *testing.T, f corpusFixture, ev []Event) {
+			sameText(t, "product", eventWith(t, ev, EventSubscriptionAdded).Detail["product"], korean)
+		}})
+	add(corpusCase{name: "quantity/unknown subscription", op: func(f corpusFixture) ([]Event, error) {
+		return f.a.ChangeQuantity(QuantityChange{SubscriptionID: "nosuch", Quantity: 2, Actor: "alice"}, f.now)
+	}, want: "not a subscription"})
+	add(corpusCase{name: "quantity/reason with nul", op: func(f corpusFixture) ([]Event, error) {
+		return f.a.ChangeQuantity(QuantityChange{SubscriptionID: PlanSubscriptionID, Quantity: 2, Actor: "alice", Reason: nul}, f.now)
+	}, want: "reason"})
+	add(corpusCase{name: "cancel/when", op: func(f corpusFixture) ([]Event, error) {
+		return f.a.CancelSubscription(Cancellation{SubscriptionID: PlanSubscriptionID, When: "Now", Actor: "alice", Reason: "r"}, f.now)
+	}, want: "when"})
+	add(corpusCase{name: "cancel/actor bidi", op: func(f corpusFixture) ([]Event, error) {
+		return f.a.CancelSubscription(Cancellation{SubscriptionID: PlanSubscriptionID, When: CancelNow, Actor: rlo, Reason: "r"}, f.now)
+	}, want: "actor"})
+	for name, kind := range map[string]Exemption{"empty": "", "upper": "MANUAL_PAY", "unknown": "no_invoices", "nul": "manual_pay\x00"} {
+		add(corpusCase{name: "exemption/kind " + name, op: func(f corpusFixture) ([]Event, error) {
+			return f.a.SetExemption(ExemptionRequest{Exemption: kind, Reason: "r", Actor: "alice"}, f.now)
+		}, want: "exemption"})
+	}
+	add(corpusCase{name: "exemption/until in the past", op: func(f corpusFixture) ([]Event, error) {
+		return f.a.SetExemption(ExemptionRequest{Exemption: ExemptNoDunning, Reason: "r", Actor: "alice", Until: f.now.Add(-time.Second)}, f.now)
+	}, want: "not in the future"})
+	add(corpusCase{name: "exemption/remove one not set", op: func(f corpusFixture) ([]Event, error) {
+		return f.a.RemoveExemption(ExemptionRemoval{Exemption: ExemptManualPay, Reason: "r", Actor: "alice"}, f.now)
+	}, want: "has no exemption"})
+
 	// VerifyPhone.
 	for name, code := range map[string]string{"nul": "12345\x00", "fullwidth digits": "１２３４５６", "seven digits": "1234567",
 		"letters": "12a456", "arabic-indic digits": "١٢٣٤٥٦"} {

@@ -249,6 +249,24 @@ func FuzzStaffAction(f *testing.F) {
 	})
 }
 
+func FuzzSubscriptionSpec(f *testing.F) {
+	f.Add("seats", "Office seats", 5, int64(2000), 1, 0)
+	f.Add("s\u202e", "p\x00", -1, int64(-1), 1000, -1)
+	f.Fuzz(func(t *testing.T, id, product string, quantity int, price int64, interval, term int) {
+		s := SubscriptionSpec{SubscriptionID: id, Product: product, Quantity: quantity, UnitPriceMinor: price, IntervalPeriods: interval, TermPeriods: term}
+		err := s.Validate()
+		same(t, err, s.Validate())
+		if err != nil {
+			return
+		}
+		storable(t, "product", product, MaxTextBytes, false)
+		if quantity < 1 || price < 1 || int64(quantity)*price > money.MaxMinor || price > money.MaxMinor/int64(quantity) {
+			t.Fatalf("accepted an amount out of range: %+v", s)
+		}
+		roundTrip(t, s, SubscriptionSpec.Validate)
+	})
+}
+
 func FuzzDecision(f *testing.F) {
 	f.Add("review-1", "reinstate", "alice", "false alarm")
 	f.Fuzz(func(t *testing.T, review, decision, actor, note string) {
