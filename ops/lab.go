@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/example/dunning/internal/setup"
@@ -25,6 +24,10 @@ func (o *Ops) Policy(id string) (policy.Policy, error) {
 	}
 	return p, nil
 }
+
+// ExecutionRunning is ListedCustomer.ExecutionStatus of a workflow that is
+// still running (and so takes updates).
+const ExecutionRunning = "running"
 
 // DefaultSimulationWindow is how far back a simulation looks for
 // customers by default.

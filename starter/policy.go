@@ -12,9 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/example/dunning/account"
 	"github.com/example/dunning/lab"
 	"github.com/example/dunning/ops"
 	"github.com/example/dunning/policy"
+	"github.com/example/dunning/workflows"
 )
 
 // Exit code of policy lint when a valid file has warnings.
@@ -261,4 +263,116 @@ listed as not replayed. See the README for what is not simulated.`,
 	f.StringVar(&format, "format", "text", "text, json or csv")
 	f.BoolVar(&csv, "csv", false, "print CSV (same as --format csv)")
 	return cmd
+}
+
+// maxPolicyMoves bounds one filtered move.
+const maxPolicyMoves = 10_000
+
+func (a *app) policyChangeCmd() *cobra.Command {
+	var req account.PolicyChange
+	var f ops.ListFilter
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "change [CUSTOMER_ID...] --to POLICY_ID --reason TEXT [--status S --stage S --risk-tier T --min-days-past-due N] [--dry-run]",
+		Short: "Move running customers to another policy version, deliberately and audited",
+		Long: `Move customers to another policy version with the ChangePolicy update, recorded
+in the audit log with --actor and --reason. Running customers otherwise keep
+the version they started with. Open invoices keep their amount and due date;
+their ladders are re-anchored on the new policy's (see the README): stages
+already reached stay reached, the next step is the new ladder's first step
+not yet reached, at its own time or now if that has passed, and the steps
+after it keep the new ladder's spacing.
+
+Name the customers, or select them with the filters of starter list (running
+customers only). --dry-run prints who would move and changes nothing.
+Customers the update refuses (already on the policy, terminated) are listed;
+the exit code is then 1.`,
+		Example: `  starter policy change acme --to strict.v2 --reason "high-risk tier after chargebacks"
+  starter policy change --status past_due --risk-tier high --to strict.v2 --reason "tier review" --dry-run`,
+		RunE: func(_ *cobra.Command, ids []string) error {
+			req.Actor = a.actor
+			if err := req.Validate(); err != nil {
+				return usage("%v", err)
+			}
+			filtered := f.Status != "" || f.Stage != "" || f.RiskTier != "" || f.MinDaysPastDue != 0
+			switch {
+			case len(ids) > 0 && filtered:
+				return usage("name customers or give filters, not both")
+			case len(ids) == 0 && !filtered:
+				return usage("name the customers to move, or select them with --status, --stage, --risk-tier or --min-days-past-due")
+			}
+			if _, err := a.ops.Policy(req.To); err != nil {
+				return explain(err)
+			}
+			if filtered {
+				var err error
+				if ids, err = a.runningCustomers(f); err != nil {
+					return err
+				}
+			}
+			for _, id := range ids {
+				if err := account.ValidateCustomerID(id); err != nil {
+					return usage("%v", err)
+				}
+			}
+			if dryRun {
+				for _, id := range ids {
+					fmt.Fprintln(a.out, id)
+				}
+				fmt.Fprintf(a.out, "%d customers would move to %s (dry run: nothing changed)\n", len(ids), req.To)
+				return nil
+			}
+			refused := 0
+			for _, id := range ids {
+				v, err := update(a, id, workflows.UpdateChangePolicy, req)
+				if err != nil {
+					if exitCode(err) != exitRefused {
+						return err // unavailable or bad input: stop
+					}
+					refused++
+					fmt.Fprintf(a.out, "%s: not moved: %v\n", id, err)
+					continue
+				}
+				fmt.Fprintf(a.out, "%s: moved to %s (%s)\n", id, v.Policy, v.Status)
+			}
+			if refused > 0 {
+				return &codedError{exitRefused, fmt.Errorf("%d of %d customers not moved", refused, len(ids))}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&req.To, "to", "", "the policy version to move to, e.g. strict.v2 (required)")
+	fl.StringVar(&req.Reason, "reason", "", "why, for the audit log (required)")
+	fl.StringVar(&f.Status, "status", "", "only customers in this account status")
+	fl.StringVar(&f.Stage, "stage", "", "only customers at this dunning stage")
+	fl.StringVar(&f.RiskTier, "risk-tier", "", "only customers in this risk tier")
+	fl.IntVar(&f.MinDaysPastDue, "min-days-past-due", 0, "only customers at least this many days past due")
+	fl.BoolVar(&dryRun, "dry-run", false, "print who would move and change nothing")
+	return cmd
+}
+
+// runningCustomers lists the running customers the filter selects, every
+// page.
+func (a *app) runningCustomers(f ops.ListFilter) ([]string, error) {
+	var ids []string
+	f.PageSize = ops.MaxPageSize
+	for {
+		page, next, err := a.ops.List(context.Background(), f)
+		if err != nil {
+			return nil, explain(err)
+		}
+		for _, c := range page {
+			if c.ExecutionStatus == ops.ExecutionRunning {
+				ids = append(ids, c.CustomerID)
+			}
+		}
+		if len(ids) > maxPolicyMoves {
+			return nil, usage("more than %d customers match: narrow the filters", maxPolicyMoves)
+		}
+		if len(next) == 0 {
+			return ids, nil
+		}
+		f.PageToken = next
+	}
 }
