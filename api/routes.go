@@ -87,6 +87,7 @@ var customerUpdates = []customerUpdate{
 	updateOf("dispute-resolutions", workflows.UpdateResolveDispute, func(r *account.Resolution, a string) { r.Actor = a }),
 	updateOf("write-offs", workflows.UpdateWriteOff, func(i *account.InvoiceAction, a string) { i.Actor = a }),
 	updateOf("payment-method", workflows.UpdateSetPaymentMethod, func(c *account.CardUpdate, a string) { c.Actor = a }),
+	updateOf("policy", workflows.UpdateChangePolicy, func(c *account.PolicyChange, a string) { c.Actor = a }),
 }
 
 // handlerFunc is a handler that returns its error for fail to write.
@@ -117,6 +118,8 @@ func (s *server) routes() []route {
 		{"POST /v1/activity", s.h(s.ingestActivity)},
 		{"GET /v1/reconcile", s.h(s.reconcileReport)},
 		{"POST /v1/reconcile", s.h(s.reconcileRepair)},
+		{"POST /v1/policies/lint", s.h(s.lintPolicy)},
+		{"POST /v1/policies/simulate", s.h(s.simulate)},
 	}
 	for _, u := range customerUpdates {
 		rts = append(rts, route{"POST /v1/customers/{id}/" + u.path, s.h(func(w http.ResponseWriter, r *http.Request) error {

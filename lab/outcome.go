@@ -181,14 +181,15 @@ func Simulate(ctx context.Context, src Source, pol policy.Policy, q Query) (Repo
 	for _, h := range hs {
 		rep.Customers = append(rep.Customers, Compare(h, pol, q.AsOf))
 	}
-	rep.Totals = totals(rep.Customers)
+	rep.Totals = TotalsOf(rep.Customers)
 	return rep, nil
 }
 
 // ErrUnknownCustomer is returned for a named customer with no record.
 var ErrUnknownCustomer = errors.New("unknown customer")
 
-func totals(cs []CustomerResult) Totals {
+// TotalsOf sums customer results.
+func TotalsOf(cs []CustomerResult) Totals {
 	t := Totals{Customers: len(cs), Suspension: map[Change]int{}, Termination: map[Change]int{}, Emails: map[string][2]int{}}
 	byCur := map[string]*CurrencyTotals{}
 	for _, c := range cs {

@@ -62,3 +62,29 @@ type boundedSource struct{ src lab.Source }
 func (b boundedSource) Histories(ctx context.Context, q lab.Query) ([]lab.History, error) {
 	return bounded(ctx, func() ([]lab.History, error) { return b.src.Histories(ctx, q) })
 }
+
+// PolicyLint is a valid policy file's lint result.
+type PolicyLint struct {
+	File     string           `json:"file"`
+	Policy   string           `json:"policy"`
+	Warnings []policy.Warning `json:"warnings"`
+}
+
+// LintPolicy checks a policy file as the worker would load it (an invalid
+// file is invalid input naming the file and field) and lists its
+// warnings, including a published ID reused with other settings.
+func (o *Ops) LintPolicy(fileName string, data []byte) (PolicyLint, error) {
+	p, ws, err := policy.Lint(fileName, data)
+	if err != nil {
+		return PolicyLint{}, Invalid(err)
+	}
+	reg, err := setup.Policies(o.cfg)
+	if err != nil {
+		return PolicyLint{}, err
+	}
+	ws = append(ws, policy.PublishedWarnings(fileName, p, reg)...)
+	if ws == nil {
+		ws = []policy.Warning{}
+	}
+	return PolicyLint{File: fileName, Policy: p.ID(), Warnings: ws}, nil
+}

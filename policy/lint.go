@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -132,4 +133,25 @@ func attemptsWithin(retries []time.Duration, i int, window time.Duration) int {
 		n++
 	}
 	return n
+}
+
+// WarnPublishedDiffers: the file reuses a published policy's ID with other
+// settings.
+const WarnPublishedDiffers WarningCode = "published_version_differs"
+
+// PublishedWarnings compare a linted policy with the published ones: a
+// file that reuses a published ID with other settings would give new
+// customers different rules under the same name while running customers
+// keep the snapshot they loaded. Publish it as a new version instead.
+func PublishedWarnings(fileName string, p Policy, published *Registry) []Warning {
+	cur, ok := published.byID[p.ID()]
+	if !ok || reflect.DeepEqual(cur, p) {
+		return nil
+	}
+	next := p.Version + 1
+	if latest, ok := published.latest[p.Name]; ok && latest.Version >= next {
+		next = latest.Version + 1
+	}
+	return []Warning{{File: fileName, Field: "version", Code: WarnPublishedDiffers,
+		Message: fmt.Sprintf("%s is already published with other settings; publish this as version %d", p.ID(), next)}}
 }

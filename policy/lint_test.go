@@ -191,3 +191,33 @@ func TestCompare(t *testing.T) {
 		}
 	}
 }
+
+// A file reusing a published ID is fine when it is the published policy,
+// and warned about when its settings differ.
+func TestPublishedWarnings(t *testing.T) {
+	reg, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := EmbeddedFS()
+	data, _ := fs.ReadFile(sub, "standard.v1.json")
+	p, err := Parse("standard.v1.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := PublishedWarnings("standard.v1.json", p, reg); ws != nil {
+		t.Errorf("the published file itself: %v", ws)
+	}
+	changed, err := Parse("standard.v1.json", []byte(strings.Replace(string(data), `"terms": "14d"`, `"terms": "10d"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := PublishedWarnings("standard.v1.json", changed, reg)
+	if len(ws) != 1 || ws[0].Field != "version" || !strings.Contains(ws[0].Message, "publish this as version 3") {
+		t.Errorf("a changed standard.v1: %v", ws)
+	}
+	fresh, _ := Parse("lab.v1.json", lintFile(`{"stage": "due", "offset": "0d", "action": "notice"}`, ""))
+	if ws := PublishedWarnings("lab.v1.json", fresh, reg); ws != nil {
+		t.Errorf("an unpublished policy: %v", ws)
+	}
+}

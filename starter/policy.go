@@ -42,7 +42,8 @@ that are probably mistakes: a final notice less than 5 days before the
 suspension, a termination that no notice warns of, no suspension or no
 termination step, gaps between steps longer than the card networks' retry
 window (collection.network_window), retries beyond collection.network_attempts
-or after the termination, and a promise to pay that may outlive the invoice.
+or after the termination, a promise to pay that may outlive the invoice, and a
+published policy ID reused with other settings (publish a new version).
 
 Exit codes: 0 every file is clean; 1 warnings (0 with --allow-warnings);
 2 a file is invalid or unreadable.`,
@@ -62,10 +63,10 @@ Exit codes: 0 every file is clean; 1 warnings (0 with --allow-warnings);
 				r := result{File: f, Warnings: []policy.Warning{}}
 				data, err := os.ReadFile(f)
 				if err == nil {
-					var ws []policy.Warning
-					_, ws, err = policy.Lint(f, data)
-					if ws != nil {
-						r.Warnings = ws
+					var res ops.PolicyLint
+					res, err = a.ops.LintPolicy(f, data)
+					if err == nil {
+						r.Warnings = res.Warnings
 					}
 				}
 				if err != nil {

@@ -124,7 +124,7 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 			})
 		})
 	}
-	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Reconciler: o, Logger: logger})
+	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Reconciler: o, Lab: o, Logger: logger})
 	return h, jobs, nil
 }
 
