@@ -144,3 +144,33 @@ func TestChangePolicyRefusals(t *testing.T) {
 		t.Errorf("terminated account: %v", err)
 	}
 }
+
+// Card charges across a change: attempts made stay made, the next is the
+// new policy's attempt of the same number (moved with the ladder, or at
+// once when passed), and a policy without collection charges no more.
+func TestChangePolicyCardCharges(t *testing.T) {
+	decline := declineWith("card_declined", "insufficient_funds", "")
+	a := cardAccount(t)
+	due := a.Invoices[0].DueAt
+	if reqs := takeCharges(t, a, due.Add(4*day), decline); len(reqs) != 2 { // D0 and D+3 under standard.v2
+		t.Fatalf("charges before the change = %+v", reqs)
+	}
+	now := due.Add(4*day + 12*time.Hour)
+	change(t, a, "strict.v2", now)
+	// strict.v2's third attempt is at D+4, passed: at once; its schedule
+	// then is used up.
+	if v := a.View(now); !v.Invoices[0].NextChargeAt.Equal(now) {
+		t.Errorf("next charge at %s, want now %s", v.Invoices[0].NextChargeAt, now)
+	}
+	reqs := takeCharges(t, a, due.Add(40*day), decline)
+	if len(reqs) != 1 || reqs[0].Attempt != 3 {
+		t.Fatalf("charges after the change = %+v", reqs)
+	}
+
+	b := cardAccount(t)
+	takeCharges(t, b, due.Add(4*day), decline)
+	change(t, b, "standard.v1", now)
+	if reqs := takeCharges(t, b, due.Add(40*day), decline); len(reqs) != 0 {
+		t.Errorf("a policy without collection charged: %+v", reqs)
+	}
+}
