@@ -174,3 +174,20 @@ func TestChangePolicyCardCharges(t *testing.T) {
 		t.Errorf("a policy without collection charged: %+v", reqs)
 	}
 }
+
+// A paused invoice is late only as of its pause: moved during a promise,
+// its next step comes when the promise is broken, not at the change.
+func TestChangePolicyDuringPromise(t *testing.T) {
+	a := activeAccount(t, "standard.v1")
+	runUntil(a, t0.AddDate(0, 1, 0).Add(2*time.Hour))
+	inv := a.Invoices[0]
+	due := inv.DueAt
+	runUntil(a, due.Add(8*day))
+	if _, err := a.PromiseToPay(Promise{InvoiceID: inv.ID, Until: due.Add(15 * day), Actor: "ana"}, due.Add(8*day)); err != nil {
+		t.Fatal(err)
+	}
+	change(t, a, "strict.v1", due.Add(10*day))
+	if got := noticesOf(runUntil(a, due.Add(19*day)), inv); got != "final_notice@360h suspended@432h" {
+		t.Errorf("notices = %q, want the final notice when the promise ends (day 15) and the suspension 3 days later", got)
+	}
+}
