@@ -88,6 +88,10 @@ type Options struct {
 	Now        func() time.Time // default time.Now
 	MaxBody    int64            // largest request body in bytes; default DefaultMaxBody
 
+	// Outbound serves /v1/webhooks and /v1/webhook-deliveries. Nil: those
+	// routes answer 503.
+	Outbound Outbound
+
 	// Lab serves /v1/policies (lint, simulate). Nil: those routes answer 503.
 	Lab Lab
 }
@@ -98,6 +102,7 @@ type server struct {
 	reports    Reports
 	activity   http.Handler
 	reconciler Reconciler
+	outbound   Outbound
 	lab        Lab
 	log        *slog.Logger
 	now        func() time.Time
@@ -111,7 +116,7 @@ func New(o Options) http.Handler {
 	if o.Ops == nil {
 		panic("api.New: Options.Ops is required")
 	}
-	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, reconciler: o.Reconciler, lab: o.Lab, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
+	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, reconciler: o.Reconciler, outbound: o.Outbound, lab: o.Lab, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

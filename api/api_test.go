@@ -47,7 +47,8 @@ func operations(t *testing.T) []operation {
 
 // concrete fills the path parameters.
 func concrete(path string) string {
-	return strings.NewReplacer("{id}", "acme", "{key}", "acme:INV-acme-0002:invoice_issued", "{batch}", sampleBatch).Replace(path)
+	return strings.NewReplacer("{id}", "acme", "{key}", "acme:INV-acme-0002:invoice_issued", "{batch}", sampleBatch,
+		"{endpoint_id}", "we_0123456789abcdef", "{delivery_id}", "7").Replace(path)
 }
 
 // examples are the operation's request body examples, as JSON.

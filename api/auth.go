@@ -124,3 +124,18 @@ func bearer(r *http.Request) (string, bool) {
 	secret = strings.TrimSpace(secret)
 	return secret, secret != ""
 }
+
+// Lookup finds the token with this secret, as bearer authentication does:
+// for the staff console's sign-in.
+func (t Tokens) Lookup(secret string) (Token, bool) { return t.lookup(secret) }
+
+// Named finds a token by its name, so that a console session of a token
+// that is no longer configured (or changed role) ends.
+func (t Tokens) Named(name string) (Token, bool) {
+	for _, tok := range t.list {
+		if tok.Name == name {
+			return tok, true
+		}
+	}
+	return Token{}, false
+}

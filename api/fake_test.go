@@ -258,7 +258,7 @@ func newHarness(t *testing.T, mutate ...func(*Options)) *harness {
 	fake := &fakeOps{}
 	logs := &syncBuffer{}
 	opts := Options{
-		Ops: fake, Reports: fake, Reconciler: fake, Lab: fake, Tokens: tokens,
+		Ops: fake, Reports: fake, Reconciler: fake, Outbound: fake, Lab: fake, Tokens: tokens,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Now:    func() time.Time { return t0 },
 		Webhooks: map[string]http.Handler{"POST /webhooks/sendgrid": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -384,4 +384,66 @@ func (f *fakeOps) Recovery(_ context.Context, opts reports.RecoveryOptions) (rep
 	m.Month = "2026-01"
 	return reports.RecoveryReport{AsOf: t0, Options: opts, Total: g, Months: []reports.RecoveryGroup{m},
 		Policies: []reports.PolicyRecovery{{Policy: "standard.v1", Total: g, Months: []reports.RecoveryGroup{m}}}}, nil
+}
+
+// The outbound webhook operations. AddWebhook validates as ops does (with
+// http:// to loopback not allowed), so that refusals reach the API as
+// ops' InvalidError; only valid requests are recorded as registrations.
+func (f *fakeOps) AddWebhook(_ context.Context, req ops.NewWebhook) (ops.RegisteredWebhook, error) {
+	if _, err := req.Validate(false); err != nil {
+		return ops.RegisteredWebhook{}, ops.Invalid(err)
+	}
+	if err := f.record(call{op: "AddWebhook", arg: req}); err != nil {
+		return ops.RegisteredWebhook{}, err
+	}
+	return ops.RegisteredWebhook{Endpoint: sampleEndpoint(req.EventTypes, req.Actor), Secret: "whsec_" + strings.Repeat("0", 64)}, nil
+}
+
+func sampleEndpoint(types []string, by string) store.Endpoint {
+	return store.Endpoint{ID: "we_0123456789abcdef", URL: "https://crm.example.com/hooks/dunning", Secret: "whsec_never_shown",
+		EventTypes: types, Active: true, CreatedBy: by, CreatedAt: t0}
+}
+
+func (f *fakeOps) Webhooks(context.Context) ([]store.Endpoint, error) {
+	if err := f.record(call{op: "Webhooks"}); err != nil {
+		return nil, err
+	}
+	return []store.Endpoint{sampleEndpoint([]string{"account.suspended"}, "alice")}, nil
+}
+
+func sampleDelivery(id int64) store.Delivery {
+	status := int64(503)
+	return store.Delivery{ID: id, EndpointID: "we_0123456789abcdef", EventID: "evt_0cc803bdd32d59825b48a47d3be6d27b", EventType: "invoice.paid",
+		CustomerID: "acme", Status: store.DeliveryPending, Attempts: 3, NextAttemptAt: t0, LastStatus: &status,
+		LastError: "receiver answered 503", CreatedAt: t0, UpdatedAt: t0}
+}
+
+func (f *fakeOps) WebhookDeliveries(_ context.Context, fl ops.DeliveryFilter) ([]store.Delivery, error) {
+	if err := f.record(call{op: "WebhookDeliveries", arg: fl}); err != nil {
+		return nil, err
+	}
+	return []store.Delivery{sampleDelivery(7)}, nil
+}
+
+func (f *fakeOps) ReplayDelivery(_ context.Context, id int64) (store.Delivery, error) {
+	if err := f.record(call{op: "ReplayDelivery", arg: id}); err != nil {
+		return store.Delivery{}, err
+	}
+	return sampleDelivery(id), nil
+}
+
+func (f *fakeOps) ReplayFailed(_ context.Context, endpointID string) (int, error) {
+	if err := f.record(call{op: "ReplayFailed", arg: endpointID}); err != nil {
+		return 0, err
+	}
+	return 2, nil
+}
+
+func (f *fakeOps) SetWebhookActive(_ context.Context, endpointID string, active bool) (store.Endpoint, error) {
+	if err := f.record(call{op: "SetWebhookActive", arg: active}); err != nil {
+		return store.Endpoint{}, err
+	}
+	e := sampleEndpoint([]string{"account.suspended"}, "alice")
+	e.Active = active
+	return e, nil
 }

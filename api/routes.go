@@ -118,6 +118,13 @@ func (s *server) routes() []route {
 		{"POST /v1/activity", s.h(s.ingestActivity)},
 		{"GET /v1/reconcile", s.h(s.reconcileReport)},
 		{"POST /v1/reconcile", s.h(s.reconcileRepair)},
+		{"POST /v1/webhooks", s.h(s.addWebhook)},
+		{"GET /v1/webhooks", s.h(s.listWebhooks)},
+		{"GET /v1/webhooks/{endpoint_id}/deliveries", s.h(s.webhookDeliveries)},
+		{"POST /v1/webhooks/{endpoint_id}/replay-failed", s.h(s.replayFailed)},
+		{"POST /v1/webhooks/{endpoint_id}/disable", s.h(s.setWebhookActive(false))},
+		{"POST /v1/webhooks/{endpoint_id}/enable", s.h(s.setWebhookActive(true))},
+		{"POST /v1/webhook-deliveries/{delivery_id}/replay", s.h(s.replayDelivery)},
 		{"POST /v1/policies/lint", s.h(s.lintPolicy)},
 		{"POST /v1/policies/simulate", s.h(s.simulate)},
 	}

@@ -6,10 +6,12 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/example/dunning/account"
 )
@@ -36,6 +38,7 @@ type Config struct {
 	TemplateIDs       string // SENDGRID_TEMPLATE_IDS: "overdue_1=d-...,final_notice=d-..."
 	WebhookPublicKey  string // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies SendGrid's signed event webhook
 	HTTPAddr          string // DUNNING_HTTP_ADDR: API and webhooks; empty: no HTTP server
+	MetricsAddr       string // DUNNING_METRICS_ADDR: Prometheus /metrics on its own listener; empty: off
 	APITokens         string // DUNNING_API_TOKENS (secret): "name:role:token,..."
 	CodeSecret        string // DUNNING_CODE_SECRET (secret): keys SMS code hashes; the same on every worker
 	AgingSchedule     string // DUNNING_AGING_SCHEDULE: cron (UTC) of the daily aging snapshot; "off" disables
@@ -50,6 +53,15 @@ type Config struct {
 	// PayLinkReturnURL is where the hosted payment page sends the
 	// customer back to (DUNNING_PAY_RETURN_URL).
 	PayLinkReturnURL string
+	// The staff console (served under /console/ when HTTPAddr is set).
+	TemporalUIURL string // DUNNING_TEMPORAL_UI_URL: the Temporal Web UI the console links each customer to
+	ConsoleURL    string // DUNNING_CONSOLE_URL: the console's public origin, e.g. https://billing.example.com; empty: the request's own
+	// Outbound webhooks to integrators' endpoints.
+	WebhookTimeout           time.Duration // DUNNING_WEBHOOK_TIMEOUT: one delivery attempt
+	WebhookRetryFirst        time.Duration // DUNNING_WEBHOOK_RETRY_FIRST: wait after the first failure
+	WebhookRetryMax          time.Duration // DUNNING_WEBHOOK_RETRY_MAX: the longest wait
+	WebhookGiveUp            time.Duration // DUNNING_WEBHOOK_GIVE_UP: then the delivery is failed
+	WebhookAllowHTTPLoopback bool          // DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK: accept http:// to loopback endpoints
 }
 
 // DefaultDatabaseURL is the local development database.
@@ -91,6 +103,7 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		TemplateIDs:       getenv("SENDGRID_TEMPLATE_IDS"),
 		WebhookPublicKey:  getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		HTTPAddr:          getenv("DUNNING_HTTP_ADDR"),
+		MetricsAddr:       strings.TrimSpace(getenv("DUNNING_METRICS_ADDR")),
 		APITokens:         getenv("DUNNING_API_TOKENS"),
 		CodeSecret:        getenv("DUNNING_CODE_SECRET"),
 		AgingSchedule:     env("DUNNING_AGING_SCHEDULE", "5 0 * * *"),
@@ -101,6 +114,9 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		StripeAPIBase:       env("STRIPE_API_BASE", DefaultStripeAPIBase),
 		StripeWebhookSecret: getenv("STRIPE_WEBHOOK_SECRET"),
 		PayLinkReturnURL:    env("DUNNING_PAY_RETURN_URL", "https://example.com/billing"),
+
+		TemporalUIURL: env("DUNNING_TEMPORAL_UI_URL", "http://localhost:8233"),
+		ConsoleURL:    getenv("DUNNING_CONSOLE_URL"),
 	}
 	switch v := strings.ToLower(env("DUNNING_RECONCILE_REPAIR", "false")); v {
 	case "true", "1", "yes":
@@ -109,7 +125,46 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 	default:
 		return c, fmt.Errorf("DUNNING_RECONCILE_REPAIR %q must be true or false", v)
 	}
+	if err := c.webhooksFromEnv(env); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
+}
+
+// webhooksFromEnv reads the outbound webhook settings.
+func (c *Config) webhooksFromEnv(env func(key, def string) string) error {
+	for _, d := range []struct {
+		name, def string
+		to        *time.Duration
+	}{
+		{"DUNNING_WEBHOOK_TIMEOUT", "10s", &c.WebhookTimeout},
+		{"DUNNING_WEBHOOK_RETRY_FIRST", "30s", &c.WebhookRetryFirst},
+		{"DUNNING_WEBHOOK_RETRY_MAX", "6h", &c.WebhookRetryMax},
+		{"DUNNING_WEBHOOK_GIVE_UP", "72h", &c.WebhookGiveUp},
+	} {
+		v, err := time.ParseDuration(env(d.name, d.def))
+		if err != nil || v <= 0 {
+			return fmt.Errorf("%s %q must be a positive duration like %s", d.name, env(d.name, d.def), d.def)
+		}
+		*d.to = v
+	}
+	if c.WebhookTimeout > time.Minute {
+		// A delivery run waits for its attempts; the dispatcher allows it
+		// two minutes beyond its five.
+		return fmt.Errorf("DUNNING_WEBHOOK_TIMEOUT %s must be at most 1m", c.WebhookTimeout)
+	}
+	if c.WebhookRetryMax < c.WebhookRetryFirst || c.WebhookGiveUp < c.WebhookRetryFirst {
+		return fmt.Errorf("DUNNING_WEBHOOK_RETRY_MAX (%s) and DUNNING_WEBHOOK_GIVE_UP (%s) must not be shorter than DUNNING_WEBHOOK_RETRY_FIRST (%s)",
+			c.WebhookRetryMax, c.WebhookGiveUp, c.WebhookRetryFirst)
+	}
+	switch v := strings.ToLower(env("DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK", "false")); v {
+	case "true", "1", "yes":
+		c.WebhookAllowHTTPLoopback = true
+	case "false", "0", "no":
+	default:
+		return fmt.Errorf("DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK %q must be true or false", v)
+	}
+	return nil
 }
 
 // Validate checks the settings that can be checked without connecting.
@@ -128,6 +183,19 @@ func (c Config) Validate() error {
 	for _, u := range []struct{ name, v string }{{"STRIPE_API_BASE", c.StripeAPIBase}, {"DUNNING_PAY_RETURN_URL", c.PayLinkReturnURL}} {
 		if pu, err := url.Parse(u.v); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			return fmt.Errorf("%s %q must be a base URL with scheme, e.g. https://api.stripe.com", u.name, u.v)
+		}
+	}
+	if pu, err := url.Parse(c.TemporalUIURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return fmt.Errorf("DUNNING_TEMPORAL_UI_URL %q must be a base URL with scheme, e.g. http://localhost:8233", c.TemporalUIURL)
+	}
+	if c.ConsoleURL != "" {
+		if pu, err := url.Parse(c.ConsoleURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
+			return fmt.Errorf("DUNNING_CONSOLE_URL %q must be an origin with scheme and no path, e.g. https://billing.example.com", c.ConsoleURL)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("DUNNING_METRICS_ADDR %q must be host:port or :port, e.g. :9090", c.MetricsAddr)
 		}
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
@@ -178,6 +246,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("from", c.FromEmail),
 		slog.String("staff", c.StaffEmail),
 		slog.String("http", c.HTTPAddr),
+		slog.String("metrics", c.MetricsAddr),
 		slog.String("api_tokens", set(c.APITokens)),
 		slog.String("webhook_key", set(c.WebhookPublicKey)),
 		slog.String("code_secret", set(c.CodeSecret)),

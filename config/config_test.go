@@ -31,6 +31,8 @@ func TestBadSettingsAreRefused(t *testing.T) {
 		"TEMPORAL_TLS_CERT":        "/etc/cert.pem",
 		"DUNNING_STAFF_LOCALE":     "fr",
 		"DUNNING_RECONCILE_REPAIR": "sometimes",
+		"DUNNING_TEMPORAL_UI_URL":  "localhost:8233",
+		"DUNNING_CONSOLE_URL":      "https://billing.example.com/console",
 	} {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)
@@ -70,5 +72,28 @@ func TestReconcileSchedule(t *testing.T) {
 	c, err = FromGetenv(func(k string) string { return env[k] })
 	if err != nil || c.ReconcileSchedule != "off" || !c.ReconcileRepair {
 		t.Errorf("set: %q repair %v, %v", c.ReconcileSchedule, c.ReconcileRepair, err)
+	}
+}
+
+func TestWebhookSettings(t *testing.T) {
+	c, err := FromGetenv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WebhookTimeout.String() != "10s" || c.WebhookRetryFirst.String() != "30s" || c.WebhookRetryMax.String() != "6h0m0s" ||
+		c.WebhookGiveUp.String() != "72h0m0s" || c.WebhookAllowHTTPLoopback {
+		t.Errorf("webhook defaults = %+v", c)
+	}
+	for name, vars := range map[string]map[string]string{
+		"DUNNING_WEBHOOK_TIMEOUT":             {"DUNNING_WEBHOOK_TIMEOUT": "ten"},
+		"DUNNING_WEBHOOK_TIMEOUT ":            {"DUNNING_WEBHOOK_TIMEOUT": "5m"},
+		"DUNNING_WEBHOOK_RETRY_FIRST":         {"DUNNING_WEBHOOK_RETRY_FIRST": "-1s"},
+		"DUNNING_WEBHOOK_GIVE_UP":             {"DUNNING_WEBHOOK_GIVE_UP": "0s"},
+		"DUNNING_WEBHOOK_RETRY_MAX":           {"DUNNING_WEBHOOK_RETRY_FIRST": "1m", "DUNNING_WEBHOOK_RETRY_MAX": "30s"},
+		"DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK": {"DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK": "maybe"},
+	} {
+		if _, err := FromGetenv(func(k string) string { return vars[k] }); err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
+			t.Errorf("%v: err = %v", vars, err)
+		}
 	}
 }

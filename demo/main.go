@@ -105,7 +105,11 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	defer workerLog.Close()
-	httpAddr, err := demoHTTPAddr()
+	httpAddr, err := demoAddr("DUNNING_HTTP_ADDR")
+	if err != nil {
+		return err
+	}
+	metricsAddr, err := demoAddr("DUNNING_METRICS_ADDR")
 	if err != nil {
 		return err
 	}
@@ -122,14 +126,17 @@ func run(ctx context.Context, opts options) error {
 		"STRIPE_API_BASE="+fake.URL(),
 		"STRIPE_WEBHOOK_SECRET="+demoWebhookSecret,
 		"DUNNING_HTTP_ADDR="+httpAddr,
+		"DUNNING_METRICS_ADDR="+metricsAddr,
+		fmt.Sprintf("DUNNING_TEMPORAL_UI_URL=http://localhost:%d", opts.uiPort),
 	)
 	if os.Getenv("DUNNING_API_TOKENS") == "" {
 		// The worker's HTTP server (there for the Stripe webhook) wants
 		// API tokens; the demo makes one for this run.
 		token := rand.Text()
 		env = append(env, "DUNNING_API_TOKENS=demo-staff:operator:"+token)
-		say("HTTP API on http://%s (bearer token %s)", httpAddr, token)
+		say("HTTP API on http://%s and the staff console on http://%s/console/ (token %s)", httpAddr, httpAddr, token)
 	}
+	say("Prometheus metrics on http://%s/metrics", metricsAddr)
 	worker, err := startWorker(ctx, env, workerLog)
 	if err != nil {
 		return err
@@ -162,10 +169,11 @@ const (
 	demoWebhookSecret = "whsec_demo"
 )
 
-// demoHTTPAddr is where the worker serves its API and webhooks: the
-// environment's DUNNING_HTTP_ADDR if set, else a free port of 127.0.0.1.
-func demoHTTPAddr() (string, error) {
-	if a := os.Getenv("DUNNING_HTTP_ADDR"); a != "" {
+// demoAddr is where the worker serves its API and webhooks
+// (DUNNING_HTTP_ADDR) or its metrics (DUNNING_METRICS_ADDR): the
+// environment's value if set, else a free port of 127.0.0.1.
+func demoAddr(env string) (string, error) {
+	if a := os.Getenv(env); a != "" {
 		return a, nil
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -67,6 +67,8 @@ var imageRepos = map[string]string{
 	svcTemporal:   "temporalio/server",
 	svcNamespace:  "temporalio/admin-tools",
 	svcUI:         "temporalio/ui",
+	svcPrometheus: "prom/prometheus",
+	svcGrafana:    "grafana/grafana",
 }
 
 // imageTags is the form of each image's pinned tag.
@@ -75,6 +77,8 @@ var imageTags = map[string]*regexp.Regexp{
 	"temporalio/admin-tools": regexp.MustCompile(`^1\.\d+\.\d+$`),
 	"temporalio/server":      regexp.MustCompile(`^1\.\d+\.\d+$`),
 	"temporalio/ui":          regexp.MustCompile(`^2\.\d+\.\d+$`),
+	"prom/prometheus":        regexp.MustCompile(`^v3\.\d+\.\d+$`),
+	"grafana/grafana":        regexp.MustCompile(`^1[12]\.\d+\.\d+$`),
 }
 
 // stack is the deployment files as read from the repository; the mutation
@@ -150,6 +154,7 @@ func checkAll(s stack) []string {
 	checkUI(&p, proj)
 	checkWorker(&p, proj)
 	checkMounts(&p, proj, s.root)
+	checkMonitoring(&p, proj)
 	checkDockerfile(&p, s.dockerfile, goMinor(s.root))
 	checkDockerignore(&p, s.dockerignore)
 	return p
@@ -862,7 +867,8 @@ func TestSendGridKeyFromEnvironment(t *testing.T) {
 // from .env and refuses to start without them.
 func TestVersionsArePinnedInDotEnv(t *testing.T) {
 	s := readStack(t)
-	for _, key := range []string{"TEMPORAL_VERSION", "TEMPORAL_ADMINTOOLS_VERSION", "TEMPORAL_UI_VERSION", "POSTGRESQL_VERSION"} {
+	for _, key := range []string{"TEMPORAL_VERSION", "TEMPORAL_ADMINTOOLS_VERSION", "TEMPORAL_UI_VERSION", "POSTGRESQL_VERSION",
+		"PROMETHEUS_VERSION", "GRAFANA_VERSION"} {
 		if s.env[key] == "" {
 			t.Errorf(".env does not set %s", key)
 			continue
@@ -955,5 +961,36 @@ func TestChecksCatchBrokenStacks(t *testing.T) {
 				t.Errorf("no problem mentioning %q reported; got %q", tc.want, msgs)
 			}
 		})
+	}
+}
+
+// The worker serves the API and the console only when tokens are given:
+// an HTTP server without tokens would refuse every request, so it stays off.
+func TestComposeConsoleNeedsTokens(t *testing.T) {
+	s := readStack(t)
+	for _, tc := range []struct {
+		tokens, want string
+	}{
+		{"", ""},
+		{"alice:operator:0123456789abcdef", ":8088"},
+	} {
+		proj, err := s.load(map[string]string{"DUNNING_API_TOKENS": tc.tokens})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p problems
+		svc, ok := getService(&p, proj, svcWorker)
+		if !ok {
+			t.Fatal(p)
+		}
+		if got, _ := envValue(svc, "DUNNING_HTTP_ADDR"); got != tc.want {
+			t.Errorf("tokens %q: DUNNING_HTTP_ADDR = %q, want %q", tc.tokens, got, tc.want)
+		}
+		if got, _ := envValue(svc, "DUNNING_API_TOKENS"); got != tc.tokens {
+			t.Errorf("DUNNING_API_TOKENS = %q, want %q", got, tc.tokens)
+		}
+		if !hasPort(svc, 8088) {
+			t.Errorf("the worker's port 8088 is not published")
+		}
 	}
 }

@@ -77,3 +77,34 @@ func decimal(minor int64, exponent int, group string) string {
 	}
 	return sign + whole + "." + frac
 }
+
+// ParseDecimal reads an amount people type in the currency's major unit,
+// e.g. "1234.56" or "1,234.56" USD -> 123456, "12000" KRW -> 12000, into
+// minor units. It refuses more fractional digits than the currency has, a
+// sign, and anything above MaxMinor, never rounding.
+func ParseDecimal(s, currency string) (int64, error) {
+	c, err := LookupCurrency(currency)
+	if err != nil {
+		return 0, err
+	}
+	t := strings.ReplaceAll(strings.TrimSpace(s), ",", "")
+	whole, frac, hasDot := strings.Cut(t, ".")
+	if whole == "" && frac == "" || strings.Trim(whole+frac, "0123456789") != "" || (hasDot && frac == "") {
+		return 0, fmt.Errorf("amount %q must be a number like 1234.56", s)
+	}
+	if len(frac) > c.Exponent {
+		return 0, fmt.Errorf("amount %q has more than %d decimal places, the most %s has", s, c.Exponent, c.Code)
+	}
+	digits := strings.TrimLeft(whole+frac+strings.Repeat("0", c.Exponent-len(frac)), "0")
+	if digits == "" {
+		return 0, nil
+	}
+	if len(digits) > 19 {
+		return 0, fmt.Errorf("amount %q is larger than the maximum %s", s, Decimal(MaxMinor, c.Code))
+	}
+	minor, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || minor > MaxMinor {
+		return 0, fmt.Errorf("amount %q is larger than the maximum %s", s, Decimal(MaxMinor, c.Code))
+	}
+	return minor, nil
+}

@@ -1,6 +1,9 @@
 package money
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLookupCurrency(t *testing.T) {
 	for _, tc := range []struct {
@@ -69,5 +72,46 @@ func TestValidatePositive(t *testing.T) {
 	}
 	if err := ValidatePositive("amount_minor", 1); err != nil {
 		t.Errorf("ValidatePositive(1) = %v", err)
+	}
+}
+
+func TestParseDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		in, currency string
+		want         int64
+		wantErr      string
+	}{
+		{"1234.56", "USD", 123456, ""},
+		{"1,234.5", "USD", 123450, ""},
+		{" 12 ", "USD", 1200, ""},
+		{".5", "USD", 50, ""},
+		{"0", "USD", 0, ""},
+		{"12000", "KRW", 12000, ""},
+		{"0.007", "KWD", 7, ""},
+		{"1.234", "USD", 0, "more than 2 decimal places"},
+		{"1.5", "KRW", 0, "more than 0 decimal places"},
+		{"-5", "USD", 0, "must be a number"},
+		{"+5", "USD", 0, "must be a number"},
+		{"1e3", "USD", 0, "must be a number"},
+		{"5.", "USD", 0, "must be a number"},
+		{"", "USD", 0, "must be a number"},
+		{"١٢", "USD", 0, "must be a number"},
+		{"10000000000000.01", "USD", 0, "larger than the maximum"},
+		{"99999999999999999999999", "KRW", 0, "larger than the maximum"},
+		{"5", "usd", 0, "ISO 4217"},
+	} {
+		got, err := ParseDecimal(tc.in, tc.currency)
+		switch {
+		case tc.wantErr == "" && (err != nil || got != tc.want):
+			t.Errorf("ParseDecimal(%q, %s) = %d, %v; want %d", tc.in, tc.currency, got, err, tc.want)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("ParseDecimal(%q, %s) = %d, %v; want an error with %q", tc.in, tc.currency, got, err, tc.wantErr)
+		}
+	}
+	// Round trip with Decimal.
+	for _, m := range []int64{1, 99, 100, 123456789, MaxMinor} {
+		if got, err := ParseDecimal(Decimal(m, "USD"), "USD"); err != nil || got != m {
+			t.Errorf("round trip %d: %d, %v", m, got, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/example/dunning/internal/bounded"
 	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/lab"
 	"github.com/example/dunning/lab/pgsource"
@@ -60,7 +61,7 @@ func (o *Ops) Simulate(ctx context.Context, pol policy.Policy, q lab.Query) (lab
 type boundedSource struct{ src lab.Source }
 
 func (b boundedSource) Histories(ctx context.Context, q lab.Query) ([]lab.History, error) {
-	return bounded(ctx, func() ([]lab.History, error) { return b.src.Histories(ctx, q) })
+	return bounded.Run(ctx, func(ctx context.Context) ([]lab.History, error) { return b.src.Histories(ctx, q) })
 }
 
 // PolicyLint is a valid policy file's lint result.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/internal/bounded"
 	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
@@ -303,43 +304,22 @@ func read[T any](ctx context.Context, o *Ops, customerID string, query func(*sto
 	if err != nil {
 		return nil, err
 	}
-	rows, err := bounded(ctx, func() ([]T, error) { return query(st, ctx, customerID) })
+	rows, err := waitRead(ctx, func() ([]T, error) { return query(st, ctx, customerID) })
 	if err != nil {
 		return nil, dbError(err)
 	}
 	if len(rows) == 0 {
-		if _, err := bounded(ctx, func() (store.Customer, error) { return st.CustomerByID(ctx, customerID) }); errors.Is(err, store.ErrNotFound) {
+		if _, err := waitRead(ctx, func() (store.Customer, error) { return st.CustomerByID(ctx, customerID) }); errors.Is(err, store.ErrNotFound) {
 			return nil, notFound("unknown customer %q", customerID)
 		}
 	}
 	return rows, nil
 }
 
-// bounded runs a database read and gives up when ctx ends. lib/pq ends a
-// query on a cancelled context only once the server has its cancel
-// request: with the server silent (a network partition, a blackholed
-// proxy) both wait until TCP gives up, many minutes later. Staff get their
-// answer within the ops timeout instead; the abandoned read ends when the
-// network does, holding one pooled connection meanwhile (at most the
-// pool's size, after which reads wait for a connection, and that wait
-// honours ctx).
-func bounded[T any](ctx context.Context, read func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := read()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("database did not answer: %w", ctx.Err())
-	}
+// waitRead runs a database read and gives up when ctx ends (see package
+// bounded: lib/pq waits on a silent server until TCP gives up).
+func waitRead[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	return bounded.Run(ctx, func(context.Context) (T, error) { return read() })
 }
 
 // Store returns the database, opening it if needed: for migrations and

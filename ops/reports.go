@@ -26,7 +26,7 @@ func (o *Ops) Aging(ctx context.Context, asOf time.Time, opts reports.AgingOptio
 	if err != nil {
 		return reports.AgingReport{}, err
 	}
-	r, err := bounded(ctx, func() (reports.AgingReport, error) { return reports.Aging(ctx, st.DB(), asOf, opts) })
+	r, err := waitRead(ctx, func() (reports.AgingReport, error) { return reports.Aging(ctx, st.DB(), asOf, opts) })
 	return r, dbError(err)
 }
 
@@ -56,7 +56,7 @@ func (o *Ops) CollectionsBatches(ctx context.Context, limit int) ([]reports.Coll
 	if err != nil {
 		return nil, err
 	}
-	b, err := bounded(ctx, func() ([]reports.CollectionsBatch, error) { return reports.ListCollectionsBatches(ctx, st.DB(), limit) })
+	b, err := waitRead(ctx, func() ([]reports.CollectionsBatch, error) { return reports.ListCollectionsBatches(ctx, st.DB(), limit) })
 	return b, dbError(err)
 }
 
@@ -76,7 +76,9 @@ func (o *Ops) FetchCollectionsBatch(ctx context.Context, w io.Writer, batchID st
 		return reports.CollectionsBatch{}, err
 	}
 	var buf bytes.Buffer // the abandoned read of a cut database writes here, never to w
-	b, err := bounded(ctx, func() (reports.CollectionsBatch, error) { return reports.FetchCollectionsBatch(ctx, st.DB(), &buf, batchID) })
+	b, err := waitRead(ctx, func() (reports.CollectionsBatch, error) {
+		return reports.FetchCollectionsBatch(ctx, st.DB(), &buf, batchID)
+	})
 	if errors.Is(err, reports.ErrNoSuchBatch) {
 		return b, notFound("collections export batch %q not found (starter export-collections --list shows them)", batchID)
 	}
@@ -109,7 +111,7 @@ func (o *Ops) Recovery(ctx context.Context, opts reports.RecoveryOptions) (repor
 	if err != nil {
 		return reports.RecoveryReport{}, err
 	}
-	r, err := bounded(ctx, func() (reports.RecoveryReport, error) { return reports.Recovery(ctx, st.DB(), opts) })
+	r, err := waitRead(ctx, func() (reports.RecoveryReport, error) { return reports.Recovery(ctx, st.DB(), opts) })
 	return r, dbError(err)
 }
 

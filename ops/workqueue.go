@@ -64,7 +64,7 @@ func (o *Ops) WorkQueue(ctx context.Context, now time.Time, horizon time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	items, err := bounded(ctx, func() ([]WorkItem, error) { return workItems(ctx, st, reg, now, horizon) })
+	items, err := waitRead(ctx, func() ([]WorkItem, error) { return workItems(ctx, st, reg, now, horizon) })
 	if err != nil {
 		return nil, dbError(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/example/dunning/risk/providers"
 	"github.com/example/dunning/schema"
 	"github.com/example/dunning/store"
+	"github.com/example/dunning/webhooks"
 	"github.com/example/dunning/workflows"
 )
 
@@ -102,6 +103,20 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, cfg config.Co
 	return err
 }
 
+// EnsureWebhookDispatcher starts the workflow that delivers the outbound
+// webhooks, unless it is running already (one per task queue, whichever
+// worker started it).
+func EnsureWebhookDispatcher(ctx context.Context, c client.Client, cfg config.Config) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.WebhookDispatcherID(cfg.TaskQueue),
+		TaskQueue:                cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            "delivers the outbound webhooks from the outbox",
+	}, workflows.WebhookDispatcherType, workflows.DispatcherInput{})
+	return err
+}
+
 // Mailer picks the mail sender: SendGrid with an API key, else the outbox
 // and log only.
 func Mailer(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
@@ -150,6 +165,8 @@ func WorkerOptions() worker.Options {
 // Options tune a worker run.
 type Options struct {
 	Migrate bool // apply schema migrations at start
+	// Metrics receives the SDK's worker and client metrics (nil: none).
+	Metrics client.MetricsHandler
 }
 
 // Worker is a connected, registered worker: its Temporal client and
@@ -186,7 +203,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	}
 	// Both connections are checked before anything is logged or changed,
 	// so that a missing server is the only line printed.
-	c, err := setup.Dial(ctx, cfg, logger)
+	c, err := setup.DialWithMetrics(ctx, cfg, logger, opts.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +236,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 		activity.RegisterOptions{Name: workflows.ReconcileActivity})
 	if err := EnsureReconcileSchedule(ctx, c, cfg); err != nil {
 		logger.Warn("daily reconciliation schedule not set up", "error", err)
+	}
+	w.RegisterWorkflowWithOptions(workflows.WebhookDispatcher, workflow.RegisterOptions{Name: workflows.WebhookDispatcherType})
+	w.RegisterActivity(&activities.Outbound{Store: st, Timeout: cfg.WebhookTimeout, Parallel: activities.DefaultWebhookParallel, Logger: logger,
+		Schedule: webhooks.Schedule{First: cfg.WebhookRetryFirst, Max: cfg.WebhookRetryMax, GiveUp: cfg.WebhookGiveUp}})
+	if err := EnsureWebhookDispatcher(ctx, c, cfg); err != nil {
+		logger.Warn("webhook dispatcher not started; it is tried again at the next worker start", "error", err)
 	}
 	w.RegisterActivity(&activities.Activities{
 		Store:        st,

@@ -66,6 +66,7 @@ or usage; 3 Temporal or PostgreSQL unreachable.`,
 		a.verifyPhoneCmd(), a.requestCodeCmd(), a.reportAbuseCmd(), a.reviewCmd(),
 		a.budgetCmd(), a.usageCmd(),
 		a.outboxCmd(), a.auditCmd(), a.agingCmd(), a.recoveryCmd(), a.exportCollectionsCmd(), a.ingestActivityCmd(), a.migrateCmd(), a.reconcileCmd(), a.queueCmd(),
+		a.webhooksCmd(),
 		a.policyCmd(),
 	)
 	return root

@@ -114,8 +114,9 @@ ON CONFLICT (invoice_id) DO UPDATE SET
     promise_until = EXCLUDED.promise_until, updated_at = EXCLUDED.updated_at`
 
 // Record writes the customer's current figures and a batch of events in one
-// transaction. An event already recorded (same key) is skipped whole, so a
-// retried call changes nothing. It returns how many events were new.
+// transaction, with the public webhook events they give (webhooks.go). An
+// event already recorded (same key) is skipped whole, so a retried call
+// changes nothing. It returns how many events were new.
 func (s *Store) Record(ctx context.Context, c Customer, events []account.Event) (int, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -130,7 +131,7 @@ func (s *Store) Record(ctx context.Context, c Customer, events []account.Event) 
 	}
 	fresh := 0
 	for _, ev := range events {
-		isNew, err := recordEvent(ctx, tx, c.CustomerID, ev)
+		isNew, err := recordEvent(ctx, tx, c, ev)
 		if err != nil {
 			return 0, fmt.Errorf("event %s (%s): %w", ev.Key, ev.Type, err)
 		}
@@ -167,7 +168,8 @@ func checkOwner(ctx context.Context, tx *sqlx.Tx, c Customer) error {
 	return nil
 }
 
-func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account.Event) (bool, error) {
+func recordEvent(ctx context.Context, tx *sqlx.Tx, c Customer, ev account.Event) (bool, error) {
+	customerID := c.CustomerID
 	detail := map[string]any{}
 	for k, v := range ev.Detail {
 		detail[k] = v
@@ -182,7 +184,8 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 	if err != nil {
 		return false, err
 	}
-	fresh, err := insertAudit(ctx, tx, ev.Key, customerID, ev, detailJSON)
+	key := ev.Key
+	fresh, err := insertAudit(ctx, tx, key, customerID, ev, detailJSON)
 	if err != nil {
 		return false, err
 	}
@@ -198,12 +201,20 @@ func recordEvent(ctx context.Context, tx *sqlx.Tx, customerID string, ev account
 		// change is the real one: it gets a key of its own, derived from
 		// its content so that a retry finds it, and its rows are written,
 		// each idempotent by its own key.
-		alt := ev.Key + "#" + contentHash(ev, detailJSON)
-		if fresh, err = insertAudit(ctx, tx, alt, customerID, ev, detailJSON); err != nil || !fresh {
+		// The public events follow the audit row: those of the displaced
+		// row are not announced, this change's are, under its own key.
+		if err := cancelDisplaced(ctx, tx, ev.Key); err != nil {
+			return false, err
+		}
+		key = ev.Key + "#" + contentHash(ev, detailJSON)
+		if fresh, err = insertAudit(ctx, tx, key, customerID, ev, detailJSON); err != nil || !fresh {
 			return false, err
 		}
 	}
-	return true, writeEventRows(ctx, tx, customerID, ev)
+	if err := writeEventRows(ctx, tx, customerID, ev); err != nil {
+		return false, err
+	}
+	return true, writeWebhookEvents(ctx, tx, c, key, ev)
 }
 
 func insertAudit(ctx context.Context, tx *sqlx.Tx, key, customerID string, ev account.Event, detailJSON []byte) (bool, error) {

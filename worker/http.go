@@ -15,6 +15,7 @@ import (
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/api"
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/console"
 	"github.com/example/dunning/contract"
 	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/monitoring"
@@ -124,8 +125,13 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 			})
 		})
 	}
-	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Reconciler: o, Lab: o, Logger: logger})
-	return h, jobs, nil
+	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Reconciler: o, Outbound: o, Lab: o, Logger: logger})
+	// The staff console beside the API, on the same tokens.
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, console.New(console.Options{Ops: o, Queue: o, Sessions: console.PGSessions{DB: st.DB()}, Tokens: tokens,
+		TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace, PublicURL: cfg.ConsoleURL, Logger: logger}))
+	mux.Handle("/", h)
+	return mux, jobs, nil
 }
 
 // every runs f at each interval until ctx ends.

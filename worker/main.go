@@ -33,15 +33,30 @@ func main() {
 	}
 }
 
-// run is the composition root: the worker (package service) and, on
-// DUNNING_HTTP_ADDR, the API and webhooks over the same connections.
+// run is the composition root: the worker (package service), on
+// DUNNING_METRICS_ADDR its Prometheus metrics and, on DUNNING_HTTP_ADDR,
+// the API and webhooks over the same connections.
 func run(ctx context.Context, cfg config.Config, migrate bool) error {
 	logger := cfg.Logger()
-	w, err := service.New(ctx, cfg, logger, service.Options{Migrate: migrate})
+	m, err := listenMetrics(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	w, err := service.New(ctx, cfg, logger, service.Options{Migrate: migrate, Metrics: m.handler()})
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	// The metrics endpoint stops with the worker, whatever stopped it.
+	mctx, stopMetrics := context.WithCancel(ctx)
+	waitMetrics, err := m.serve(mctx, cfg, logger)
+	if err != nil {
+		stopMetrics()
+		return err
+	}
+	defer waitMetrics()
+	defer stopMetrics()
 	serve, err := serveHTTP(cfg, w.Client, w.Store, logger)
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 // Package faults gives tests the failures they inject: a TCP proxy that can
-// cut a dependency off (resetting connections or hanging them silently) and
-// a fake provisioning webhook that can refuse, fail or hang. Each records
+// cut a dependency off (resetting connections or hanging them silently), a
+// fake provisioning webhook that can refuse, fail or hang, and a fake
+// integrator's receiver for the outbound webhooks that checks signatures
+// and can fail, hang or answer late. Each records
 // what it did, so that a test can report the faults it injected.
 package faults
 

@@ -16,6 +16,9 @@ import (
 type Answer struct {
 	Status int  // 0: 200 and apply; otherwise this status, nothing applied
 	Hang   bool // hold the request open
+	// Late holds the request this long before answering as above (the
+	// outbound webhook receiver; the caller may give up first).
+	Late time.Duration
 }
 
 // OK is the normal answer.
@@ -25,6 +28,8 @@ func (a Answer) String() string {
 	switch {
 	case a.Hang:
 		return "hang"
+	case a.Late > 0:
+		return "late " + Answer{Status: a.Status}.String()
 	case a.Status == 0:
 		return "ok"
 	}

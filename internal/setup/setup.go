@@ -26,12 +26,19 @@ import (
 // Dial connects to Temporal and checks that the server answers, so that a
 // missing server is one clear error at start.
 func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	return DialWithMetrics(ctx, cfg, logger, nil)
+}
+
+// DialWithMetrics is Dial with the SDK's metrics going to metrics (the
+// worker's Prometheus registry; nil: none).
+func DialWithMetrics(ctx context.Context, cfg config.Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	opts := client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         tlog.NewStructuredLogger(logger),
+		MetricsHandler: metrics,
 	}
 	if err := temporalSecurity(cfg, &opts); err != nil {
 		return nil, err
