@@ -131,7 +131,7 @@ func application(id string) account.Application {
 // drive runs a customer's script under pol as the workflow would: every
 // agenda item at its own time, each step after what fell due by then.
 // record, when set, receives each batch of events with the account.
-func drive(t *testing.T, c customer, pol policy.Policy, record func(*account.Account, time.Time, []account.Event)) (*account.Account, []account.Event) {
+func drive(t testing.TB, c customer, pol policy.Policy, record func(*account.Account, time.Time, []account.Event)) (*account.Account, []account.Event) {
 	t.Helper()
 	var all []account.Event
 	a := account.New(application(c.id), pol, "low", t0)
@@ -168,7 +168,7 @@ func drive(t *testing.T, c customer, pol policy.Policy, record func(*account.Acc
 	return a, all
 }
 
-func registry(t *testing.T) (standard, strict policy.Policy) {
+func registry(t testing.TB) (standard, strict policy.Policy) {
 	t.Helper()
 	reg, err := policy.Embedded()
 	if err != nil {
