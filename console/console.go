@@ -67,6 +67,7 @@ type Options struct {
 	Sessions Sessions   // required: PGSessions in the worker
 	Tokens   api.Tokens // who may sign in
 	Queue    WorkQueue  // the work queue's items; nil: the page says it is not available
+	Outbound Outbound   // the webhooks page; nil: the page says it is not available
 	// TemporalUIURL and Namespace make each customer's link to its
 	// workflow in the Temporal Web UI; no URL, no links.
 	TemporalUIURL string
@@ -154,6 +155,9 @@ func New(o Options) http.Handler {
 	s.mux.Handle("POST "+Prefix+"collections", s.act(s.exportCollections, true))
 	// A batch holds the customers' contact details: for operators, as in the API.
 	s.mux.Handle("GET "+Prefix+"collections/{batch}", s.see(operatorsOnly(s.collectionsBatch)))
+	s.mux.Handle("GET "+Prefix+"webhooks", s.see(s.webhooks))
+	s.mux.Handle("POST "+Prefix+"webhooks/deliveries/{delivery}/replay", s.act(s.replayDelivery, true))
+	s.mux.Handle("POST "+Prefix+"webhooks/{endpoint}/replay-failed", s.act(s.replayFailed, true))
 	s.mux.Handle(Prefix, s.open(func(_ http.ResponseWriter, _ *http.Request, _ *reqCtx) error {
 		return &pageError{http.StatusNotFound, "error.not_found", ""}
 	}))

@@ -21,6 +21,7 @@ import (
 	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/ops"
+	"github.com/example/dunning/store"
 	"github.com/example/dunning/workflows"
 )
 
@@ -75,7 +76,7 @@ func newRigOn(t *testing.T, db *sqlx.DB, tokenSpec string) *rig {
 func newRigWith(t *testing.T, db *sqlx.DB, tokenSpec string, sessionTimeout time.Duration) *rig {
 	t.Helper()
 	r := &rig{t: t, ops: newFakeOps(), db: db, clock: &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}}
-	h := New(Options{Ops: r.ops, Queue: r.ops, Sessions: PGSessions{DB: db}, Tokens: tokens(t, tokenSpec),
+	h := New(Options{Ops: r.ops, Queue: r.ops, Outbound: r.ops, Sessions: PGSessions{DB: db}, Tokens: tokens(t, tokenSpec),
 		TemporalUIURL: "http://ui.test:8233", Namespace: "default", Now: r.clock.now, SessionTimeout: sessionTimeout,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	mux := http.NewServeMux()
@@ -811,5 +812,63 @@ func TestGroup(t *testing.T) {
 		if got := group(n); got != want {
 			t.Errorf("group(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// Staff see the endpoints and the failed deliveries; operators send them
+// again, one or an endpoint's all; viewers see but cannot.
+func TestWebhooksPage(t *testing.T) {
+	r := newRig(t)
+	status := int64(503)
+	r.ops.endpoints = []store.Endpoint{{ID: "we_0123456789abcdef", URL: "https://crm.example.com/hooks", EventTypes: []string{"customer.suspended"}, Active: true}}
+	r.ops.deliveries = []store.Delivery{
+		{ID: 7, EndpointID: "we_0123456789abcdef", EventID: "evt_1", EventType: "customer.suspended", CustomerID: "acme", Status: store.DeliveryFailed, Attempts: 12, LastStatus: &status, LastError: "<b>down</b>"},
+		{ID: 8, EndpointID: "we_0123456789abcdef", EventID: "evt_2", EventType: "invoice.paid", CustomerID: "acme", Status: store.DeliveryFailed, Attempts: 12},
+		{ID: 9, EndpointID: "we_0123456789abcdef", EventID: "evt_3", EventType: "invoice.issued", CustomerID: "acme", Status: store.DeliveryPending, Attempts: 1},
+	}
+	b := r.browser()
+	b.signIn(operatorSecret)
+	p := b.get(Prefix + "webhooks")
+	mustContain(t, p, "https://crm.example.com/hooks", "customer.suspended", "HTTP 503", "&lt;b&gt;down&lt;/b&gt;", `id="replay-7"`, `id="replay-8"`, "Send failed again")
+	mustNotContain(t, p, "evt_3", "<b>down</b>") // failed ones by default; receiver text escaped
+	if p := b.get(Prefix + "webhooks?status=&endpoint=we_0123456789abcdef"); !strings.Contains(p.body, "evt_3") {
+		t.Errorf("all statuses do not show the pending delivery: %d %s", p.status, p.body)
+	}
+	if p := b.get(Prefix + "webhooks?status=lost"); p.status != http.StatusBadRequest {
+		t.Errorf("unknown status: %d", p.status)
+	}
+	token := b.csrf(Prefix + "webhooks")
+	p = b.post(Prefix+"webhooks/deliveries/7/replay", url.Values{"csrf": {token}})
+	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "done=replayed") {
+		t.Fatalf("replay: %d %s", p.status, p.header.Get("Location"))
+	}
+	mustContain(t, b.get(p.header.Get("Location")), "due again now", "evt_1")
+	if p := b.post(Prefix+"webhooks/deliveries/x/replay", url.Values{"csrf": {token}}); p.status != http.StatusBadRequest {
+		t.Errorf("bad delivery ID: %d", p.status)
+	}
+	if p := b.post(Prefix+"webhooks/deliveries/99/replay", url.Values{"csrf": {token}}); p.status != http.StatusNotFound {
+		t.Errorf("unknown delivery: %d", p.status)
+	}
+	p = b.post(Prefix+"webhooks/we_0123456789abcdef/replay-failed", url.Values{"csrf": {token}})
+	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "n=1") {
+		t.Fatalf("replay failed: %d %s", p.status, p.header.Get("Location"))
+	}
+	if p := b.post(Prefix+"webhooks/deliveries/8/replay", url.Values{}); p.status != http.StatusForbidden {
+		t.Errorf("replay without the CSRF token: %d", p.status)
+	}
+	if got := r.ops.replayed; len(got) != 2 || got[0] != "delivery 7" || got[1] != "failed we_0123456789abcdef" {
+		t.Errorf("replayed %v", got)
+	}
+
+	v := r.browser()
+	v.signIn(viewerSecret)
+	p = v.get(Prefix + "webhooks?status=")
+	mustContain(t, p, "evt_1")
+	mustNotContain(t, p, `id="replay-`, "Send failed again")
+	if p := v.post(Prefix+"webhooks/deliveries/7/replay", url.Values{"csrf": {v.csrf(Prefix + "webhooks")}}); p.status != http.StatusForbidden {
+		t.Errorf("viewer replay: %d", p.status)
+	}
+	if len(r.ops.replayed) != 2 {
+		t.Errorf("a viewer replayed: %v", r.ops.replayed)
 	}
 }

@@ -36,6 +36,11 @@ type fakeOps struct {
 	items    []ops.WorkItem
 	batches  []reports.CollectionsBatch
 	exported int
+	// webhooks
+	endpoints  []store.Endpoint
+	deliveries []store.Delivery
+	filters    []ops.DeliveryFilter
+	replayed   []string // "delivery 7", "failed ep_1"
 }
 
 func newFakeOps() *fakeOps {
@@ -183,4 +188,56 @@ func collectionsCSV(batch string) string {
 	row := make([]string, len(reports.CollectionsHeader))
 	row[0], row[len(row)-1] = "acme", batch
 	return strings.Join(reports.CollectionsHeader, ",") + "\n" + strings.Join(row, ",") + "\n"
+}
+
+func (f *fakeOps) Webhooks(context.Context) ([]store.Endpoint, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.endpoints), f.err
+}
+
+func (f *fakeOps) WebhookDeliveries(_ context.Context, flt ops.DeliveryFilter) ([]store.Delivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := flt.Validate(); err != nil {
+		return nil, ops.Invalid(err)
+	}
+	f.filters = append(f.filters, flt)
+	var out []store.Delivery
+	for _, d := range f.deliveries {
+		if (flt.Status == "" || string(d.Status) == flt.Status) && (flt.EndpointID == "" || d.EndpointID == flt.EndpointID) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeOps) ReplayDelivery(_ context.Context, id int64) (store.Delivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, d := range f.deliveries {
+		if d.ID == id {
+			f.deliveries[i].Status = store.DeliveryPending
+			f.replayed = append(f.replayed, fmt.Sprintf("delivery %d", id))
+			return f.deliveries[i], nil
+		}
+	}
+	return store.Delivery{}, fmt.Errorf("unknown webhook delivery %d: %w", id, ops.ErrNotFound)
+}
+
+func (f *fakeOps) ReplayFailed(_ context.Context, endpointID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for i, d := range f.deliveries {
+		if d.EndpointID == endpointID && d.Status == store.DeliveryFailed {
+			f.deliveries[i].Status = store.DeliveryPending
+			n++
+		}
+	}
+	f.replayed = append(f.replayed, "failed "+endpointID)
+	return n, nil
 }

@@ -120,7 +120,7 @@ var funcs = template.FuncMap{
 
 // pageFiles are the pages, each rendered inside layout.html.
 var pageFiles = []string{"error.html", "signin.html", "queue.html", "customers.html", "customer.html",
-	"onboard.html", "aging.html", "collections.html"}
+	"onboard.html", "aging.html", "collections.html", "webhooks.html"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}
