@@ -49,10 +49,12 @@ type History struct {
 	Open []OpenInvoice `json:"open"`
 }
 
-// Approval is the recorded onboarding decision.
+// Approval is the recorded onboarding decision: approved, with or without
+// a prepayment asked for first, or rejected (by screening or a review).
 type Approval struct {
-	At     time.Time `json:"at"`
-	Prepay bool      `json:"prepay"`
+	At       time.Time `json:"at"`
+	Prepay   bool      `json:"prepay"`
+	Rejected bool      `json:"rejected,omitempty"`
 }
 
 // InputKind is what an input does.
@@ -144,6 +146,15 @@ func Replay(h History, pol policy.Policy, asOf time.Time) Run {
 		return r
 	}
 	r.to(h.Approval.At)
+	if h.Approval.Rejected {
+		// Not the policy's doing: the rejection is replayed as it was.
+		ev, err := acct.ApplyScreening(account.Screening{Outcome: account.OutcomeReject, Tier: h.RiskTier, Summary: "rejected as recorded"}, pol, h.Approval.At)
+		if err != nil {
+			r.Refused = append(r.Refused, "rejection: "+err.Error())
+		}
+		r.Events = append(r.Events, ev...)
+		return r
+	}
 	ev, err := acct.Approve(h.Approval.Prepay, account.SystemActor, "approved as recorded", h.Approval.At)
 	if err != nil {
 		r.Refused = append(r.Refused, "approval: "+err.Error())

@@ -124,3 +124,14 @@ func TestSimulateSourceFails(t *testing.T) {
 		t.Errorf("Simulate = %+v %v", rep, err)
 	}
 }
+
+// A rejected application is replayed as rejected: not the policy's doing.
+func TestReplayRejected(t *testing.T) {
+	h := history()
+	h.Approval = &Approval{At: start.Add(time.Hour), Rejected: true}
+	h.Facts = []Fact{{At: start.Add(time.Hour), Type: account.EventApplicationRejected, NoticeStage: "application_rejected"}}
+	res := Compare(h, pol(t, "strict.v1"), start.Add(100*day))
+	if res.Termination != ChangeNone || res.Simulated.TerminatedAt == nil || res.Differs() {
+		t.Errorf("rejected: %+v", res)
+	}
+}

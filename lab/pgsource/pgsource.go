@@ -168,9 +168,9 @@ func readAudit(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, b
 		h.Facts = append(h.Facts, f)
 		staff := &account.StaffAction{Actor: r.Actor, Reason: r.Reason}
 		switch typ {
-		case account.EventPrepaymentRequested, account.EventAccountActivated:
+		case account.EventPrepaymentRequested, account.EventAccountActivated, account.EventApplicationRejected:
 			if h.Approval == nil {
-				h.Approval = &lab.Approval{At: r.At, Prepay: typ == account.EventPrepaymentRequested}
+				h.Approval = &lab.Approval{At: r.At, Prepay: typ == account.EventPrepaymentRequested, Rejected: typ == account.EventApplicationRejected}
 			}
 		case account.EventPromiseMade:
 			until, err := time.Parse(time.RFC3339, str("until"))
