@@ -135,3 +135,20 @@ func TestReplayRejected(t *testing.T) {
 		t.Errorf("rejected: %+v", res)
 	}
 }
+
+// Only the notices a simulation produces are compared: a budget warning or
+// a misuse suspension's notice is on neither side.
+func TestComparedNotices(t *testing.T) {
+	at := start.Add(day)
+	o := OutcomeOf([]Fact{
+		{At: at, Type: account.DunningEvent("overdue_1"), NoticeStage: "overdue_1"},
+		{At: at, Type: account.EventAccountSuspended, SuspensionReason: account.ReasonNonPayment, NoticeStage: "suspended"},
+		{At: at, Type: account.EventAccountSuspended, SuspensionReason: account.ReasonMisuse, NoticeStage: "suspended_misuse"},
+		{At: at, Type: account.EventBudgetThreshold, NoticeStage: "budget_80"},
+		{At: at, Type: account.EventPhoneCodeSent, NoticeStage: "phone_verification"},
+		{At: at.Add(365 * day), Type: account.DunningEvent("due"), NoticeStage: "due"}, // after the end
+	}, nil, start.Add(30*day))
+	if len(o.Emails) != 2 || o.Emails["overdue_1"] != 1 || o.Emails["suspended"] != 1 {
+		t.Errorf("emails = %v", o.Emails)
+	}
+}

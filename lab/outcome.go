@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/example/dunning/account"
@@ -42,7 +43,7 @@ func OutcomeOf(facts []Fact, open []OpenInvoice, asOf time.Time) Outcome {
 				o.TerminatedAt = &f.At
 			}
 		}
-		if f.NoticeStage != "" && f.Type != account.EventStaffAlerted {
+		if f.NoticeStage != "" && compared(f) {
 			o.Emails[f.NoticeStage]++
 		}
 		o.WrittenOffMinor += f.WrittenOffMinor
@@ -56,6 +57,27 @@ func OutcomeOf(facts []Fact, open []OpenInvoice, asOf time.Time) Outcome {
 		b.Minor += inv.OutstandingMinor
 	}
 	return o
+}
+
+// comparedNotices are the events whose notices a simulation produces: of
+// invoices, prepayments and the ladder, and of suspensions for non-payment
+// or by hand, reinstatements and terminations. The others (budget, phone,
+// reviews, misuse, card charges, staff alerts) are not simulated and are
+// left out of both sides, so that the emails compared are the policy's.
+var comparedNotices = map[account.EventType]bool{
+	account.EventInvoiceIssued: true, account.EventPrepaymentRequested: true, account.EventPrepaymentReminded: true,
+	account.EventAccountCancelled: true, account.EventApplicationRejected: true, account.EventAccountReinstated: true,
+	account.EventAccountTerminated: true,
+}
+
+func compared(f Fact) bool {
+	switch {
+	case f.Type == account.EventAccountSuspended:
+		return f.SuspensionReason == account.ReasonNonPayment || f.SuspensionReason == account.ReasonManual
+	case strings.HasPrefix(string(f.Type), string(account.DunningEvent(""))):
+		return true // a ladder step's notice
+	}
+	return comparedNotices[f.Type]
 }
 
 // OpenOf lists the simulated account's unpaid subscription invoices.
