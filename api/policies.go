@@ -57,12 +57,7 @@ func (s *server) lintPolicy(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := q.Get("file")
 	if name == "" {
-		var id struct {
-			Name    string `json:"name"`
-			Version int    `json:"version"`
-		}
-		_ = json.Unmarshal(body, &id) // a body that is not JSON is reported by the lint itself
-		name = fmt.Sprintf("%s.v%d.json", id.Name, id.Version)
+		name = fileNameOf(body)
 	}
 	if !policyFileName.MatchString(name) {
 		return invalid(fmt.Errorf("file %q must look like <name>.v<version>.json (give ?file= or a name and version in the body)", name))
@@ -75,11 +70,13 @@ func (s *server) lintPolicy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// SimulateRequest is the body of POST /v1/policies/simulate.
+// SimulateRequest is the body of POST /v1/policies/simulate: a published
+// policy, or a candidate policy file not yet published.
 type SimulateRequest struct {
-	Policy    string   `json:"policy"`              // a published policy ID
-	Customers []string `json:"customers,omitempty"` // default: every customer with records since Since
-	Since     string   `json:"since,omitempty"`     // a duration before now (180d) or a time; default 180d
+	Policy     string          `json:"policy,omitempty"`      // a published policy ID
+	PolicyFile json.RawMessage `json:"policy_file,omitempty"` // or a policy file's JSON
+	Customers  []string        `json:"customers,omitempty"`   // default: every customer with records since Since
+	Since      string          `json:"since,omitempty"`       // a duration before now (180d) or a time; default 180d
 }
 
 // simulate answers POST /v1/policies/simulate?format=json|csv|text.
@@ -96,8 +93,8 @@ func (s *server) simulate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Policy == "" {
-		return invalid(fmt.Errorf("policy is required (a policy ID like strict.v1)"))
+	if (req.Policy == "") == (len(req.PolicyFile) == 0) {
+		return invalid(fmt.Errorf("give policy (a policy ID like strict.v1) or policy_file (a policy file's JSON), one of them"))
 	}
 	now := s.now().UTC()
 	since := now.Add(-ops.DefaultSimulationWindow)
@@ -113,7 +110,12 @@ func (s *server) simulate(w http.ResponseWriter, r *http.Request) error {
 	if s.lab == nil {
 		return errNoLab
 	}
-	pol, err := s.lab.Policy(req.Policy)
+	var pol policy.Policy
+	if req.Policy != "" {
+		pol, err = s.lab.Policy(req.Policy)
+	} else {
+		pol, err = parsePolicyFile(req.PolicyFile)
+	}
 	if err != nil {
 		return err
 	}
@@ -122,4 +124,29 @@ func (s *server) simulate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeReport(w, out, rep)
+}
+
+// fileNameOf is the file name a policy file's JSON names itself by:
+// <name>.v<version>.json.
+func fileNameOf(data []byte) string {
+	var id struct {
+		Name    string `json:"name"`
+		Version int    `json:"version"`
+	}
+	_ = json.Unmarshal(data, &id) // a body that is not JSON is reported when it is parsed
+	return fmt.Sprintf("%s.v%d.json", id.Name, id.Version)
+}
+
+// parsePolicyFile reads a candidate policy file from a request, with the
+// file and field of what is wrong.
+func parsePolicyFile(data []byte) (policy.Policy, error) {
+	name := fileNameOf(data)
+	if !policyFileName.MatchString(name) {
+		return policy.Policy{}, invalid(fmt.Errorf("policy_file: name and version must make a file name like standard.v3.json, not %q", name))
+	}
+	p, err := policy.Parse(name, data)
+	if err != nil {
+		return policy.Policy{}, invalid(err)
+	}
+	return p, nil
 }

@@ -28,7 +28,13 @@ func TestPolicyLabForViewers(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil || len(rep.Customers) != 1 || rep.Customers[0].Suspension != lab.ChangeNew {
 		t.Errorf("simulate JSON: %v %s", err, rec.Body)
 	}
+	// A candidate not yet published.
 	before := len(h.fake.got())
+	rec = h.do(request{method: "POST", path: "/v1/policies/simulate", token: viewerSecret, body: `{"policy_file":` + lintBody + `,"customers":["acme"]}`})
+	if calls := h.fake.got()[before:]; rec.Code != http.StatusOK || len(calls) != 1 || calls[0].arg.(simulateCall).Policy != "candidate.v1" {
+		t.Errorf("simulate a candidate file: %d %s", rec.Code, rec.Body)
+	}
+	before = len(h.fake.got())
 	rec = h.do(request{method: "POST", path: "/v1/customers/acme/policy", token: viewerSecret, body: `{"to":"strict.v1","reason":"r"}`})
 	if code, _ := errorCode(t, rec); rec.Code != http.StatusForbidden || code != "forbidden" || len(h.fake.got()) != before {
 		t.Errorf("viewer change: %d %s", rec.Code, rec.Body)
@@ -49,7 +55,11 @@ func TestPolicyLabBadInput(t *testing.T) {
 		{"/v1/policies/lint", `{"name":"../../etc/passwd","version":1}`, 400, "must look like <name>.v<version>.json", false},
 		{"/v1/policies/lint?file=..%2Fx.v1.json", lintBody, 400, "must look like", false},
 		{"/v1/policies/lint?mode=x", lintBody, 400, "mode", false},
-		{"/v1/policies/simulate", `{}`, 400, "policy is required", false},
+		{"/v1/policies/simulate", `{}`, 400, "give policy", false},
+		{"/v1/policies/simulate", `{"policy":"strict.v1","policy_file":` + lintBody + `}`, 400, "one of them", false},
+		{"/v1/policies/simulate", `{"policy_file":{"name":"candidate","version":1,"day":"1x"}}`, 400, "policy file candidate.v1.json: field day", false},
+		{"/v1/policies/simulate", `{"policy_file":{"name":"../x","version":1}}`, 400, "name and version must make a file name", false},
+		{"/v1/policies/simulate", `{"policy_file":"strict.v1"}`, 400, "name and version", false},
 		{"/v1/policies/simulate", `{"policy":"nope.v1"}`, 400, `unknown policy "nope.v1"`, false},
 		{"/v1/policies/simulate", `{"policy":"strict.v1","since":"yesterday"}`, 400, "since", false},
 		{"/v1/policies/simulate", `{"policy":"strict.v1","since":"-3d"}`, 400, "since", false},
