@@ -37,12 +37,18 @@ func TestPolicyLint(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"name": "broken", "version": 1, "day": "1x"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	republished := filepath.Join(t.TempDir(), "standard.v1.json")
+	data, _ := os.ReadFile(clean)
+	if err := os.WriteFile(republished, []byte(strings.Replace(string(data), `"terms": "14d"`, `"terms": "10d"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
 		want string
 	}{
 		{[]string{"policy", "lint", clean}, 0, clean + ": ok"},
+		{[]string{"policy", "lint", republished}, 1, "field version: standard.v1 is already published with other settings; publish this as version 3"},
 		{[]string{"policy", "lint", clean, warned}, 1, "warning: policy file " + warned + ": field ladder[3].offset: the last notice before suspension (final_notice) comes 3 days before it"},
 		{[]string{"policy", "lint", "--allow-warnings", warned}, 0, "final_notice_late"},
 		{[]string{"policy", "lint", warned, bad}, 2, "invalid: policy file " + bad + ": field day:"},

@@ -94,3 +94,43 @@ func TestChangePolicyTerminated(t *testing.T) {
 		t.Errorf("move after termination: %v", err)
 	}
 }
+
+// Two ChangePolicy requests racing (a caller retrying): both pass the
+// validator against the old policy, the handler checks again, so one
+// moves the customer and the other is refused; one change is recorded.
+func TestChangePolicyRacing(t *testing.T) {
+	h := newHarness(t)
+	h.pay(start.Add(time.Hour), "prepay", 10000)
+	h.at(start.Add(day), func(env *testsuite.TestWorkflowEnvironment) {
+		send(h, env, UpdateChangePolicy, "first", changeTo("strict.v1", "tier"))
+		send(h, env, UpdateChangePolicy, "retry", changeTo("strict.v1", "tier"))
+		send(h, env, UpdateRecordPayment, "pay", account.Payment{PaymentID: "p-race", AmountMinor: 500, Currency: "USD", Method: "bank_transfer"})
+	})
+	h.run(Input{Application: testApplication("standard.v1")}, start.Add(2*day))
+	ok, refused := 0, 0
+	for _, id := range []string{"first", "retry"} {
+		switch err := h.rejections[id]; {
+		case err == nil:
+			ok++
+		case strings.Contains(err.Error(), "already on policy strict.v1"):
+			refused++
+		default:
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Errorf("%d moved, %d refused; want one each", ok, refused)
+	}
+	if err := h.rejections["pay"]; err != nil {
+		t.Errorf("payment beside the change: %v", err)
+	}
+	changes := 0
+	for _, ev := range h.events() {
+		if ev.Type == account.EventPolicyChanged {
+			changes++
+		}
+	}
+	if changes != 1 {
+		t.Errorf("%d policy.changed events recorded, want 1", changes)
+	}
+}
