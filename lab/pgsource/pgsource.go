@@ -230,8 +230,14 @@ func readMoney(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, b
 	}
 	for _, p := range pays {
 		h := byID[p.CustomerID]
-		h.Inputs = append(h.Inputs, lab.Input{At: p.ReceivedAt, Kind: lab.InputPayment, Payment: &account.Payment{
-			PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency, Method: p.Method, Reference: p.Reference, Actor: p.Actor}})
+		pay := &account.Payment{PaymentID: p.PaymentID, AmountMinor: p.AmountMinor, Currency: p.Currency, Method: p.Method, Reference: p.Reference, Actor: p.Actor}
+		if pay.Validate() != nil {
+			// Rows written beside the update (a reconciliation's restored
+			// payments, method store.ReconciledMethod) carry methods staff
+			// cannot give; the money is what counts.
+			pay.Method = "other"
+		}
+		h.Inputs = append(h.Inputs, lab.Input{At: p.ReceivedAt, Kind: lab.InputPayment, Payment: pay})
 	}
 	var uses []usageRow
 	if err := tx.SelectContext(ctx, &uses, `

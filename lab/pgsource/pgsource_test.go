@@ -377,3 +377,34 @@ func TestSimulateSelection(t *testing.T) {
 		t.Errorf("database changed: %s -> %s", before, after)
 	}
 }
+
+// A payment row restored by reconciliation (method "reconciled", which
+// staff cannot give) is replayed as the money it is.
+func TestSimulateReplaysRestoredPayments(t *testing.T) {
+	_, db := pgtest.New(t)
+	standard, _ := registry(t)
+	acts := &activities.Activities{Store: store.New(db)}
+	never := customers()[2]
+	if never.id != "never" {
+		t.Fatalf("script %s", never.id)
+	}
+	drive(t, never, standard, func(a *account.Account, now time.Time, ev []account.Event) {
+		if _, err := acts.Record(context.Background(), activities.RecordInput{Customer: activities.CustomerSnapshot(a, now), Events: ev}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Restored as received on day 60, before standard's suspension of the
+	// third month's invoice (day 95).
+	if _, err := store.New(db).RestorePayments(context.Background(), "never", []store.ReconciledPayment{{PaymentID: "lost-1", AmountMinor: 5 * fee, Currency: "EUR"}},
+		"reconcile", t0.Add(60*day)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := lab.Simulate(context.Background(), pgsource.Source{DB: db}, standard, lab.Query{CustomerIDs: []string{"never"}, Since: t0, AsOf: asOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Customers[0]
+	if len(c.Refused) != 0 || c.Simulated.SuspendedAt != nil || c.Suspension != lab.ChangeAvoided {
+		t.Errorf("with the restored payment: refused %q, suspended %v (%s)", c.Refused, c.Simulated.SuspendedAt, c.Suspension)
+	}
+}
