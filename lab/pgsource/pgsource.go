@@ -155,11 +155,11 @@ func readAudit(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, b
 		}
 		str := func(k string) string { s, _ := d[k].(string); return s }
 		typ := account.EventType(r.Action)
-		f := lab.Fact{At: r.At, Type: typ, SuspensionReason: str("suspension_reason")}
-		if key := str("notice"); key != "" && typ != account.EventStaffAlerted {
+		f := lab.Fact{At: r.At, Type: typ, SuspensionReason: str(detailSuspension)}
+		if key := str(detailNotice); key != "" && typ != account.EventStaffAlerted {
 			f.NoticeStage = noticeStage(key, r.CustomerID, r.InvoiceID.String)
 		}
-		f.WrittenOffMinor, _ = strconv.ParseInt(str("written_off_minor"), 10, 64)
+		f.WrittenOffMinor, _ = strconv.ParseInt(str(detailWrittenOff), 10, 64)
 		if typ == account.EventInvoiceWrittenOff && r.Actor != account.SystemActor && !strings.HasPrefix(r.Reason, "terminated: ") {
 			// A write-off by hand: the invoice's own event carries it.
 			h.Inputs = append(h.Inputs, lab.Input{At: r.At, Kind: lab.InputWriteOff,
@@ -173,9 +173,9 @@ func readAudit(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, b
 				h.Approval = &lab.Approval{At: r.At, Prepay: typ == account.EventPrepaymentRequested, Rejected: typ == account.EventApplicationRejected}
 			}
 		case account.EventPromiseMade:
-			until, err := time.Parse(time.RFC3339, str("until"))
+			until, err := time.Parse(time.RFC3339, str(detailUntil))
 			if err != nil {
-				return fmt.Errorf("promise of %s at %s: until %q: %w", r.CustomerID, r.At, str("until"), err)
+				return fmt.Errorf("promise of %s at %s: until %q: %w", r.CustomerID, r.At, str(detailUntil), err)
 			}
 			h.Inputs = append(h.Inputs, lab.Input{At: r.At, Kind: lab.InputPromise,
 				Promise: &account.Promise{InvoiceID: r.InvoiceID.String, Until: until, Actor: r.Actor, Note: r.Reason}})
@@ -183,15 +183,15 @@ func readAudit(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, b
 			h.Inputs = append(h.Inputs, lab.Input{At: r.At, Kind: lab.InputDispute,
 				Dispute: &account.Dispute{InvoiceID: r.InvoiceID.String, Reason: r.Reason, Actor: r.Actor}})
 		case account.EventDisputeResolved:
-			amt, _ := strconv.ParseInt(str("amount_to"), 10, 64)
+			amt, _ := strconv.ParseInt(str(detailAmountTo), 10, 64)
 			h.Inputs = append(h.Inputs, lab.Input{At: r.At, Kind: lab.InputResolve,
-				Resolution: &account.Resolution{InvoiceID: r.InvoiceID.String, Outcome: str("outcome"), AmountMinor: amt, Actor: r.Actor, Note: r.Reason}})
+				Resolution: &account.Resolution{InvoiceID: r.InvoiceID.String, Outcome: str(detailOutcome), AmountMinor: amt, Actor: r.Actor, Note: r.Reason}})
 		case account.EventAccountSuspended:
 			if f.SuspensionReason == account.ReasonManual {
 				h.Inputs = append(h.Inputs, lab.Input{At: r.At, Kind: lab.InputSuspend, Staff: staff})
 			}
 		case account.EventAccountReinstated, account.EventSuspensionLifted:
-			if str("lifted") == staffLifts {
+			if str(detailLifted) == staffLifts {
 				h.Inputs = append(h.Inputs, lab.Input{At: r.At, Kind: lab.InputReinstate, Staff: staff})
 			}
 		case account.EventAccountTerminated:
@@ -202,6 +202,17 @@ func readAudit(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, b
 	}
 	return nil
 }
+
+// The audit detail keys read here (set by package account and the store).
+const (
+	detailSuspension = "suspension_reason"
+	detailNotice     = "notice" // the notice's dunning key (store.Record)
+	detailUntil      = "until"
+	detailOutcome    = "outcome"
+	detailAmountTo   = "amount_to"
+	detailLifted     = "lifted"
+	detailWrittenOff = "written_off_minor"
+)
 
 // staffLifts is what a staff Reinstate lifts (account.Reinstate); a
 // payment's reinstatement lifts non_payment alone.
