@@ -32,6 +32,7 @@ const (
 	ActWriteOff  ActionName = "writeoff"
 	ActReview    ActionName = "review"
 	ActBudget    ActionName = "budget"
+	ActPolicy    ActionName = "policy"
 )
 
 // actionFunc reads an action's form into its update's request, with the
@@ -78,6 +79,9 @@ var actions = map[ActionName]actionFunc{
 		}
 		return run(ctx, up, workflows.UpdateResolveDispute, id, res)
 	},
+	ActPolicy: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {
+		return run(ctx, up, workflows.UpdateChangePolicy, id, account.PolicyChange{To: strings.TrimSpace(f.Get("to")), Actor: actor, Reason: f.Get("reason")})
+	},
 	ActSuspend:   staffAction(workflows.UpdateSuspend),
 	ActReinstate: staffAction(workflows.UpdateReinstate),
 	ActTerminate: staffAction(workflows.UpdateTerminate),
@@ -114,7 +118,7 @@ var actions = map[ActionName]actionFunc{
 var errAlreadyRecorded = errors.New("payment already recorded")
 
 // actionNames are the actions in the order the customer page shows them.
-var actionNames = []ActionName{ActPayment, ActPromise, ActDispute, ActResolve, ActWriteOff, ActReview, ActSuspend, ActReinstate, ActTerminate, ActBudget}
+var actionNames = []ActionName{ActPayment, ActPromise, ActDispute, ActResolve, ActWriteOff, ActReview, ActSuspend, ActReinstate, ActTerminate, ActPolicy, ActBudget}
 
 func staffAction(u contract.Update[account.StaffAction, account.StatusView]) actionFunc {
 	return func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {

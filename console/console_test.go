@@ -471,12 +471,12 @@ func TestEveryActionRunsItsUpdate(t *testing.T) {
 		ActPromise: workflows.UpdatePromiseToPay.Name, ActDispute: workflows.UpdateDisputeInvoice.Name, ActResolve: workflows.UpdateResolveDispute.Name,
 		ActSuspend: workflows.UpdateSuspend.Name, ActReinstate: workflows.UpdateReinstate.Name, ActTerminate: workflows.UpdateTerminate.Name,
 		ActWriteOff: workflows.UpdateWriteOff.Name, ActReview: workflows.UpdateReviewDecision.Name, ActBudget: workflows.UpdateSetBudget.Name,
-		ActPayment: workflows.UpdateRecordPayment.Name,
+		ActPayment: workflows.UpdateRecordPayment.Name, ActPolicy: workflows.UpdateChangePolicy.Name,
 	}
 	for _, a := range actionNames {
 		form := url.Values{"csrf": {token}, "payment_id": {"p-" + string(a)}, "currency": {"USD"}, "method": {"cash"}, "amount": {"5"},
 			"invoice_id": {"inv-1"}, "until": {"2026-12-20"}, "reason": {"staff check"}, "decision": {"approve"}, "outcome": {"upheld"},
-			"limit": {"500"}, "notice_percents": {"50, 80%,100"}, "hard_stop": {"on"}}
+			"limit": {"500"}, "notice_percents": {"50, 80%,100"}, "hard_stop": {"on"}, "to": {"strict.v2"}}
 		if a == ActResolve {
 			form.Del("amount")
 		}
