@@ -750,16 +750,11 @@ func TestWorkQueuePage(t *testing.T) {
 // same session carries on.
 func TestSessionDatabaseCut(t *testing.T) {
 	dbURL, _ := pgtest.New(t)
-	u, err := url.Parse(dbURL)
+	proxied, proxy := pgtest.Behind(t, dbURL)
+	u, err := url.Parse(proxied)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
-	u.Host = proxy.Addr()
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()

@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 	"errors"
-	"net/url"
 	"testing"
 	"time"
 
@@ -38,18 +37,9 @@ func TestSimulateDatabaseCut(t *testing.T) {
 		}
 		o.Close()
 	}
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = proxy.Close() }()
-	u.Host = proxy.Addr()
+	proxied, proxy := pgtest.Behind(t, dbURL)
 	cfg := unreachable
-	cfg.DatabaseURL = u.String()
+	cfg.DatabaseURL = proxied
 	o := New(Options{Config: cfg, Timeout: 2 * time.Second})
 	defer o.Close()
 	strict, err := o.Policy("strict.v1")
