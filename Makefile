@@ -43,7 +43,7 @@ unit:
 FUZZTIME ?= 8s
 FUZZ_TARGETS := account:FuzzApplication account:FuzzPayment account:FuzzUsage account:FuzzBudget \
 	account:FuzzAbuseReport account:FuzzPromise account:FuzzStaffAction account:FuzzDecision \
-	account:FuzzResolution account:FuzzSubscriptionSpec reports:FuzzCSVCell
+	account:FuzzResolution account:FuzzSubscriptionSpec reports:FuzzCSVCell policy:FuzzLint
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

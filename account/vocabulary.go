@@ -66,6 +66,10 @@ const (
 	EventCardRefused             EventType = "card.refused"
 	EventChargebackOpened        EventType = "chargeback.opened"
 	EventChargebackClosed        EventType = "chargeback.closed"
+	// A deliberate move to another policy version (ChangePolicy), and
+	// each open invoice's ladder re-anchored on the new one.
+	EventPolicyChanged     EventType = "policy.changed"
+	EventInvoiceReanchored EventType = "invoice.reanchored"
 	// Subscriptions and exemptions (workflow version subscriptions).
 	EventSubscriptionAdded       EventType = "subscription.added"
 	EventSubscriptionChanged     EventType = "subscription.quantity_changed"

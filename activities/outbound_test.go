@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -321,17 +320,8 @@ func TestDeliverInterruptedAttemptIsRetried(t *testing.T) {
 // event ID), and nothing is lost or reordered.
 func TestDeliverWithDatabaseCut(t *testing.T) {
 	dbURL, _ := pgtest.New(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	u.Host = proxy.Addr()
-	st, err := store.Open(context.Background(), u.String())
+	proxied, proxy := pgtest.Behind(t, dbURL)
+	st, err := store.Open(context.Background(), proxied)
 	if err != nil {
 		t.Fatal(err)
 	}

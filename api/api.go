@@ -91,6 +91,9 @@ type Options struct {
 	// Outbound serves /v1/webhooks and /v1/webhook-deliveries. Nil: those
 	// routes answer 503.
 	Outbound Outbound
+
+	// Lab serves /v1/policies (lint, simulate). Nil: those routes answer 503.
+	Lab Lab
 }
 
 type server struct {
@@ -100,6 +103,7 @@ type server struct {
 	activity   http.Handler
 	reconciler Reconciler
 	outbound   Outbound
+	lab        Lab
 	log        *slog.Logger
 	now        func() time.Time
 	maxBody    int64
@@ -112,7 +116,7 @@ func New(o Options) http.Handler {
 	if o.Ops == nil {
 		panic("api.New: Options.Ops is required")
 	}
-	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, reconciler: o.Reconciler, outbound: o.Outbound, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
+	s := &server{ops: o.Ops, tokens: o.Tokens, reports: o.Reports, activity: o.Activity, reconciler: o.Reconciler, outbound: o.Outbound, lab: o.Lab, log: o.Logger, now: o.Now, maxBody: o.MaxBody, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -126,7 +130,7 @@ func New(o Options) http.Handler {
 		s.log.Warn("api: no bearer tokens configured; every authenticated request will be refused", "env", TokensEnv)
 	}
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.pattern, s.authorize(rt.handler, operatorReads[rt.pattern]))
+		s.mux.Handle(rt.pattern, s.authorize(rt.handler, operatorReads[rt.pattern], viewerPosts[rt.pattern]))
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -251,12 +255,13 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// authorize authenticates, then lets viewers read only, and not even that
-// on operatorOnly routes.
-func (s *server) authorize(next http.Handler, operatorOnly bool) http.Handler {
+// authorize authenticates, then lets viewers read only (and use the
+// readOnly routes, which change nothing), and not even that on
+// operatorOnly routes.
+func (s *server) authorize(next http.Handler, operatorOnly, readOnly bool) http.Handler {
 	return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role, _ := r.Context().Value(roleKey{}).(Role)
-		if !role.allows(r.Method) {
+		if !role.allows(r.Method) && !readOnly {
 			s.fail(w, r, &apiError{http.StatusForbidden, "forbidden", "token " + info(r).actor + " is a " + string(role) + ": it may only read"})
 			return
 		}

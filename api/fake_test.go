@@ -258,7 +258,7 @@ func newHarness(t *testing.T, mutate ...func(*Options)) *harness {
 	fake := &fakeOps{}
 	logs := &syncBuffer{}
 	opts := Options{
-		Ops: fake, Reports: fake, Reconciler: fake, Outbound: fake, Tokens: tokens,
+		Ops: fake, Reports: fake, Reconciler: fake, Outbound: fake, Lab: fake, Tokens: tokens,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Now:    func() time.Time { return t0 },
 		Webhooks: map[string]http.Handler{"POST /webhooks/sendgrid": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -87,6 +87,7 @@ var customerUpdates = []customerUpdate{
 	updateOf("dispute-resolutions", workflows.UpdateResolveDispute, func(r *account.Resolution, a string) { r.Actor = a }),
 	updateOf("write-offs", workflows.UpdateWriteOff, func(i *account.InvoiceAction, a string) { i.Actor = a }),
 	updateOf("payment-method", workflows.UpdateSetPaymentMethod, func(c *account.CardUpdate, a string) { c.Actor = a }),
+	updateOf("policy", workflows.UpdateChangePolicy, func(c *account.PolicyChange, a string) { c.Actor = a }),
 	updateOf("subscriptions", workflows.UpdateAddSubscription, func(c *account.SubscriptionSpec, a string) { c.Actor = a }),
 	updateOf("subscriptions/quantity", workflows.UpdateChangeQuantity, func(c *account.QuantityChange, a string) { c.Actor = a }),
 	updateOf("subscriptions/cancel", workflows.UpdateCancelSubscription, func(c *account.Cancellation, a string) { c.Actor = a }),
@@ -129,6 +130,8 @@ func (s *server) routes() []route {
 		{"POST /v1/webhooks/{endpoint_id}/disable", s.h(s.setWebhookActive(false))},
 		{"POST /v1/webhooks/{endpoint_id}/enable", s.h(s.setWebhookActive(true))},
 		{"POST /v1/webhook-deliveries/{delivery_id}/replay", s.h(s.replayDelivery)},
+		{"POST /v1/policies/lint", s.h(s.lintPolicy)},
+		{"POST /v1/policies/simulate", s.h(s.simulate)},
 	}
 	for _, u := range customerUpdates {
 		rts = append(rts, route{"POST /v1/customers/{id}/" + u.path, s.h(func(w http.ResponseWriter, r *http.Request) error {

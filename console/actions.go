@@ -32,6 +32,7 @@ const (
 	ActWriteOff  ActionName = "writeoff"
 	ActReview    ActionName = "review"
 	ActBudget    ActionName = "budget"
+	ActPolicy    ActionName = "policy"
 	// Subscriptions and exemptions.
 	ActAddSubscription ActionName = "subscription"
 	ActQuantity        ActionName = "quantity"
@@ -83,6 +84,9 @@ var actions = map[ActionName]actionFunc{
 			}
 		}
 		return run(ctx, up, workflows.UpdateResolveDispute, id, res)
+	},
+	ActPolicy: func(ctx context.Context, up contract.Updater, id, actor string, f url.Values, _ account.StatusView) error {
+		return run(ctx, up, workflows.UpdateChangePolicy, id, account.PolicyChange{To: strings.TrimSpace(f.Get("to")), Actor: actor, Reason: f.Get("reason")})
 	},
 	ActSuspend:   staffAction(workflows.UpdateSuspend),
 	ActReinstate: staffAction(workflows.UpdateReinstate),
@@ -172,7 +176,7 @@ func intField(f url.Values, field string) (int, error) {
 var errAlreadyRecorded = errors.New("payment already recorded")
 
 // actionNames are the actions in the order the customer page shows them.
-var actionNames = []ActionName{ActPayment, ActPromise, ActDispute, ActResolve, ActWriteOff, ActReview, ActSuspend, ActReinstate, ActTerminate, ActBudget,
+var actionNames = []ActionName{ActPayment, ActPromise, ActDispute, ActResolve, ActWriteOff, ActReview, ActSuspend, ActReinstate, ActTerminate, ActPolicy, ActBudget,
 	ActAddSubscription, ActQuantity, ActCancel, ActExempt, ActUnexempt}
 
 func staffAction(u contract.Update[account.StaffAction, account.StatusView]) actionFunc {

@@ -471,14 +471,14 @@ func TestEveryActionRunsItsUpdate(t *testing.T) {
 		ActPromise: workflows.UpdatePromiseToPay.Name, ActDispute: workflows.UpdateDisputeInvoice.Name, ActResolve: workflows.UpdateResolveDispute.Name,
 		ActSuspend: workflows.UpdateSuspend.Name, ActReinstate: workflows.UpdateReinstate.Name, ActTerminate: workflows.UpdateTerminate.Name,
 		ActWriteOff: workflows.UpdateWriteOff.Name, ActReview: workflows.UpdateReviewDecision.Name, ActBudget: workflows.UpdateSetBudget.Name,
-		ActPayment:         workflows.UpdateRecordPayment.Name,
+		ActPayment: workflows.UpdateRecordPayment.Name, ActPolicy: workflows.UpdateChangePolicy.Name,
 		ActAddSubscription: workflows.UpdateAddSubscription.Name, ActQuantity: workflows.UpdateChangeQuantity.Name,
 		ActCancel: workflows.UpdateCancelSubscription.Name, ActExempt: workflows.UpdateSetExemption.Name, ActUnexempt: workflows.UpdateRemoveExemption.Name,
 	}
 	for _, a := range actionNames {
 		form := url.Values{"csrf": {token}, "payment_id": {"p-" + string(a)}, "currency": {"USD"}, "method": {"cash"}, "amount": {"5"},
 			"invoice_id": {"inv-1"}, "until": {"2026-12-20"}, "reason": {"staff check"}, "decision": {"approve"}, "outcome": {"upheld"},
-			"limit": {"500"}, "notice_percents": {"50, 80%,100"}, "hard_stop": {"on"},
+			"limit": {"500"}, "notice_percents": {"50, 80%,100"}, "hard_stop": {"on"}, "to": {"strict.v2"},
 			"subscription_id": {"seats"}, "product": {"Seats"}, "quantity": {"3"}, "unit_price": {"20"}, "when": {"now"}, "exemption": {"manual_pay"}}
 		if a == ActResolve {
 			form.Del("amount")
@@ -496,13 +496,22 @@ func TestEveryActionRunsItsUpdate(t *testing.T) {
 			t.Errorf("%s ran %s, want %s", a, got[i].name, want[a])
 		}
 	}
-	if s := got[10].arg.(account.SubscriptionSpec); s.SubscriptionID != "seats" || s.Quantity != 3 || s.UnitPriceMinor != 2000 || s.Actor != "ops-bot" {
+	argOf := func(name string) any {
+		for _, u := range got {
+			if u.name == name {
+				return u.arg
+			}
+		}
+		t.Fatalf("no %s", name)
+		return nil
+	}
+	if s := argOf(workflows.UpdateAddSubscription.Name).(account.SubscriptionSpec); s.SubscriptionID != "seats" || s.Quantity != 3 || s.UnitPriceMinor != 2000 || s.Actor != "ops-bot" {
 		t.Errorf("subscription: %+v", s)
 	}
-	if e := got[13].arg.(account.ExemptionRequest); e.Exemption != account.ExemptManualPay || e.Reason != "staff check" || e.Until.IsZero() {
+	if e := argOf(workflows.UpdateSetExemption.Name).(account.ExemptionRequest); e.Exemption != account.ExemptManualPay || e.Reason != "staff check" || e.Until.IsZero() {
 		t.Errorf("exemption: %+v", e)
 	}
-	if bud := got[9].arg.(account.Budget); bud.LimitMinor != 50000 || !bud.HardStop || len(bud.NoticePercents) != 3 || bud.Actor != "ops-bot" {
+	if bud := argOf(workflows.UpdateSetBudget.Name).(account.Budget); bud.LimitMinor != 50000 || !bud.HardStop || len(bud.NoticePercents) != 3 || bud.Actor != "ops-bot" {
 		t.Errorf("budget: %+v", bud)
 	}
 }
@@ -759,16 +768,11 @@ func TestWorkQueuePage(t *testing.T) {
 // same session carries on.
 func TestSessionDatabaseCut(t *testing.T) {
 	dbURL, _ := pgtest.New(t)
-	u, err := url.Parse(dbURL)
+	proxied, proxy := pgtest.Behind(t, dbURL)
+	u, err := url.Parse(proxied)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
-	u.Host = proxy.Addr()
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()

@@ -145,6 +145,10 @@ var catalog = map[string][2]string{
 	"action.writeoff.submit":  {"Write off", "대손 처리"},
 	"action.review":           {"Review decision", "심사 결정"},
 	"action.review.submit":    {"Decide", "결정"},
+	"action.policy":           {"Change policy", "정책 변경"},
+	"action.policy.submit":    {"Move to this policy", "이 정책으로 변경"},
+	"field.to_policy":         {"New policy version", "새 정책 버전"},
+	"field.to_policy_hint":    {"Open invoices are re-anchored to the new ladder (README: ChangePolicy). Now on", "미결 청구서는 새 단계에 다시 맞춰집니다(README: ChangePolicy). 현재 정책"},
 	"action.suspend":          {"Suspend", "정지"},
 	"action.suspend.submit":   {"Suspend", "정지"},
 	"action.reinstate":        {"Reinstate", "복구"},
@@ -164,6 +168,7 @@ var catalog = map[string][2]string{
 	"done.reinstate": {"Customer reinstated.", "고객이 복구되었습니다."},
 	"done.terminate": {"Customer terminated.", "고객이 해지되었습니다."},
 	"done.budget":    {"Budget set.", "예산이 설정되었습니다."},
+	"done.policy":    {"Policy changed: open invoices follow the new ladder.", "정책이 변경되었습니다. 미결 청구서는 새 단계를 따릅니다."},
 	"done.duplicate": {"This payment was already recorded (the form was sent twice); nothing changed.", "이미 기록된 결제입니다(양식이 두 번 전송됨). 변경된 것은 없습니다."},
 	"done.onboard":   {"Customer onboarded: screening has started.", "고객이 등록되었습니다. 심사가 시작되었습니다."},
 

@@ -224,17 +224,8 @@ func only(c *Collector, name string) *filtered { return &filtered{c: c, name: na
 // figures come back once the database does.
 func TestScrapeSurvivesADatabaseCut(t *testing.T) {
 	dbURL, _ := pgtest.New(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	u.Host = proxy.Addr()
-	db, err := OpenDB(context.Background(), u.String())
+	proxied, proxy := pgtest.Behind(t, dbURL)
+	db, err := OpenDB(context.Background(), proxied)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 	"errors"
-	"net/url"
 	"testing"
 	"time"
 
@@ -175,18 +174,9 @@ func TestWorkQueueRefusesABadHorizon(t *testing.T) {
 func TestWorkQueueDatabaseCut(t *testing.T) {
 	now := time.Now()
 	dbURL, _ := workQueueDB(t, now)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = proxy.Close() }()
-	u.Host = proxy.Addr()
+	proxied, proxy := pgtest.Behind(t, dbURL)
 	cfg := unreachable
-	cfg.DatabaseURL = u.String()
+	cfg.DatabaseURL = proxied
 	o := New(Options{Config: cfg, Timeout: 2 * time.Second})
 	defer o.Close()
 	if _, err := o.WorkQueue(context.Background(), now, DefaultWorkHorizon); err != nil {
@@ -194,7 +184,7 @@ func TestWorkQueueDatabaseCut(t *testing.T) {
 	}
 	proxy.Cut(faults.Blackhole)
 	start := time.Now()
-	_, err = o.WorkQueue(context.Background(), now, DefaultWorkHorizon)
+	_, err := o.WorkQueue(context.Background(), now, DefaultWorkHorizon)
 	var un *UnavailableError
 	if !errors.As(err, &un) {
 		t.Errorf("during the cut: %v, want unavailable", err)

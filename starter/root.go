@@ -67,6 +67,7 @@ or usage; 3 Temporal or PostgreSQL unreachable.`,
 		a.budgetCmd(), a.usageCmd(), a.subscriptionCmd(), a.exemptionCmd(),
 		a.outboxCmd(), a.auditCmd(), a.agingCmd(), a.recoveryCmd(), a.exportCollectionsCmd(), a.ingestActivityCmd(), a.migrateCmd(), a.reconcileCmd(), a.queueCmd(),
 		a.webhooksCmd(),
+		a.policyCmd(),
 	)
 	return root
 }

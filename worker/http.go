@@ -125,7 +125,7 @@ func httpHandler(cfg config.Config, c client.Client, st *store.Store, logger *sl
 			})
 		})
 	}
-	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Reconciler: o, Outbound: o, Logger: logger})
+	h := api.New(api.Options{Ops: o, Reports: o, Tokens: tokens, Webhooks: webhooks, Activity: monitoring.Handler(ing), Reconciler: o, Outbound: o, Lab: o, Logger: logger})
 	// The staff console beside the API, on the same tokens.
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, console.New(console.Options{Ops: o, Queue: o, Outbound: o, Sessions: console.PGSessions{DB: st.DB()}, Tokens: tokens,

@@ -92,7 +92,35 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
-	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx), w.registerCollection(ctx), w.registerSubscriptions(ctx))
+	return errors.Join(w.registerRiskHandlers(ctx), w.registerReconcile(ctx), w.registerCollection(ctx), w.registerChangePolicy(ctx), w.registerSubscriptions(ctx))
+}
+
+// registerChangePolicy installs ChangePolicy. Like Resync it changes no
+// existing history: the handler issues commands (a side effect loading
+// the policy, the recording) only when a ChangePolicy is sent, which no
+// history from before it contains, so no workflow.GetVersion is needed.
+func (w *lifecycle) registerChangePolicy(ctx workflow.Context) error {
+	return register(ctx, w, UpdateChangePolicy,
+		func(_ workflow.Context, c account.PolicyChange) error {
+			if err := c.Validate(); err != nil {
+				return err
+			}
+			to, err := w.policies.Get(c.To)
+			if err != nil {
+				return err
+			}
+			return w.acct.CheckChangePolicy(c, to)
+		},
+		func(ctx workflow.Context, c account.PolicyChange, _ time.Time) ([]account.Event, error) {
+			// Through a side effect, as at the start: a later change to the
+			// policy files never changes what this customer replays.
+			to, err := loadPolicy(ctx, w.policies, c.To)
+			if err != nil {
+				return nil, err
+			}
+			return w.acct.ChangePolicy(c, to, workflow.Now(ctx))
+		},
+	)
 }
 
 // registerRiskHandlers installs the identity, misuse, review and budget

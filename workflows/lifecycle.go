@@ -44,8 +44,9 @@ var acts *activities.Activities // method names for ExecuteActivity
 
 // lifecycle is one run of CustomerLifecycle.
 type lifecycle struct {
-	acct *account.Account
-	risk risk.Config
+	acct     *account.Account
+	risk     risk.Config
+	policies *policy.Registry // read only in validators and side effects
 	// durable: this run records through any outage, provisions beside
 	// the records, and answers updates only once their change is durable
 	// (version durable-effects). Older runs replay the old way.
@@ -86,7 +87,7 @@ type wakeTimer struct {
 
 // CustomerLifecycle owns one customer from application to termination.
 func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
-	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, sending: map[string]sendingNotice{}, charging: map[string]time.Time{}}
+	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, policies: wf.Policies, sending: map[string]sendingNotice{}, charging: map[string]time.Time{}}
 	w.durable = workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
 	fresh := in.Carried == nil
 	if fresh {
@@ -163,7 +164,7 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 	}
 	pol := w.acct.Policy
 	if res.Policy != pol.Name {
-		p, err := wf.loadPolicy(ctx, res.Policy)
+		p, err := loadPolicy(ctx, wf.Policies, res.Policy)
 		switch {
 		case err == nil:
 			pol = p
@@ -215,7 +216,7 @@ func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*accou
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("workflow ID %q must be %q for customer_id %q", id, WorkflowID(app.CustomerID), app.CustomerID), "InvalidApplication", nil)
 	}
-	pol, err := wf.loadPolicy(ctx, app.Policy)
+	pol, err := loadPolicy(ctx, wf.Policies, app.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -224,14 +225,14 @@ func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*accou
 
 // loadPolicy reads a policy through a side effect: the policy files may
 // change, what a customer replays may not.
-func (wf *Workflows) loadPolicy(ctx workflow.Context, name string) (policy.Policy, error) {
+func loadPolicy(ctx workflow.Context, reg *policy.Registry, name string) (policy.Policy, error) {
 	type loaded struct {
 		Policy policy.Policy
 		Err    string
 	}
 	var got loaded
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		p, err := wf.Policies.Get(name)
+		p, err := reg.Get(name)
 		if err != nil {
 			return loaded{Err: err.Error()}
 		}

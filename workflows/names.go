@@ -36,6 +36,10 @@ var (
 	UpdateDisputeInvoice = contract.Update[account.Dispute, account.StatusView]{Name: "DisputeInvoice"}
 	UpdateResolveDispute = contract.Update[account.Resolution, account.StatusView]{Name: "ResolveDispute"}
 	UpdateWriteOff       = contract.Update[account.InvoiceAction, account.StatusView]{Name: "WriteOff"}
+	// UpdateChangePolicy moves the customer to another policy version
+	// deliberately (the policy lab); running customers otherwise keep
+	// theirs.
+	UpdateChangePolicy = contract.Update[account.PolicyChange, account.StatusView]{Name: "ChangePolicy"}
 
 	// Collecting through the payment gateway.
 	UpdateSetPaymentMethod = contract.Update[account.CardUpdate, account.StatusView]{Name: "SetPaymentMethod"}

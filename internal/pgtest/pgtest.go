@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // PostgreSQL driver
 
+	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/schema"
 )
 
@@ -95,4 +96,22 @@ func Create(ctx context.Context) (string, func(), error) {
 		return "", nil, err
 	}
 	return u.String(), drop, nil
+}
+
+// Behind returns dbURL as reached through a fault-injecting TCP proxy
+// that the test owns (closed when it ends), and the proxy: cut it to take
+// the database away from whoever connects through the URL.
+func Behind(t testing.TB, dbURL string) (string, *faults.Proxy) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	proxy, err := faults.NewProxy(u.Host)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	u.Host = proxy.Addr()
+	return u.String(), proxy
 }
