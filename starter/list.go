@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -61,7 +62,7 @@ func printList(a *app, p ops.Page) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CUSTOMER\tNAME\tSTATUS\tSTAGE\tRISK\tOVERDUE (MINOR)\tDAYS PAST DUE")
+	fmt.Fprintln(tw, "CUSTOMER\tNAME\tSTATUS\tSTAGE\tRISK\tOVERDUE (MINOR)\tDAYS PAST DUE\tEXEMPT")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -69,7 +70,8 @@ func printList(a *app, p ops.Page) error {
 		return s
 	}
 	for _, c := range p.Customers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", c.CustomerID, dash(c.Name), dash(c.Status), dash(c.DunningStage), dash(c.RiskTier), c.AmountOverdueMinor, c.DaysPastDue)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.CustomerID, dash(c.Name), dash(c.Status), dash(c.DunningStage), dash(c.RiskTier),
+			c.AmountOverdueMinor, c.DaysPastDue, dash(strings.Join(c.Exemptions, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -125,11 +125,11 @@ func TestPrintList(t *testing.T) {
 	var out bytes.Buffer
 	a := &app{out: &out}
 	page := ops.NewPage([]ops.ListedCustomer{{CustomerID: "acme", Name: "Acme Ltd", Status: "past_due", DunningStage: "overdue_1",
-		AmountOverdueMinor: 10000, DaysPastDue: 4}}, []byte("next"))
+		AmountOverdueMinor: 10000, DaysPastDue: 4, Exemptions: []string{"manual_pay", "no_dunning"}}}, []byte("next"))
 	if err := printList(a, page); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"CUSTOMER", "acme", "Acme Ltd", "past_due", "overdue_1", "10000", "--page-token " + ops.EncodePageToken([]byte("next")) + "\n"} {
+	for _, w := range []string{"CUSTOMER", "acme", "Acme Ltd", "past_due", "overdue_1", "10000", "manual_pay,no_dunning", "--page-token " + ops.EncodePageToken([]byte("next")) + "\n"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("list output lacks %q:\n%s", w, out.String())
 		}
