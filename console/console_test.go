@@ -639,9 +639,10 @@ func TestCustomersPage(t *testing.T) {
 	r.ops.next = []byte("page-2")
 	b := r.browser()
 	b.signIn(viewerSecret)
-	p := b.get(Prefix + "customers?status=past_due&stage=overdue_1&risk_tier=low&min_days_past_due=7")
-	mustContain(t, p, `href="/console/customers/acme"`, "Acme Ltd", `id="next-page"`, "page_token="+ops.EncodePageToken([]byte("page-2")))
-	if len(r.ops.lists) != 1 || r.ops.lists[0].Status != "past_due" || r.ops.lists[0].Stage != "overdue_1" || r.ops.lists[0].MinDaysPastDue != 7 || r.ops.lists[0].RiskTier != "low" {
+	p := b.get(Prefix + "customers?status=past_due&stage=overdue_1&risk_tier=low&min_days_past_due=7&exemption=manual_pay")
+	mustContain(t, p, `href="/console/customers/acme"`, "Acme Ltd", `id="next-page"`, "page_token="+ops.EncodePageToken([]byte("page-2")), "exemption=manual_pay")
+	if len(r.ops.lists) != 1 || r.ops.lists[0].Status != "past_due" || r.ops.lists[0].Stage != "overdue_1" || r.ops.lists[0].MinDaysPastDue != 7 || r.ops.lists[0].RiskTier != "low" ||
+		r.ops.lists[0].Exemption != "manual_pay" {
 		t.Errorf("filter sent: %+v", r.ops.lists)
 	}
 	p = b.get(Prefix + "customers?page_token=" + ops.EncodePageToken([]byte("page-2")))
@@ -649,7 +650,7 @@ func TestCustomersPage(t *testing.T) {
 		t.Errorf("page token sent: %q", r.ops.lists[1].PageToken)
 	}
 	mustContain(t, p, "First page")
-	for _, q := range []string{"status=bogus", "min_days_past_due=two", "page_token=mangled", "stage=Over%22"} {
+	for _, q := range []string{"status=bogus", "min_days_past_due=two", "page_token=mangled", "stage=Over%22", "exemption=all"} {
 		if p := b.get(Prefix + "customers?" + q); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="page-error"`) {
 			t.Errorf("%s: %d", q, p.status)
 		}

@@ -27,6 +27,7 @@ var statuses = []account.Status{account.StatusScreening, account.StatusManualRev
 
 type customersData struct {
 	Query, Status, Stage, RiskTier, MinDays string
+	Exemption                               string
 	Statuses                                []account.Status
 	Customers                               []ops.ListedCustomer
 	NextURL                                 string // the next page, empty on the last
@@ -40,7 +41,8 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	q := r.URL.Query()
 	d := customersData{Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Stage: strings.TrimSpace(q.Get("stage")),
 		RiskTier: strings.TrimSpace(q.Get("risk_tier")), MinDays: strings.TrimSpace(q.Get("min_days_past_due")), Statuses: statuses,
-		Paged: q.Get("page_token") != ""}
+		Exemption: q.Get("exemption"),
+		Paged:     q.Get("page_token") != ""}
 	v := s.view(r, rc, "customers.title")
 	v.Nav = "customers"
 	v.Data = &d
@@ -56,7 +58,7 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		http.Redirect(w, r, Prefix+"customers/"+url.PathEscape(d.Query), http.StatusSeeOther)
 		return nil
 	}
-	f := ops.ListFilter{Status: d.Status, Stage: d.Stage, RiskTier: d.RiskTier, PageSize: pageSize}
+	f := ops.ListFilter{Status: d.Status, Stage: d.Stage, RiskTier: d.RiskTier, Exemption: d.Exemption, PageSize: pageSize}
 	if d.MinDays != "" {
 		n, err := strconv.Atoi(d.MinDays)
 		if err != nil {
@@ -78,7 +80,7 @@ func (s *server) customers(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	d.Customers = list
 	if len(next) > 0 {
 		nq := url.Values{}
-		for k, val := range map[string]string{"status": d.Status, "stage": d.Stage, "risk_tier": d.RiskTier, "min_days_past_due": d.MinDays} {
+		for k, val := range map[string]string{"status": d.Status, "stage": d.Stage, "risk_tier": d.RiskTier, "min_days_past_due": d.MinDays, "exemption": d.Exemption} {
 			if val != "" {
 				nq.Set(k, val)
 			}
