@@ -67,6 +67,7 @@ func (a *Account) Compact() {
 		a.Usage.IDs = keepNewest(a.Usage.IDs, RememberedUsage, func(r UsageRef) int { return r.Seq })
 		a.ForgotUsage = true
 	}
+	a.retireSubscriptions()
 }
 
 // MayHaveForgottenPayment reports whether a payment ID the account does not

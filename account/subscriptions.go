@@ -661,8 +661,11 @@ func (a *Account) CheckAddSubscription(s SubscriptionSpec, now time.Time) error 
 	if findSub(subs, s.SubscriptionID) != nil {
 		return fmt.Errorf("subscription %q already exists for customer %s", s.SubscriptionID, a.Customer.CustomerID)
 	}
-	if len(subs) >= MaxSubscriptions {
-		return fmt.Errorf("customer %s has %d subscriptions, the most allowed", a.Customer.CustomerID, len(subs))
+	if slices.Contains(a.RetiredSubscriptions, s.SubscriptionID) {
+		return fmt.Errorf("subscription_id %q belonged to a cancelled subscription of customer %s: choose a new one", s.SubscriptionID, a.Customer.CustomerID)
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(subs), func(x Subscription) bool { return !x.live() })); n >= MaxSubscriptions {
+		return fmt.Errorf("customer %s has %d subscriptions, the most allowed", a.Customer.CustomerID, n)
 	}
 	if amt, _ := a.firstPeriod(s, now); amt > 0 {
 		if err := checkTotal("the first period", amt, "the balance", max(a.Balance(), 0)); err != nil {
@@ -816,4 +819,22 @@ func (a *Account) CancelSubscription(c Cancellation, now time.Time) ([]Event, er
 // on its own for the reason.
 func (a *Account) subscriptionSuspendedFor(reason string) bool {
 	return slices.ContainsFunc(a.Subscriptions, func(s *Subscription) bool { return s.live() && slices.Contains(s.SuspendedFor, reason) })
+}
+
+// retireSubscriptions drops the cancelled subscriptions that no open invoice
+// bills, keeping their IDs, so that an account's state stays bounded however
+// many subscriptions come and go.
+func (a *Account) retireSubscriptions() {
+	billed := func(id string) bool {
+		return slices.ContainsFunc(a.Invoices, func(inv *Invoice) bool {
+			return slices.ContainsFunc(inv.Lines, func(l InvoiceLine) bool { return l.SubscriptionID == id })
+		})
+	}
+	a.Subscriptions = slices.DeleteFunc(a.Subscriptions, func(s *Subscription) bool {
+		if s.live() || billed(s.ID) {
+			return false
+		}
+		a.RetiredSubscriptions = append(a.RetiredSubscriptions, s.ID)
+		return true
+	})
 }

@@ -1,7 +1,9 @@
 package account
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -275,5 +277,42 @@ func TestAddSubscriptionToASuspendedAccount(t *testing.T) {
 	}
 	if !reflect.DeepEqual(evs[0].Subscriptions, []string{PlanSubscriptionID, "extra"}) || a.subscription("extra").Status != SubscriptionActive {
 		t.Errorf("reinstated %v, extra %s", evs[0].Subscriptions, a.subscription("extra").Status)
+	}
+}
+
+// Cancelled subscriptions no open invoice bills are dropped at
+// continue-as-new (Compact), their IDs kept so that none is used twice; the
+// cap counts live subscriptions only.
+func TestCancelledSubscriptionsRetired(t *testing.T) {
+	a := activeAccount(t, "standard")
+	a.Durable = true
+	now := a.Usage.PeriodStart.Add(day)
+	for i := range MaxSubscriptions - 1 {
+		id := fmt.Sprintf("s%03d", i)
+		if _, err := a.AddSubscription(SubscriptionSpec{SubscriptionID: id, Product: "P", Quantity: 1, UnitPriceMinor: 31}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.AddSubscription(SubscriptionSpec{SubscriptionID: "one-more", Product: "P", Quantity: 1, UnitPriceMinor: 31}, now); err == nil ||
+		!strings.Contains(err.Error(), "the most allowed") {
+		t.Fatalf("past the cap: %v", err)
+	}
+	// s000 is cancelled and its first invoice paid: retired at Compact.
+	if _, err := a.CancelSubscription(Cancellation{SubscriptionID: "s000", When: CancelNow, Actor: "jane", Reason: "r"}, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range slices.Clone(a.Invoices) {
+		pay(t, a, "pay-"+inv.ID, inv.Outstanding(), now)
+	}
+	a.Compact()
+	if a.subscription("s000") != nil || !slices.Contains(a.RetiredSubscriptions, "s000") || len(a.Subscriptions) != MaxSubscriptions-1 {
+		t.Fatalf("after Compact: %d subscriptions, retired %v", len(a.Subscriptions), a.RetiredSubscriptions)
+	}
+	if _, err := a.AddSubscription(SubscriptionSpec{SubscriptionID: "s000", Product: "P", Quantity: 1, UnitPriceMinor: 31}, now); err == nil ||
+		!strings.Contains(err.Error(), "belonged to a cancelled subscription") {
+		t.Errorf("a retired ID again: %v", err)
+	}
+	if _, err := a.AddSubscription(SubscriptionSpec{SubscriptionID: "one-more", Product: "P", Quantity: 1, UnitPriceMinor: 31}, now); err != nil {
+		t.Errorf("a new one within the cap: %v", err)
 	}
 }

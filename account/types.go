@@ -196,6 +196,10 @@ type Account struct {
 	// Subscriptions are billed line by line and suspended one by one.
 	Subscribed    bool            `json:"subscribed,omitempty"`
 	Subscriptions []*Subscription `json:"subscriptions,omitempty"`
+	// RetiredSubscriptions are the IDs of cancelled subscriptions no open
+	// invoice bills any more, dropped at continue-as-new: an ID is never
+	// used twice.
+	RetiredSubscriptions []string `json:"retired_subscriptions,omitempty"`
 	// Exemptions are the account controls staff set, by kind.
 	Exemptions map[Exemption]ExemptionState `json:"exemptions,omitempty"`
 
