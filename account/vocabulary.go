@@ -80,7 +80,6 @@ const (
 	EventExemptionSet            EventType = "exemption.set"
 	EventExemptionRemoved        EventType = "exemption.removed"
 	EventExemptionExpired        EventType = "exemption.expired"
-	EventEnforcementHeld         EventType = "dunning.enforcement_held"
 )
 
 // ChargeEvent is the event type of a charge attempt's answer, e.g.
