@@ -84,7 +84,10 @@ func (a *Account) lift(reasons []string, actor, why string, now time.Time) []Eve
 		a.syncSubscriptions()
 		ev.Subscriptions = a.upSubscriptions()
 		ev.Detail["subscriptions"] = a.describeSubscriptions(ev.Subscriptions)
-		ev.Notice.Detail = map[string]string{"subscriptions": ev.Detail["subscriptions"]}
+		if a.subscriptionSuspended() {
+			// Only part comes back: the email names it.
+			ev.Notice.Detail = map[string]string{"subscriptions": ev.Detail["subscriptions"]}
+		}
 	}
 	return []Event{ev}
 }

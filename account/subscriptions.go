@@ -838,3 +838,9 @@ func (a *Account) retireSubscriptions() {
 		return true
 	})
 }
+
+// subscriptionSuspended reports whether a live subscription is suspended on
+// its own.
+func (a *Account) subscriptionSuspended() bool {
+	return slices.ContainsFunc(a.Subscriptions, func(s *Subscription) bool { return s.live() && len(s.SuspendedFor) > 0 })
+}

@@ -278,6 +278,10 @@ func TestAddSubscriptionToASuspendedAccount(t *testing.T) {
 	if !reflect.DeepEqual(evs[0].Subscriptions, []string{PlanSubscriptionID, "extra"}) || a.subscription("extra").Status != SubscriptionActive {
 		t.Errorf("reinstated %v, extra %s", evs[0].Subscriptions, a.subscription("extra").Status)
 	}
+	// Everything came back: the email does not list subscriptions.
+	if n := evs[0].Notice; n == nil || n.Detail["subscriptions"] != "" {
+		t.Errorf("reinstatement email %+v", n)
+	}
 }
 
 // Cancelled subscriptions no open invoice bills are dropped at
@@ -314,5 +318,34 @@ func TestCancelledSubscriptionsRetired(t *testing.T) {
 	}
 	if _, err := a.AddSubscription(SubscriptionSpec{SubscriptionID: "one-more", Product: "P", Quantity: 1, UnitPriceMinor: 31}, now); err != nil {
 		t.Errorf("a new one within the cap: %v", err)
+	}
+}
+
+// Reinstating the account restores exactly what the account's suspension
+// took: a subscription suspended on its own (misuse) stays suspended, and
+// the reinstatement and its email name what came back.
+func TestAccountReinstatementKeepsOwnSuspensions(t *testing.T) {
+	a := activeAccount(t, "standard")
+	now := a.Usage.PeriodStart.Add(day)
+	if _, err := a.AddSubscription(SubscriptionSpec{SubscriptionID: "seats", Product: "Seats", Quantity: 1, UnitPriceMinor: 3100}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReportAbuse(AbuseReport{NoticeID: "n1", Category: "spam", Source: SourceStaff, Detail: "d", SubscriptionID: "seats"}, SeverityModerate, now); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := a.Suspend(StaffAction{Actor: "jane", Reason: "check"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(evs[0].Subscriptions, []string{PlanSubscriptionID}) || a.Status != StatusSuspended {
+		t.Fatalf("suspended %v, status %s", evs[0].Subscriptions, a.Status)
+	}
+	evs, err = a.Reinstate(StaffAction{Actor: "jane", Reason: "checked"}, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(evs[0].Subscriptions, []string{PlanSubscriptionID}) || evs[0].Notice.Detail["subscriptions"] != "plan (plan)" ||
+		a.subscription("seats").Status != SubscriptionSuspended || a.Status == StatusSuspended {
+		t.Errorf("reinstated %v (%+v), seats %s, status %s", evs[0].Subscriptions, evs[0].Notice.Detail, a.subscription("seats").Status, a.Status)
 	}
 }
