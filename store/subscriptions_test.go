@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -127,18 +126,9 @@ func TestSubscriptionProvisioningSurvivesTheDatabaseCut(t *testing.T) {
 		VALUES ('acme', 'n', 'e@x.test', '+1', 'US', 'USD', 'en', 'standard.v3', 100, 'card', '203.0.113.7', 'active', 'limited', 0, 1, $1, $1)`, at); err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := faults.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	u.Host = proxy.Addr()
+	viaProxy, proxy := pgtest.Behind(t, dbURL)
 	ctx := context.Background()
-	st, err := store.Open(ctx, u.String())
+	st, err := store.Open(ctx, viaProxy)
 	if err != nil {
 		t.Fatal(err)
 	}
