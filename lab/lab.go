@@ -47,6 +47,10 @@ type History struct {
 	Facts []Fact `json:"facts"`
 	// Open are the invoices open at AsOf, as recorded.
 	Open []OpenInvoice `json:"open"`
+	// Unmodelled says why the record holds what a replay cannot rebuild
+	// (subscriptions beyond the plan fee, exemptions); such a customer is
+	// left out of the comparison rather than compared wrongly.
+	Unmodelled string `json:"unmodelled,omitempty"`
 }
 
 // Approval is the recorded onboarding decision: approved, with or without

@@ -144,6 +144,14 @@ type Report struct {
 	Since     time.Time        `json:"since"`
 	Customers []CustomerResult `json:"customers"`
 	Totals    Totals           `json:"totals"`
+	// LeftOut are the customers not simulated, with the reason.
+	LeftOut []LeftOut `json:"left_out"`
+}
+
+// LeftOut is a customer the simulation cannot reproduce.
+type LeftOut struct {
+	CustomerID string `json:"customer_id"`
+	Reason     string `json:"reason"`
 }
 
 // Totals sum the customers: changes by kind, emails by stage, and money by
@@ -199,8 +207,12 @@ func Simulate(ctx context.Context, src Source, pol policy.Policy, q Query) (Repo
 			return Report{}, fmt.Errorf("%w %q", ErrUnknownCustomer, id)
 		}
 	}
-	rep := Report{Policy: pol.ID(), AsOf: q.AsOf, Since: q.Since, Customers: []CustomerResult{}}
+	rep := Report{Policy: pol.ID(), AsOf: q.AsOf, Since: q.Since, Customers: []CustomerResult{}, LeftOut: []LeftOut{}}
 	for _, h := range hs {
+		if h.Unmodelled != "" {
+			rep.LeftOut = append(rep.LeftOut, LeftOut{CustomerID: h.Customer.CustomerID, Reason: h.Unmodelled})
+			continue
+		}
 		rep.Customers = append(rep.Customers, Compare(h, pol, q.AsOf))
 	}
 	rep.Totals = TotalsOf(rep.Customers)

@@ -64,6 +64,12 @@ func WriteText(w io.Writer, r Report) error {
 		}
 		fmt.Fprintln(tw)
 	}
+	for _, l := range r.LeftOut {
+		fmt.Fprintf(tw, "%s not simulated: %s\n", l.CustomerID, l.Reason)
+	}
+	if len(r.LeftOut) > 0 {
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintf(tw, "Totals\n")
 	for _, k := range []Change{ChangeSooner, ChangeLater, ChangeNew, ChangeAvoided, ChangeNone} {
 		fmt.Fprintf(tw, "\tsuspension %s\t%d\ttermination %s\t%d\n", k, r.Totals.Suspension[k], k, r.Totals.Termination[k])

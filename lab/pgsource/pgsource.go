@@ -133,6 +133,9 @@ func (s Source) Histories(ctx context.Context, q lab.Query) ([]lab.History, erro
 	if err := readMoney(ctx, tx, ids, q.AsOf, byID); err != nil {
 		return nil, err
 	}
+	if err := readUnmodelled(ctx, tx, ids, q.AsOf, byID); err != nil {
+		return nil, err
+	}
 	for i := range out {
 		// Stable: an input keeps its place among those at the same time.
 		slices.SortStableFunc(out[i].Inputs, func(a, b lab.Input) int { return a.At.Compare(b.At) })
@@ -273,6 +276,34 @@ func readMoney(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, b
 		if inv.Status == string(account.InvoiceOpen) && inv.Kind == string(account.KindSubscription) {
 			h.Open = append(h.Open, lab.OpenInvoice{DueAt: inv.DueAt, OutstandingMinor: inv.AmountMinor - inv.PaidMinor})
 		}
+	}
+	return nil
+}
+
+// readUnmodelled marks the customers whose record the replay cannot
+// rebuild: subscriptions beyond the plan fee (an invoice line of another
+// subscription, or a subscription change) and exemptions.
+func readUnmodelled(ctx context.Context, tx *sqlx.Tx, ids []string, asOf time.Time, byID map[string]*lab.History) error {
+	var rows []struct {
+		CustomerID string `db:"customer_id"`
+		Reason     string `db:"reason"`
+	}
+	err := tx.SelectContext(ctx, &rows, `
+		SELECT DISTINCT ON (customer_id) customer_id, reason FROM (
+		    SELECT customer_id, 'subscriptions beyond the plan fee are not simulated' AS reason FROM invoices
+		    WHERE customer_id = ANY($1) AND issued_at <= $2
+		      AND EXISTS (SELECT 1 FROM jsonb_array_elements(lines) l
+		                  WHERE coalesce(l->>'subscription_id', $3) <> $3)
+		    UNION ALL
+		    SELECT customer_id, CASE WHEN action LIKE 'exemption.%' THEN 'exemptions are not simulated'
+		        ELSE 'subscriptions beyond the plan fee are not simulated' END FROM audit_log
+		    WHERE customer_id = ANY($1) AND at <= $2 AND (action LIKE 'subscription.%' OR action LIKE 'exemption.%')
+		) u ORDER BY customer_id, reason DESC`, pq.Array(ids), asOf, account.PlanSubscriptionID)
+	if err != nil {
+		return fmt.Errorf("read subscriptions and exemptions: %w", err)
+	}
+	for _, r := range rows {
+		byID[r.CustomerID].Unmodelled = r.Reason
 	}
 	return nil
 }

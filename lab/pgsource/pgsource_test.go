@@ -408,3 +408,48 @@ func TestSimulateReplaysRestoredPayments(t *testing.T) {
 		t.Errorf("with the restored payment: refused %q, suspended %v (%s)", c.Refused, c.Simulated.SuspendedAt, c.Suspension)
 	}
 }
+
+// A customer whose record holds subscriptions beyond the plan fee or an
+// exemption is left out, with the reason, instead of compared wrongly.
+func TestSimulateLeavesOutWhatItCannotReplay(t *testing.T) {
+	_, db := pgtest.New(t)
+	recordAll(t, db)
+	_, strict := registry(t)
+	at := t0.Add(48 * time.Hour)
+	for _, q := range []string{
+		`INSERT INTO audit_log (event_key, customer_id, at, actor, action, reason) VALUES ('x1', 'never', $1, 'alice', 'exemption.set', 'hardship')`,
+		`UPDATE invoices SET lines = '[{"kind":"subscription","subscription_id":"seats","description":"Seats","amount_minor":100}]'
+		 WHERE invoice_id = (SELECT min(invoice_id) FROM invoices WHERE customer_id = 'late')`,
+	} {
+		args := []any{}
+		if strings.Contains(q, "$1") {
+			args = append(args, at)
+		}
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := lab.Simulate(context.Background(), pgsource.Source{DB: db}, strict, lab.Query{Since: t0, AsOf: asOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]string{}
+	for _, l := range rep.LeftOut {
+		left[l.CustomerID] = l.Reason
+	}
+	if len(left) != 2 || !strings.Contains(left["never"], "exemptions") || !strings.Contains(left["late"], "subscriptions") {
+		t.Errorf("left out %v", rep.LeftOut)
+	}
+	for _, c := range rep.Customers {
+		if left[c.CustomerID] != "" {
+			t.Errorf("%s was compared although it was left out", c.CustomerID)
+		}
+	}
+	if rep.Totals.Customers != len(customers())-2 {
+		t.Errorf("totals over %d customers, want %d", rep.Totals.Customers, len(customers())-2)
+	}
+	var text strings.Builder
+	if err := lab.WriteText(&text, rep); err != nil || !strings.Contains(text.String(), "never not simulated: exemptions are not simulated") {
+		t.Errorf("text: %v\n%s", err, text.String())
+	}
+}
