@@ -52,6 +52,9 @@ const (
 	// apiShutdown is how long the API takes to stop (api/serve.go); the
 	// Temporal worker's is service.WorkerOptions().WorkerStopTimeout.
 	apiShutdown = 30 * time.Second
+	// metricsPath is where the worker serves its metrics (metrics.Path;
+	// that package's SDK reporter stays out of this module).
+	metricsPath = "/metrics"
 	// nonrootUID is distroless' nonroot user, the Dockerfile's USER.
 	nonrootUID = 65532
 	// healthPath is the API's unauthenticated health route: it answers
@@ -342,6 +345,9 @@ func checkWiring(overlay string, m manifests, env []string) []string {
 			bad("%s probe: the API answers GET %s without a token with %d", name, p.HTTPGet.Path, code)
 		}
 	}
+	if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != fmt.Sprint(metricsPort) || a["prometheus.io/path"] != metricsPath {
+		bad("pod annotations %v: want prometheus.io/scrape, port %d and path %s", a, metricsPort, metricsPath)
+	}
 	for _, sp := range svc.Spec.Ports {
 		if _, ok := ports[sp.TargetPort.StrVal]; !ok {
 			bad("service port %s: target %s is no container port", sp.Name, sp.TargetPort.String())
@@ -526,6 +532,7 @@ func TestK8sChecksCatchBrokenManifests(t *testing.T) {
 		{"probe port", "self-hosted", base("deployment.yaml", "livenessProbe:\n            httpGet: {path: /healthz, port: http}", "livenessProbe:\n            httpGet: {path: /healthz, port: metrics}"), "liveness probe: port metrics is not the API's 8088"},
 		{"container port apart from the setting", "self-hosted", base("configmap.yaml", `DUNNING_HTTP_ADDR: ":8088"`, `DUNNING_HTTP_ADDR: ":8080"`), "want http 8080"},
 		{"no API", "self-hosted", base("configmap.yaml", "  DUNNING_HTTP_ADDR: \":8088\"\n", ""), "must both be set"},
+		{"scrape port", "self-hosted", base("deployment.yaml", `prometheus.io/port: "9464"`, `prometheus.io/port: "9090"`), "want prometheus.io/scrape, port 9464"},
 		{"service to no port", "self-hosted", base("service.yaml", "targetPort: metrics", "targetPort: prometheus"), "target prometheus is no container port"},
 		{"request above limit", "self-hosted", base("deployment.yaml", "memory: 1Gi", "memory: 2Gi"), "memory request 2Gi is above its limit"},
 		{"no CPU limit", "self-hosted", base("deployment.yaml", "              cpu: \"1\"\n", ""), "cpu request and limit must both be set"},
