@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -61,14 +62,24 @@ func run(ctx context.Context, cfg config.Config, migrate bool) error {
 	if err != nil {
 		return err
 	}
-	if serve != nil {
-		done := make(chan error, 1)
-		go func() { done <- serve(ctx) }()
-		defer func() {
-			if err := <-done; err != nil {
-				logger.Warn("stopped with an error", "error", err)
-			}
-		}()
+	return runBeside(ctx, w.Run, serve, logger)
+}
+
+// runBeside runs the worker with the HTTP server (nil: none) beside it and
+// stops the server when the worker stops, whatever stopped it: a worker
+// stopped by a fatal error then exits, instead of /healthz answering for a
+// process that polls nothing (Kubernetes' liveness probe relies on it).
+func runBeside(ctx context.Context, run, serve func(context.Context) error, logger *slog.Logger) error {
+	if serve == nil {
+		return run(ctx)
 	}
-	return w.Run(ctx)
+	sctx, stopServe := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- serve(sctx) }()
+	err := run(ctx)
+	stopServe()
+	if serr := <-done; serr != nil {
+		logger.Warn("stopped with an error", "error", serr)
+	}
+	return err
 }
