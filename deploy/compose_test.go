@@ -51,6 +51,7 @@ var contractSearchAttributes = map[string]string{
 	"ProvisioningState": "Keyword",
 	"AmountOverdue":     "Int",
 	"DaysPastDue":       "Int",
+	"Exemptions":        "KeywordList",
 }
 
 // contractEnv are the public contract's settings the worker must be given.

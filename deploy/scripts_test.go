@@ -240,7 +240,7 @@ func TestCreateNamespaceScript(t *testing.T) {
 	}
 
 	// Run again on a server that has everything: nothing is created.
-	all := `{"customAttributes":{"CustomerId":"Keyword","AccountStatus":"Keyword","DunningStage":"Keyword","RiskTier":"Keyword","ProvisioningState":"Keyword","AmountOverdue":"Int","DaysPastDue":"Int"}}`
+	all := `{"customAttributes":{"CustomerId":"Keyword","AccountStatus":"Keyword","DunningStage":"Keyword","RiskTier":"Keyword","ProvisioningState":"Keyword","AmountOverdue":"Int","DaysPastDue":"Int","Exemptions":"KeywordList"}}`
 	out, calls, err = runScript(t, script, bin, append(env, "SA_LIST="+all, "NS_EXISTS=1"))
 	if err != nil {
 		t.Fatalf("create-namespace.sh, second run: %v\n%s", err, out)
