@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/example/dunning/money"
 )
 
 // operational reports whether the account has service (or had it and is
@@ -175,10 +177,19 @@ func (a *Account) CheckPayment(p Payment) error {
 	case StatusScreening, StatusManualReview:
 		return fmt.Errorf("account is %s: nothing has been invoiced yet", a.Status)
 	case StatusTerminated:
-		return fmt.Errorf("account is terminated: record payments on collections accounts with the collections agency")
+		// Money the gateway has already taken (a pay-now page paid just
+		// before termination, its webhook delayed) is recorded whatever
+		// the status: refusing it would leave it in no book at all.
+		if !p.FromGateway() {
+			return fmt.Errorf("account is terminated: record payments on collections accounts with the collections agency")
+		}
 	}
 	return nil
 }
+
+// FromGateway reports whether the payment gateway took this payment (the
+// card charge, or the customer on a pay-now page): money already received.
+func (p Payment) FromGateway() bool { return p.Actor == GatewayActor || p.Actor == PayLinkActor }
 
 // RecordPayment applies a payment to open invoices, oldest due date first;
 // what is left becomes credit. Paying off what is overdue reinstates a
@@ -195,6 +206,12 @@ func (a *Account) RecordPayment(p Payment, now time.Time) (PaymentResult, []Even
 		return a.paymentResult(p.PaymentID, nil, true), nil, nil
 	}
 	rec, events := a.applyPayment(p, now)
+	if a.Status == StatusTerminated {
+		events = append(events, a.staffAlert("payment_after_termination",
+			fmt.Sprintf("%s paid %s through the payment gateway after the account was terminated; it is kept as credit: refund it or report it to the collections agency",
+				a.Customer.CustomerID, money.Format(p.AmountMinor, p.Currency)),
+			map[string]string{"payment_id": p.PaymentID, "amount_minor": strconv.FormatInt(p.AmountMinor, 10)}, now))
+	}
 	events = a.finish(events, now, actor, "payment "+p.PaymentID)
 	return a.paymentResult(p.PaymentID, rec.Allocations, false), events, nil
 }

@@ -12,6 +12,11 @@ import (
 	"github.com/example/dunning/risk"
 )
 
+// versionPaidAfterTermination: a payment the gateway took is recorded (as
+// credit, with a staff alert) even when the account was terminated before
+// its webhook arrived, instead of refused and kept in no book.
+const versionPaidAfterTermination = "paid-after-termination"
+
 // registerHandlers installs the query and every update. Each update has a
 // validator that refuses bad input before it enters history; the handler
 // checks again, since the account may have changed in between.
@@ -30,6 +35,12 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 					return account.PaymentResult{}, err
 				}
 				w.acct.RememberPayment(p.PaymentID, known)
+			}
+			// A gateway payment on a terminated account is recorded since
+			// paid-after-termination; before, the account refused it.
+			if w.acct.Status == account.StatusTerminated && p.FromGateway() &&
+				workflow.GetVersion(ctx, versionPaidAfterTermination, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+				return account.PaymentResult{}, errors.New("account is terminated: record payments on collections accounts with the collections agency")
 			}
 			res, events, err := w.acct.RecordPayment(p, workflow.Now(ctx))
 			if err != nil {

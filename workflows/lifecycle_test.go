@@ -343,3 +343,40 @@ func TestStateSurvivesContinueAsNew(t *testing.T) {
 		seen[ev.Key] = true
 	}
 }
+
+// A pay-now payment whose webhook arrives after termination (the gateway
+// has the money) is recorded as credit and staff are told; a payment staff
+// try to record on the terminated account is still refused.
+func TestPayLinkPaymentAfterTerminationIsRecorded(t *testing.T) {
+	h := newHarness(t)
+	h.pay(start.Add(time.Hour), "prepay", 10000)
+	h.at(start.Add(day), func(env *testsuite.TestWorkflowEnvironment) {
+		send(h, env, UpdateTerminate, "end", account.StaffAction{Actor: "ana", Reason: "closed"})
+		send(h, env, UpdateRecordPayment, "staff", account.Payment{PaymentID: "bank-9", AmountMinor: 500, Currency: "USD",
+			Method: "bank_transfer", Actor: "ana"})
+		send(h, env, UpdateRecordPayment, "link", account.Payment{PaymentID: "pi_late", AmountMinor: 2500, Currency: "USD",
+			Method: "card", Reference: "INV-x", Actor: account.PayLinkActor})
+	})
+	h.run(Input{Application: testApplication("standard.v1")}, start.Add(2*day))
+	if err := h.rejections["end"]; err != nil {
+		t.Fatal(err)
+	}
+	if err := h.rejections["staff"]; err == nil || !strings.Contains(err.Error(), "account is terminated") {
+		t.Errorf("staff payment after termination: %v", err)
+	}
+	if err := h.rejections["link"]; err != nil {
+		t.Fatalf("pay-link payment after termination refused: %v", err)
+	}
+	if res, ok := h.results["link"].(account.PaymentResult); !ok || res.CreditMinor < 2500 || res.Status != account.StatusTerminated {
+		t.Errorf("pay-link result %+v", h.results["link"])
+	}
+	alerted := false
+	for _, n := range h.notices {
+		if n.n.Staff && n.n.Detail["kind"] == "payment_after_termination" && n.n.Detail["payment_id"] == "pi_late" {
+			alerted = true
+		}
+	}
+	if !alerted {
+		t.Error("no staff alert about the payment after termination")
+	}
+}
