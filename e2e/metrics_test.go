@@ -17,12 +17,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/internal/faults"
+	"github.com/example/dunning/ops"
 	"github.com/example/dunning/workflows"
 )
 
@@ -165,12 +163,9 @@ func TestDashboardMetricsAreExported(t *testing.T) {
 	}
 
 	app := application(id, "e2e")
-	if _, err := env.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: workflows.WorkflowID(id), TaskQueue: metricsQueue,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(workflows.AttrCustomerID.ValueSet(id)),
-	}, workflows.WorkflowType, workflows.Input{Application: app}); err != nil {
+	// Started as ops starts a customer, on this worker's own task queue.
+	if _, err := env.client.ExecuteWorkflow(context.Background(), ops.StartOptions(app, metricsQueue), workflows.WorkflowType,
+		workflows.Input{Application: app}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the prepayment request", func() bool { return len(status(t, id).Invoices) == 1 })

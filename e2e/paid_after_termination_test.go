@@ -7,11 +7,10 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/internal/faults"
+	"github.com/example/dunning/ops"
 	"github.com/example/dunning/workflows"
 )
 
@@ -44,12 +43,9 @@ func TestPayLinkPaymentAfterTermination(t *testing.T) {
 	defer stopProcess(w)
 
 	app := application(id, "e2e")
-	if _, err := env.client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: workflows.WorkflowID(id), TaskQueue: afterTerminationQueue,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(workflows.AttrCustomerID.ValueSet(id)),
-	}, workflows.WorkflowType, workflows.Input{Application: app}); err != nil {
+	// Started as ops starts a customer, on this worker's own task queue.
+	if _, err := env.client.ExecuteWorkflow(context.Background(), ops.StartOptions(app, afterTerminationQueue), workflows.WorkflowType,
+		workflows.Input{Application: app}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the prepayment request", func() bool { return len(status(t, id).Invoices) == 1 })
