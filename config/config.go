@@ -62,6 +62,8 @@ type Config struct {
 	WebhookRetryMax          time.Duration // DUNNING_WEBHOOK_RETRY_MAX: the longest wait
 	WebhookGiveUp            time.Duration // DUNNING_WEBHOOK_GIVE_UP: then the delivery is failed
 	WebhookAllowHTTPLoopback bool          // DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK: accept http:// to loopback endpoints
+	// The worker's cache, pollers and concurrency (config/tuning.go).
+	Tuning Tuning
 }
 
 // DefaultDatabaseURL is the local development database.
@@ -126,6 +128,9 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("DUNNING_RECONCILE_REPAIR %q must be true or false", v)
 	}
 	if err := c.webhooksFromEnv(env); err != nil {
+		return c, err
+	}
+	if err := c.tuningFromEnv(env); err != nil {
 		return c, err
 	}
 	return c, c.Validate()

@@ -151,14 +151,20 @@ func Provisioner(cfg config.Config, st *store.Store) activities.Provisioner {
 	return activities.DBProvisioner{Store: st}
 }
 
-// WorkerOptions are the worker's tuning: more activity pollers than the
-// SDK's two, because notices are many and short; time to finish tasks on
-// shutdown.
-func WorkerOptions() worker.Options {
+// WorkerOptions are the worker's options with the default tuning.
+func WorkerOptions() worker.Options { return WorkerOptionsFor(config.DefaultTuning) }
+
+// WorkerOptionsFor are the worker's options for a tuning: its pollers and
+// concurrency, and time to finish tasks on shutdown. The sticky cache size
+// is process-wide in the SDK (worker.SetStickyWorkflowCacheSize), set by New.
+func WorkerOptionsFor(t config.Tuning) worker.Options {
 	return worker.Options{
-		MaxConcurrentActivityTaskPollers: 8,
-		MaxConcurrentWorkflowTaskPollers: 4,
-		WorkerStopTimeout:                20 * time.Second,
+		MaxConcurrentActivityTaskPollers:        t.ActivityPollers,
+		MaxConcurrentWorkflowTaskPollers:        t.WorkflowPollers,
+		MaxConcurrentWorkflowTaskExecutionSize:  t.MaxWorkflowTasks,
+		MaxConcurrentActivityExecutionSize:      t.MaxActivities,
+		MaxConcurrentLocalActivityExecutionSize: t.MaxLocalActivities,
+		WorkerStopTimeout:                       20 * time.Second,
 	}
 }
 
@@ -224,7 +230,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err := EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace, logger); err != nil {
 		logger.Warn("search attributes not registered; register them with your Temporal admin tools", "error", err)
 	}
-	w := worker.New(c, cfg.TaskQueue, WorkerOptions())
+	// Process-wide, and read when the first worker starts.
+	worker.SetStickyWorkflowCacheSize(cfg.Tuning.WorkflowCacheSize)
+	w := worker.New(c, cfg.TaskQueue, WorkerOptionsFor(cfg.Tuning))
+	logger.Info("worker tuning", "cache", cfg.Tuning.WorkflowCacheSize, "workflow_pollers", cfg.Tuning.WorkflowPollers,
+		"activity_pollers", cfg.Tuning.ActivityPollers, "max_workflow_tasks", cfg.Tuning.MaxWorkflowTasks,
+		"max_activities", cfg.Tuning.MaxActivities, "max_local_activities", cfg.Tuning.MaxLocalActivities)
 	wfs := &workflows.Workflows{Policies: reg, Risk: riskCfg}
 	w.RegisterWorkflowWithOptions(wfs.CustomerLifecycle, workflow.RegisterOptions{Name: workflows.WorkflowType})
 	w.RegisterWorkflowWithOptions(workflows.AgingSnapshot, workflow.RegisterOptions{Name: workflows.AgingWorkflowType})
