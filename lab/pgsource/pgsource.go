@@ -18,29 +18,13 @@ import (
 
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/lab"
+	"github.com/example/dunning/store"
 )
 
 // Source is a lab.Source over the system of record.
 type Source struct{ DB *sqlx.DB }
 
 var _ lab.Source = Source{}
-
-type customerRow struct {
-	CustomerID      string    `db:"customer_id"`
-	Name            string    `db:"name"`
-	Email           string    `db:"email"`
-	Phone           string    `db:"phone"`
-	Country         string    `db:"country"`
-	Currency        string    `db:"currency"`
-	Locale          string    `db:"locale"`
-	Policy          string    `db:"policy"`
-	MonthlyFeeMinor int64     `db:"monthly_fee_minor"`
-	InstrumentType  string    `db:"instrument_type"`
-	CardBIN         string    `db:"card_bin"`
-	SignupIP        string    `db:"signup_ip"`
-	RiskTier        string    `db:"risk_tier"`
-	CreatedAt       time.Time `db:"created_at"`
-}
 
 type auditRow struct {
 	CustomerID string         `db:"customer_id"`
@@ -96,7 +80,9 @@ func (s Source) Histories(ctx context.Context, q lab.Query) ([]lab.History, erro
 
 	const cols = `customer_id, name, email, phone, country, currency, locale, policy, monthly_fee_minor,
 	    instrument_type, card_bin, host(signup_ip) AS signup_ip, risk_tier, created_at`
-	var custs []customerRow
+	// Selected into the store's row type: sqlx fills the columns named
+	// and leaves the others zero.
+	var custs []store.Customer
 	if len(q.CustomerIDs) > 0 {
 		err = tx.SelectContext(ctx, &custs, `SELECT `+cols+` FROM customers WHERE customer_id = ANY($1) ORDER BY customer_id`,
 			pq.Array(q.CustomerIDs))
