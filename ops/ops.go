@@ -112,7 +112,7 @@ func (o *Ops) db(ctx context.Context) (*store.Store, error) {
 	if o.store != nil {
 		return o.store, nil
 	}
-	st, err := store.Open(ctx, o.cfg.DatabaseURL)
+	st, err := store.Open(ctx, o.cfg.DatabaseURL, o.cfg.DB)
 	if err != nil {
 		return nil, &UnavailableError{err}
 	}
