@@ -45,7 +45,7 @@ func workload(ctx context.Context, st *store.Store, worker, round int) error {
 		return fmt.Errorf("record: %w", err)
 	}
 	key := fmt.Sprintf("%s:notice:%d", id, round)
-	if _, _, err := st.ClaimOutbox(ctx, store.OutboxMessage{MessageKey: key, CustomerID: sql.NullString{String: id, Valid: true},
+	if _, err := st.ClaimOutbox(ctx, store.OutboxMessage{MessageKey: key, CustomerID: sql.NullString{String: id, Valid: true},
 		Stage: "due", Template: "due", ToEmail: "billing@acme.test", Subject: "Invoice due", BodyText: "text", BodyHTML: "<p>html</p>"}); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
