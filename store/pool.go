@@ -180,14 +180,14 @@ func (c *deadlineConn) deadline() time.Time {
 }
 
 func (c *deadlineConn) Read(b []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(c.deadline()); err != nil {
+	if err := c.SetReadDeadline(c.deadline()); err != nil {
 		return 0, err
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *deadlineConn) Write(b []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(c.deadline()); err != nil {
+	if err := c.SetWriteDeadline(c.deadline()); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(b)

@@ -207,3 +207,26 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// BenchmarkPoolChurn runs the workload on 2×8 goroutines against a pool of
+// 8 (the old settings: database/sql's 2 idle; the new: idle = open) and
+// reports connections opened per store operation after a warm-up.
+func BenchmarkPoolChurn(b *testing.B) {
+	for _, idle := range []int{2, 8} {
+		b.Run(fmt.Sprintf("idle=%d", idle), func(b *testing.B) {
+			dbURL, _ := pgtest.New(b)
+			p := config.DB{MaxConns: 8}
+			st, cc := openCounted(b, dbURL, p)
+			st.DB().SetMaxIdleConns(idle)
+			run(b, st, 2*p.MaxConns, 2, 0)
+			before := cc.stats()
+			b.ResetTimer()
+			rounds := max(1, b.N/(2*p.MaxConns))
+			run(b, st, 2*p.MaxConns, rounds, 2)
+			b.StopTimer()
+			d := cc.stats().minus(before)
+			b.ReportMetric(float64(d.conns)/float64(d.statements), "conns/stmt")
+			b.ReportMetric(float64(d.conns)/float64(rounds*2*p.MaxConns), "conns/round")
+		})
+	}
+}
