@@ -221,12 +221,12 @@ func (a *Activities) deliver(ctx context.Context, row store.OutboxMessage, msg m
 			return a.finishSent(ctx, msg.Key, d.ProviderID, 0)
 		}
 	}
-	cur, claimed, err := a.Store.ClaimOutbox(ctx, row)
+	cur, err := a.Store.ClaimOutbox(ctx, row)
 	if err != nil {
 		return NoticeResult{}, err
 	}
 	res := NoticeResult{Key: msg.Key, Status: cur.Status, ProviderMessageID: cur.ProviderMessageID.String, Attempts: cur.Attempts}
-	if !claimed {
+	if !cur.Claimed {
 		switch cur.Status {
 		case store.OutboxSent, store.OutboxLogged:
 			return res, nil // sent before: never twice

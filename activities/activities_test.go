@@ -275,9 +275,9 @@ func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, claimed, err := f.st.ClaimOutbox(context.Background(), store.OutboxMessage{MessageKey: msg.Key, CustomerID: sql.NullString{String: "acme", Valid: true},
-		Stage: msg.Stage, Template: msg.Template, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML}); err != nil || !claimed {
-		t.Fatalf("claim: %v %v", claimed, err)
+	if cur, err := f.st.ClaimOutbox(context.Background(), store.OutboxMessage{MessageKey: msg.Key, CustomerID: sql.NullString{String: "acme", Valid: true},
+		Stage: msg.Stage, Template: msg.Template, ToEmail: msg.To, Subject: msg.Subject, BodyText: msg.Text, BodyHTML: msg.HTML}); err != nil || !cur.Claimed {
+		t.Fatalf("claim: %v %v", cur.Claimed, err)
 	}
 	// ... the worker dies here, after the send and before recording it.
 	_, err = f.send(in)

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/config"
 	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/policy"
@@ -321,7 +322,7 @@ func TestDeliverInterruptedAttemptIsRetried(t *testing.T) {
 func TestDeliverWithDatabaseCut(t *testing.T) {
 	dbURL, _ := pgtest.New(t)
 	proxied, proxy := pgtest.Behind(t, dbURL)
-	st, err := store.Open(context.Background(), proxied)
+	st, err := store.Open(context.Background(), proxied, config.DefaultDB())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,36 @@ type Config struct {
 	WebhookAllowHTTPLoopback bool          // DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK: accept http:// to loopback endpoints
 	// The worker's cache, pollers and concurrency (config/tuning.go).
 	Tuning Tuning
+	DB     DB // the PostgreSQL pool and driver bounds
+}
+
+// DB sizes the worker's PostgreSQL pool and bounds what its connections
+// wait for.
+type DB struct {
+	// MaxConns is the pool's size, open and idle alike, so that a steady
+	// load reuses connections instead of closing and reopening them
+	// (DUNNING_DB_MAX_CONNS).
+	MaxConns int
+	// StatementTimeout is the session's statement_timeout: the server ends
+	// a statement that runs longer (DUNNING_DB_STATEMENT_TIMEOUT).
+	StatementTimeout time.Duration
+	// IOTimeout bounds every read and write on a connection: a server that
+	// stops answering (a partition) fails the call after it instead of
+	// when TCP gives up. It is longer than StatementTimeout, so a slow
+	// statement is ended by the server first (DUNNING_DB_IO_TIMEOUT).
+	IOTimeout time.Duration
+}
+
+// Database defaults.
+const (
+	DefaultDBMaxConns         = 20
+	DefaultDBStatementTimeout = 30 * time.Second
+	DefaultDBIOTimeout        = 45 * time.Second
+)
+
+// DefaultDB is the pool a process gets without DUNNING_DB_* settings.
+func DefaultDB() DB {
+	return DB{MaxConns: DefaultDBMaxConns, StatementTimeout: DefaultDBStatementTimeout, IOTimeout: DefaultDBIOTimeout}
 }
 
 // DefaultDatabaseURL is the local development database.
@@ -133,6 +164,9 @@ func FromGetenv(getenv func(string) string) (Config, error) {
 	if err := c.tuningFromEnv(env); err != nil {
 		return c, err
 	}
+	if err := c.dbFromEnv(env); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
 }
 
@@ -168,6 +202,46 @@ func (c *Config) webhooksFromEnv(env func(key, def string) string) error {
 	case "false", "0", "no":
 	default:
 		return fmt.Errorf("DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK %q must be true or false", v)
+	}
+	return nil
+}
+
+// dbFromEnv reads the pool and driver bounds.
+func (c *Config) dbFromEnv(env func(key, def string) string) error {
+	c.DB = DefaultDB()
+	if v := env("DUNNING_DB_MAX_CONNS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return fmt.Errorf("DUNNING_DB_MAX_CONNS %q must be a whole number from 1 to 1000", v)
+		}
+		c.DB.MaxConns = n
+	}
+	for _, d := range []struct {
+		name string
+		def  time.Duration
+		to   *time.Duration
+	}{
+		{"DUNNING_DB_STATEMENT_TIMEOUT", DefaultDBStatementTimeout, &c.DB.StatementTimeout},
+		{"DUNNING_DB_IO_TIMEOUT", DefaultDBIOTimeout, &c.DB.IOTimeout},
+	} {
+		v := env(d.name, d.def.String())
+		t, err := time.ParseDuration(v)
+		if err != nil || t < time.Second {
+			return fmt.Errorf("%s %q must be a duration of at least 1s, like %s", d.name, v, d.def)
+		}
+		*d.to = t
+	}
+	return c.DB.Validate()
+}
+
+// Validate checks that the bounds fit together.
+func (d DB) Validate() error {
+	if d.MaxConns < 1 {
+		return fmt.Errorf("DUNNING_DB_MAX_CONNS %d must be at least 1", d.MaxConns)
+	}
+	if d.StatementTimeout <= 0 || d.IOTimeout <= d.StatementTimeout {
+		return fmt.Errorf("DUNNING_DB_IO_TIMEOUT (%s) must be longer than DUNNING_DB_STATEMENT_TIMEOUT (%s), so that the server ends a slow statement before the driver gives up on the connection",
+			d.IOTimeout, d.StatementTimeout)
 	}
 	return nil
 }
@@ -246,6 +320,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("temporal_api_key", set(c.TemporalAPIKey)),
 		slog.String("task_queue", c.TaskQueue),
 		slog.String("database", Redact(c.DatabaseURL)),
+		slog.Int("db_max_conns", c.DB.MaxConns),
+		slog.Duration("db_io_timeout", c.DB.IOTimeout),
 		slog.String("sendgrid_host", c.SendGridAPIHost),
 		slog.String("sendgrid_key", key),
 		slog.String("from", c.FromEmail),

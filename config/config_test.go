@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaults(t *testing.T) {
@@ -91,6 +92,37 @@ func TestWebhookSettings(t *testing.T) {
 		"DUNNING_WEBHOOK_GIVE_UP":             {"DUNNING_WEBHOOK_GIVE_UP": "0s"},
 		"DUNNING_WEBHOOK_RETRY_MAX":           {"DUNNING_WEBHOOK_RETRY_FIRST": "1m", "DUNNING_WEBHOOK_RETRY_MAX": "30s"},
 		"DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK": {"DUNNING_WEBHOOK_ALLOW_HTTP_LOOPBACK": "maybe"},
+	} {
+		if _, err := FromGetenv(func(k string) string { return vars[k] }); err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
+			t.Errorf("%v: err = %v", vars, err)
+		}
+	}
+}
+
+func TestDBSettings(t *testing.T) {
+	c, err := FromGetenv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DB != DefaultDB() || c.DB.MaxConns != 20 {
+		t.Errorf("db defaults = %+v", c.DB)
+	}
+	set := map[string]string{"DUNNING_DB_MAX_CONNS": "64", "DUNNING_DB_STATEMENT_TIMEOUT": "2m", "DUNNING_DB_IO_TIMEOUT": "3m"}
+	c, err = FromGetenv(func(k string) string { return set[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (DB{MaxConns: 64, StatementTimeout: 2 * time.Minute, IOTimeout: 3 * time.Minute}); c.DB != want {
+		t.Errorf("db = %+v, want %+v", c.DB, want)
+	}
+	for name, vars := range map[string]map[string]string{
+		"DUNNING_DB_MAX_CONNS":          {"DUNNING_DB_MAX_CONNS": "0"},
+		"DUNNING_DB_MAX_CONNS ":         {"DUNNING_DB_MAX_CONNS": "twenty"},
+		"DUNNING_DB_MAX_CONNS  ":        {"DUNNING_DB_MAX_CONNS": "5000"},
+		"DUNNING_DB_STATEMENT_TIMEOUT":  {"DUNNING_DB_STATEMENT_TIMEOUT": "500ms"},
+		"DUNNING_DB_IO_TIMEOUT":         {"DUNNING_DB_IO_TIMEOUT": "soon"},
+		"DUNNING_DB_IO_TIMEOUT ":        {"DUNNING_DB_IO_TIMEOUT": "20s"}, // not longer than the 30s statement timeout
+		"DUNNING_DB_STATEMENT_TIMEOUT ": {"DUNNING_DB_STATEMENT_TIMEOUT": "1m", "DUNNING_DB_IO_TIMEOUT": "1m"},
 	} {
 		if _, err := FromGetenv(func(k string) string { return vars[k] }); err == nil || !strings.Contains(err.Error(), strings.TrimSpace(name)) {
 			t.Errorf("%v: err = %v", vars, err)

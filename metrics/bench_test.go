@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/example/dunning/config"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/reports"
 )
@@ -86,7 +87,7 @@ func BenchmarkScrape(b *testing.B) {
 	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 	loadScrapeBench(b, db, now)
 	ctx := context.Background()
-	mdb, err := OpenDB(ctx, dbURL)
+	mdb, err := OpenDB(ctx, dbURL, config.DefaultDB())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // PostgreSQL driver
 
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/store"
 )
 
 // dbSettings are the metrics connections' session settings. JIT compiling
@@ -24,24 +23,17 @@ var dbSettings = map[string]string{"jit": "off", "application_name": "dunning-me
 const maxConns = 2
 
 // OpenDB opens the collector's own small pool on the worker's database,
-// with dbSettings, and checks that it answers.
-func OpenDB(ctx context.Context, dsn string) (*sqlx.DB, error) {
+// with dbSettings and the worker's driver bounds (p's timeouts; its size is
+// maxConns), and checks that it answers.
+func OpenDB(ctx context.Context, dsn string, p config.DB) (*sqlx.DB, error) {
 	withSettings, err := addSettings(dsn)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlx.Open("postgres", withSettings)
+	p.MaxConns = maxConns
+	db, err := store.OpenDB(ctx, withSettings, p)
 	if err != nil {
-		return nil, fmt.Errorf("metrics database: %w", err)
-	}
-	db.SetMaxOpenConns(maxConns)
-	db.SetMaxIdleConns(maxConns)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(pingCtx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("metrics: cannot reach PostgreSQL at %s: %w", config.Redact(dsn), err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return db, nil
 }

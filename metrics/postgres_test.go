@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/example/dunning/config"
 	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
 )
@@ -225,7 +226,7 @@ func only(c *Collector, name string) *filtered { return &filtered{c: c, name: na
 func TestScrapeSurvivesADatabaseCut(t *testing.T) {
 	dbURL, _ := pgtest.New(t)
 	proxied, proxy := pgtest.Behind(t, dbURL)
-	db, err := OpenDB(context.Background(), proxied)
+	db, err := OpenDB(context.Background(), proxied, config.DefaultDB())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +312,7 @@ func TestOpenDBSettings(t *testing.T) {
 	u, _ := url.Parse(dbURL)
 	kv := "host=" + u.Hostname() + " port=" + u.Port() + " user=postgres dbname=" + strings.TrimPrefix(u.Path, "/") + " sslmode=disable"
 	for _, dsn := range []string{dbURL, kv, dbURL + "&application_name=mine"} {
-		db, err := OpenDB(context.Background(), dsn)
+		db, err := OpenDB(context.Background(), dsn, config.DefaultDB())
 		if err != nil {
 			t.Fatalf("%s: %v", dsn, err)
 		}
@@ -328,7 +329,7 @@ func TestOpenDBSettings(t *testing.T) {
 			t.Errorf("%s: jit %s, application_name %s", dsn, jit, name)
 		}
 	}
-	if _, err := OpenDB(context.Background(), "mysql://x@y/z"); err == nil {
+	if _, err := OpenDB(context.Background(), "mysql://x@y/z", config.DefaultDB()); err == nil {
 		t.Error("a mysql URL was accepted")
 	}
 }

@@ -112,7 +112,7 @@ func (o *Ops) db(ctx context.Context) (*store.Store, error) {
 	if o.store != nil {
 		return o.store, nil
 	}
-	st, err := store.Open(ctx, o.cfg.DatabaseURL)
+	st, err := store.Open(ctx, o.cfg.DatabaseURL, o.cfg.DB)
 	if err != nil {
 		return nil, &UnavailableError{err}
 	}
@@ -325,6 +325,12 @@ func waitRead[T any](ctx context.Context, read func() (T, error)) (T, error) {
 // Store returns the database, opening it if needed: for migrations and
 // reports.
 func (o *Ops) Store(ctx context.Context) (*store.Store, error) { return o.db(ctx) }
+
+// Migrate applies the schema migrations (store.Migrate: a connection of
+// their own, since one statement may run longer than the pool allows).
+func (o *Ops) Migrate(ctx context.Context) (int64, error) {
+	return store.Migrate(ctx, o.cfg.DatabaseURL)
+}
 
 // ParseTime reads the times staff type: RFC 3339, or a date (midnight UTC).
 func ParseTime(s string) (time.Time, error) {

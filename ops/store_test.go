@@ -45,7 +45,7 @@ func TestStoreReads(t *testing.T) {
 	if _, err := st.Record(ctx, activities.CustomerSnapshot(acct, now).Row(), events); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.ClaimOutbox(ctx, store.OutboxMessage{MessageKey: "acme:welcome", CustomerID: sql.NullString{String: "acme", Valid: true}, Stage: "welcome",
+	if _, err := st.ClaimOutbox(ctx, store.OutboxMessage{MessageKey: "acme:welcome", CustomerID: sql.NullString{String: "acme", Valid: true}, Stage: "welcome",
 		Template: "welcome", ToEmail: app.Email, Subject: "Welcome", BodyText: "Hi"}); err != nil {
 		t.Fatal(err)
 	}

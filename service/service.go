@@ -27,7 +27,6 @@ import (
 	"github.com/example/dunning/mail"
 	"github.com/example/dunning/reconcile"
 	"github.com/example/dunning/risk/providers"
-	"github.com/example/dunning/schema"
 	"github.com/example/dunning/store"
 	"github.com/example/dunning/webhooks"
 	"github.com/example/dunning/workflows"
@@ -213,14 +212,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DB)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
 	wk := &Worker{Client: c, Store: st, cfg: cfg, logger: logger}
 	if opts.Migrate {
-		v, err := schema.Migrate(ctx, st.DB().DB)
+		v, err := store.Migrate(ctx, cfg.DatabaseURL)
 		if err != nil {
 			wk.Close()
 			return nil, err

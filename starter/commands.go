@@ -13,7 +13,6 @@ import (
 	"github.com/example/dunning/account"
 	"github.com/example/dunning/contract"
 	"github.com/example/dunning/ops"
-	"github.com/example/dunning/schema"
 	"github.com/example/dunning/workflows"
 )
 
@@ -354,13 +353,9 @@ func (a *app) migrateCmd() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 			defer cancel()
-			st, err := a.ops.Store(ctx)
+			v, err := a.ops.Migrate(ctx)
 			if err != nil {
 				return explain(err)
-			}
-			v, err := schema.Migrate(ctx, st.DB().DB)
-			if err != nil {
-				return err
 			}
 			fmt.Fprintf(a.out, "database schema at version %d\n", v)
 			return nil

@@ -47,35 +47,56 @@ type OutboxMessage struct {
 const outboxWithDelivery = `SELECT o.*, COALESCE(d.delivery_status, '') AS delivery_status
 	FROM email_outbox o LEFT JOIN email_outbox_delivery d USING (message_key)`
 
+// OutboxClaim is where a message stands when an attempt claims it.
+type OutboxClaim struct {
+	Status            string         `db:"status"`
+	Attempts          int            `db:"attempts"`
+	ProviderMessageID sql.NullString `db:"provider_message_id"`
+	LastError         sql.NullString `db:"last_error"`
+	Claimed           bool           `db:"claimed"` // the caller may send now
+}
+
+// claimOutbox writes a new message already taken for sending, or takes a
+// pending one (a retryable failure put it back), in one statement; it
+// returns the row's state, never the bodies the caller already has. Under
+// ON CONFLICT DO UPDATE the conflicting row is locked and its WHERE read
+// at its latest version, so of concurrent attempts exactly one claims.
+// When nothing is claimed the row's state is read in the same statement;
+// a row committed by a concurrent attempt after this statement's snapshot
+// is not visible to that read (no row comes back), and ClaimOutbox reads
+// it again.
+const claimOutbox = `
+WITH claimed AS (
+	INSERT INTO email_outbox AS o (message_key, customer_id, invoice_id, stage, template, channel, to_email, subject, body_text, body_html, status, attempts)
+	VALUES ($1, $2, $3, $4, $5, COALESCE(NULLIF($6, ''), 'email'), $7, $8, $9, $10, 'sending', 1)
+	ON CONFLICT (message_key) DO UPDATE SET status = 'sending', attempts = o.attempts + 1, updated_at = now()
+	WHERE o.status = 'pending'
+	RETURNING o.status, o.attempts, o.provider_message_id, o.last_error
+)
+SELECT status, attempts, provider_message_id, last_error, true AS claimed FROM claimed
+UNION ALL
+SELECT status, attempts, provider_message_id, last_error, false FROM email_outbox
+WHERE message_key = $1 AND NOT EXISTS (SELECT 1 FROM claimed)`
+
 // ClaimOutbox writes the message if it is new, and takes it for sending if
-// nothing has been sent for its key yet. It returns the row as it stands and
-// whether the caller may send now. A row left in "sending" by an attempt that
-// died is returned unclaimed: whether SendGrid took it is unknown.
-func (s *Store) ClaimOutbox(ctx context.Context, m OutboxMessage) (OutboxMessage, bool, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+// nothing has been sent for its key yet, committed before the caller sends.
+// It returns where the row stands and whether the caller may send now. A
+// row left in "sending" by an attempt that died is returned unclaimed:
+// whether SendGrid took it is unknown. What was first written for a key is
+// kept; a retry's copy of the message is not written.
+func (s *Store) ClaimOutbox(ctx context.Context, m OutboxMessage) (OutboxClaim, error) {
+	var c OutboxClaim
+	err := s.db.GetContext(ctx, &c, claimOutbox, m.MessageKey, m.CustomerID, m.InvoiceID, m.Stage, m.Template, m.Channel,
+		m.ToEmail, m.Subject, m.BodyText, m.BodyHTML)
+	if errors.Is(err, sql.ErrNoRows) {
+		// A concurrent attempt wrote the row after this statement began.
+		err = s.db.GetContext(ctx, &c, `SELECT status, attempts, provider_message_id, last_error, false AS claimed
+			FROM email_outbox WHERE message_key = $1`, m.MessageKey)
+	}
 	if err != nil {
-		return OutboxMessage{}, false, err
+		return OutboxClaim{}, fmt.Errorf("outbox %s: %w", m.MessageKey, err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.NamedExecContext(ctx, `
-		INSERT INTO email_outbox (message_key, customer_id, invoice_id, stage, template, channel, to_email, subject, body_text, body_html, status)
-		VALUES (:message_key, :customer_id, :invoice_id, :stage, :template, COALESCE(NULLIF(:channel, ''), 'email'), :to_email, :subject, :body_text, :body_html, 'pending')
-		ON CONFLICT (message_key) DO NOTHING`, m); err != nil {
-		return OutboxMessage{}, false, fmt.Errorf("outbox %s: %w", m.MessageKey, err)
-	}
-	var row OutboxMessage
-	if err := tx.GetContext(ctx, &row, `SELECT * FROM email_outbox WHERE message_key = $1 FOR UPDATE`, m.MessageKey); err != nil {
-		return OutboxMessage{}, false, err
-	}
-	if row.Status != OutboxPending {
-		return row, false, tx.Commit()
-	}
-	if err := tx.GetContext(ctx, &row, `
-		UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, updated_at = now()
-		WHERE id = $1 RETURNING *`, row.ID); err != nil {
-		return OutboxMessage{}, false, err
-	}
-	return row, true, tx.Commit()
+	return c, nil
 }
 
 // FinishOutbox records how a send ended. A retryable failure puts the row

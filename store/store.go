@@ -18,30 +18,11 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/example/dunning/account"
-	"github.com/example/dunning/config"
 )
 
 // Store wraps the database handle.
 type Store struct {
 	db *sqlx.DB
-}
-
-// Open connects and checks the connection, so that a missing database is
-// reported at start with one clear line rather than at the first query.
-func Open(ctx context.Context, url string) (*Store, error) {
-	db, err := sqlx.Open("postgres", url)
-	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	db.SetMaxOpenConns(20)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(pingCtx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", config.Redact(url), err)
-	}
-	return &Store{db: db}, nil
 }
 
 // New wraps an open handle.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/config"
 	"github.com/example/dunning/internal/faults"
 	"github.com/example/dunning/internal/pgtest"
 	"github.com/example/dunning/policy"
@@ -128,7 +129,7 @@ func TestSubscriptionProvisioningSurvivesTheDatabaseCut(t *testing.T) {
 	}
 	viaProxy, proxy := pgtest.Behind(t, dbURL)
 	ctx := context.Background()
-	st, err := store.Open(ctx, viaProxy)
+	st, err := store.Open(ctx, viaProxy, config.DefaultDB())
 	if err != nil {
 		t.Fatal(err)
 	}

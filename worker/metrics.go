@@ -59,7 +59,7 @@ func (m *metricsEndpoint) serve(ctx context.Context, cfg config.Config, logger *
 	if err != nil {
 		return nil, err
 	}
-	db, err := metrics.OpenDB(ctx, cfg.DatabaseURL)
+	db, err := metrics.OpenDB(ctx, cfg.DatabaseURL, cfg.DB)
 	if err != nil {
 		return nil, err
 	}

@@ -3,12 +3,13 @@
 //
 // lib/pq ends a query on a cancelled context only once the server has its
 // cancel request: with the server silent (a network partition, a
-// blackholed proxy) both wait until TCP gives up, many minutes later.
-// Callers that owe someone an answer (a staff page, an API call) get it
-// by their deadline instead; the abandoned call ends when the network
-// does, holding one pooled connection meanwhile (at most the pool's size,
-// after which calls wait for a connection, and that wait honours the
-// context).
+// blackholed proxy) both wait until the driver's I/O timeout
+// (DUNNING_DB_IO_TIMEOUT, 45 s by default; store.Dialer) fails the call.
+// Callers that owe someone an answer sooner (a staff page, an API call)
+// get it by their own deadline instead; the abandoned call ends at the
+// I/O timeout, holding one pooled connection meanwhile (at most the
+// pool's size, after which calls wait for a connection, and that wait
+// honours the context).
 package bounded
 
 import (
