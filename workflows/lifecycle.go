@@ -26,6 +26,15 @@ type Input struct {
 	// Notices that were still being sent (a mail provider outage) when
 	// the previous run continued as new; this run sends them.
 	Notices []account.Notice `json:"notices,omitempty"`
+	// Lean is what a run since version lean knew when it continued as
+	// new; nil on a new customer and from older runs.
+	Lean *Carried `json:"lean,omitempty"`
+}
+
+// Carried is what a lean run hands the next one besides the account.
+type Carried struct {
+	Level int   `json:"level"` // versions decided: see leanLevel
+	Attrs Attrs `json:"attrs"` // the search attributes as last upserted
 }
 
 // Workflows holds what workflow code needs besides its input. Both are read
@@ -51,7 +60,10 @@ type lifecycle struct {
 	// the records, and answers updates only once their change is durable
 	// (version durable-effects). Older runs replay the old way.
 	durable bool
-	fatal   error // a change PostgreSQL will never take: the run ends
+	// lean: since version lean (every older change at its newest): no
+	// GetVersion, upsert or timer that carries no news.
+	lean  bool
+	fatal error // a change PostgreSQL will never take: the run ends
 
 	// Batches of events waiting to be recorded and acted on, in order.
 	pending  []batch
@@ -69,7 +81,10 @@ type lifecycle struct {
 	bounces    workflow.ReceiveChannel
 	timer      *wakeTimer
 	cycleEnded bool // an invoice was issued: a good moment to continue as new
-	lastAttrs  attrs
+	lastAttrs  Attrs
+	// Since lean: emails of batches recorded after the cycle ended, sent
+	// by the next run.
+	deferred []account.Notice
 }
 
 type batch struct {
@@ -88,7 +103,11 @@ type wakeTimer struct {
 // CustomerLifecycle owns one customer from application to termination.
 func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, policies: wf.Policies, sending: map[string]sendingNotice{}, charging: map[string]time.Time{}}
-	w.durable = workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
+	// A continued lean run knows its versions; any other asks for lean
+	// first, so that a new customer records one marker, not one per change.
+	w.lean = in.Lean != nil && in.Lean.Level >= leanLevel ||
+		workflow.GetVersion(ctx, versionLean, workflow.DefaultVersion, 1) == 1
+	w.durable = w.lean || workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
 	fresh := in.Carried == nil
 	if fresh {
 		acct, err := wf.open(ctx, in.Application)
@@ -128,7 +147,7 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		events := w.acct.Open(now)
 		// Version 1 screens applications; histories from before it
 		// approved every application with prepayment.
-		if workflow.GetVersion(ctx, "screening", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		if !w.lean && workflow.GetVersion(ctx, "screening", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 			approved, err := w.acct.Approve(true, account.SystemActor, "approved with prepayment", now)
 			if err != nil {
 				return err
@@ -137,6 +156,12 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		} else if err := wf.screen(ctx, w, events); err != nil {
 			return err
 		}
+	} else if w.lean && in.Lean != nil {
+		// The search attributes carried over with the run (the
+		// continue-as-new command copies them): upsert only changes.
+		w.lastAttrs = in.Lean.Attrs
+		w.lastAttrs.set = true
+		w.upsertAttrs(ctx, false)
 	} else {
 		w.upsertAttrs(ctx, true)
 	}
@@ -264,6 +289,14 @@ func (w *lifecycle) loop(ctx workflow.Context) error {
 			return w.fatal
 		}
 		if w.idle(ctx) {
+			if w.acct.Status == account.StatusTerminated && len(w.deferred) > 0 {
+				// Not continuing after all: send them here.
+				for _, n := range w.deferred {
+					w.startNotice(ctx, n)
+				}
+				w.deferred = nil
+				continue
+			}
 			if w.acct.Status == account.StatusTerminated && w.settled() {
 				return nil
 			}
@@ -285,11 +318,14 @@ func (w *lifecycle) sleep(ctx workflow.Context) {
 	if w.acct.Status == account.StatusTerminated {
 		ok = false
 	}
-	if w.timer != nil && (!ok || !at.Equal(w.timer.at)) {
+	// Continuing: a timer already running is kept (cancelling it would be
+	// one more event) and none is started.
+	continuing := w.continuing()
+	if w.timer != nil && (!ok || !at.Equal(w.timer.at)) && !continuing {
 		w.timer.cancel()
 		w.timer = nil
 	}
-	if ok && w.timer == nil {
+	if ok && w.timer == nil && !continuing {
 		tctx, cancel := workflow.WithCancel(ctx)
 		fut := workflow.NewTimerWithOptions(tctx, at.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: label})
 		w.timer = &wakeTimer{at: at, fut: fut, cancel: cancel}
@@ -304,6 +340,15 @@ func (w *lifecycle) sleep(ctx workflow.Context) {
 }
 
 func (w *lifecycle) poke() { w.wake.SendAsync(true) }
+
+// continuing reports whether, since lean, the run is only waiting to become
+// idle to continue as new, with nothing in flight that might hold it up
+// (an email, a charge, a provisioning call): what is left (records,
+// handlers, bounces) pokes the loop when done, so no wake timer is started
+// only to be abandoned. The next run starts the timer.
+func (w *lifecycle) continuing() bool {
+	return w.lean && w.cycleEnded && w.inFlight == 0 && len(w.charging) == 0 && w.provisioning == ""
+}
 
 // idle reports whether nothing is being recorded, sent or handled. Since
 // durable-effects an email stuck behind a mail outage does not count: it is
@@ -341,6 +386,10 @@ func (w *lifecycle) continueAsNew(ctx workflow.Context) error {
 		for _, key := range slices.Sorted(maps.Keys(w.sending)) {
 			in.Notices = append(in.Notices, w.sending[key].notice)
 		}
+	}
+	if w.lean {
+		in.Notices = append(in.Notices, w.deferred...)
+		in.Lean = &Carried{Level: leanLevel, Attrs: w.lastAttrs}
 	}
 	return workflow.NewContinueAsNewError(ctx, WorkflowType, in)
 }
@@ -413,8 +462,14 @@ func (w *lifecycle) runEffects(ctx workflow.Context) {
 				return
 			}
 			w.acct.QueueProvisioning(b.events, w.provisioning)
-			w.startNotices(ctx, b.events)
-			w.startCharges(ctx, b.events)
+			if w.lean && w.cycleEnded {
+				// The run continues as new once idle: the next run sends
+				// these (and the charges, in flight in the account).
+				w.deferNotices(b.events)
+			} else {
+				w.startNotices(ctx, b.events)
+				w.startCharges(ctx, b.events)
+			}
 		} else {
 			w.execute(ctx, b)
 		}
@@ -513,12 +568,17 @@ func noticeSummary(n account.Notice, to string) string {
 	return s + " to " + to
 }
 
-// attrs are the search attributes as last upserted.
-type attrs struct {
-	status, stage, tier, provisioning string
-	exemptions                        string // comma-joined, sorted
-	overdue, days                     int64
-	set                               bool
+// Attrs are the search attributes as last upserted (carried across
+// continue-as-new since lean).
+type Attrs struct {
+	Status       string `json:"status,omitempty"`
+	Stage        string `json:"stage,omitempty"`
+	Tier         string `json:"tier,omitempty"`
+	Provisioning string `json:"provisioning,omitempty"`
+	Exemptions   string `json:"exemptions,omitempty"` // comma-joined, sorted
+	Overdue      int64  `json:"overdue,omitempty"`
+	Days         int64  `json:"days,omitempty"`
+	set          bool
 }
 
 // upsertAttrs sends the search attributes that changed since the last
@@ -526,48 +586,48 @@ type attrs struct {
 func (w *lifecycle) upsertAttrs(ctx workflow.Context, force bool) {
 	now := workflow.Now(ctx)
 	a := w.acct
-	cur := attrs{status: string(a.Status), stage: a.DunningStage(), tier: a.RiskTier,
-		overdue: a.OverdueMinor(now), days: int64(a.DaysPastDue(now)), set: true}
+	cur := Attrs{Status: string(a.Status), Stage: a.DunningStage(), Tier: a.RiskTier,
+		Overdue: a.OverdueMinor(now), Days: int64(a.DaysPastDue(now)), set: true}
 	last := w.lastAttrs
 	if force || !last.set {
-		last = attrs{}
+		last = Attrs{}
 	}
 	var ups []temporal.SearchAttributeUpdate
 	if !last.set {
 		ups = append(ups, AttrCustomerID.ValueSet(a.Customer.CustomerID))
 	}
-	if cur.status != last.status {
-		ups = append(ups, AttrAccountStatus.ValueSet(cur.status))
+	if cur.Status != last.Status {
+		ups = append(ups, AttrAccountStatus.ValueSet(cur.Status))
 	}
-	if cur.stage != last.stage {
-		ups = append(ups, AttrDunningStage.ValueSet(cur.stage))
+	if cur.Stage != last.Stage {
+		ups = append(ups, AttrDunningStage.ValueSet(cur.Stage))
 	}
-	if cur.tier != last.tier && cur.tier != "" {
-		ups = append(ups, AttrRiskTier.ValueSet(cur.tier))
+	if cur.Tier != last.Tier && cur.Tier != "" {
+		ups = append(ups, AttrRiskTier.ValueSet(cur.Tier))
 	}
-	if cur.overdue != last.overdue || !last.set {
-		ups = append(ups, AttrAmountOverdue.ValueSet(cur.overdue))
+	if cur.Overdue != last.Overdue || !last.set {
+		ups = append(ups, AttrAmountOverdue.ValueSet(cur.Overdue))
 	}
 	// Only customers that ever had an exemption upsert it, so runs from
 	// before exemptions replay the same commands.
 	names := a.ExemptionNames()
-	if cur.exemptions = strings.Join(names, ","); cur.exemptions != last.exemptions {
+	if cur.Exemptions = strings.Join(names, ","); cur.Exemptions != last.Exemptions {
 		if len(names) == 0 {
 			ups = append(ups, AttrExemptions.ValueUnset())
 		} else {
 			ups = append(ups, AttrExemptions.ValueSet(names))
 		}
 	}
-	if cur.days != last.days || !last.set {
-		ups = append(ups, AttrDaysPastDue.ValueSet(cur.days))
+	if cur.Days != last.Days || !last.set {
+		ups = append(ups, AttrDaysPastDue.ValueSet(cur.Days))
 	}
 	if w.durable {
-		cur.provisioning = ProvisioningOK
+		cur.Provisioning = ProvisioningOK
 		if a.Provisioning.State() == account.ProvisioningFailing {
-			cur.provisioning = ProvisioningFailing
+			cur.Provisioning = ProvisioningFailing
 		}
-		if cur.provisioning != last.provisioning {
-			ups = append(ups, AttrProvisioningState.ValueSet(cur.provisioning))
+		if cur.Provisioning != last.Provisioning {
+			ups = append(ups, AttrProvisioningState.ValueSet(cur.Provisioning))
 		}
 	}
 	w.lastAttrs = cur
