@@ -125,11 +125,15 @@ func (w *lifecycle) registerChangePolicy(ctx workflow.Context) error {
 		func(ctx workflow.Context, c account.PolicyChange, _ time.Time) ([]account.Event, error) {
 			// Through a side effect, as at the start: a later change to the
 			// policy files never changes what this customer replays.
-			to, err := loadPolicy(ctx, w.policies, c.To)
+			to, hash, err := loadPolicy(ctx, w.policies, c.To, w.lean)
 			if err != nil {
 				return nil, err
 			}
-			return w.acct.ChangePolicy(c, to, workflow.Now(ctx))
+			events, err := w.acct.ChangePolicy(c, to, workflow.Now(ctx))
+			if err == nil {
+				w.pinned(to, hash)
+			}
+			return events, err
 		},
 	)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -110,13 +111,16 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	w.durable = w.lean || workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
 	fresh := in.Carried == nil
 	if fresh {
-		acct, err := wf.open(ctx, in.Application)
+		acct, err := wf.open(ctx, in.Application, w.lean)
 		if err != nil {
 			return err
 		}
 		w.acct = acct
 	} else {
 		w.acct = in.Carried
+		if w.lean {
+			w.sharePolicy()
+		}
 	}
 	w.acct.Durable = w.durable
 	if fresh {
@@ -187,12 +191,12 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 		workflow.GetLogger(ctx).Info("screening result not applied", "status", w.acct.Status)
 		return nil
 	}
-	pol := w.acct.Policy
+	pol, hash := w.acct.Policy, w.acct.PolicyHash
 	if res.Policy != pol.Name {
-		p, err := loadPolicy(ctx, wf.Policies, res.Policy)
+		p, h, err := loadPolicy(ctx, wf.Policies, res.Policy, w.lean)
 		switch {
 		case err == nil:
-			pol = p
+			pol, hash = p, h
 		case w.durable:
 			// A tier's policy missing on this worker must not end the
 			// customer: keep the one it applied with.
@@ -205,6 +209,7 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "Screening", nil)
 	}
+	w.pinned(pol, hash)
 	w.commit(ctx, events, "screening: "+string(res.Screening.Outcome))
 	if w.acct.Status != account.StatusTerminated {
 		unlock := w.lockPhone(ctx)
@@ -229,10 +234,8 @@ func (w *lifecycle) sendPhoneCode(ctx workflow.Context) {
 	w.commit(ctx, w.acct.PhoneCodeSent(res.Hash, res.Salt, workflow.Now(ctx)), "phone code sent")
 }
 
-// open validates the application and loads its policy. The policy is read
-// through a side effect, so that a later change to the policy files never
-// changes what a running customer replays.
-func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*account.Account, error) {
+// open validates the application and loads its policy (see loadPolicy).
+func (wf *Workflows) open(ctx workflow.Context, app account.Application, lean bool) (*account.Account, error) {
 	app.Normalize()
 	if err := app.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidApplication", nil)
@@ -241,35 +244,89 @@ func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*accou
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("workflow ID %q must be %q for customer_id %q", id, WorkflowID(app.CustomerID), app.CustomerID), "InvalidApplication", nil)
 	}
-	pol, err := loadPolicy(ctx, wf.Policies, app.Policy)
+	pol, hash, err := loadPolicy(ctx, wf.Policies, app.Policy, lean)
 	if err != nil {
 		return nil, err
 	}
-	return account.New(app, pol, "", workflow.Now(ctx)), nil
+	acct := account.New(app, *pol, "", workflow.Now(ctx))
+	acct.Policy = pol // the shared copy, since lean
+	if lean {
+		acct.PolicyID, acct.PolicyHash = pol.ID(), hash
+	}
+	return acct, nil
 }
 
-// loadPolicy reads a policy through a side effect: the policy files may
-// change, what a customer replays may not.
-func loadPolicy(ctx workflow.Context, reg *policy.Registry, name string) (policy.Policy, error) {
+// loadPolicy reads a policy by name through a side effect: the policy files
+// may change (a name means its latest version), what a customer replays
+// may not. Since lean the side effect records only the version's ID and
+// content hash, and the policy is the registry's shared copy, found again
+// by them on replay; a worker without that exact version fails the
+// workflow task (loud, retried once the right files are deployed) rather
+// than replay with other settings. Older runs recorded the whole policy.
+func loadPolicy(ctx workflow.Context, reg *policy.Registry, name string, lean bool) (*policy.Policy, string, error) {
 	type loaded struct {
-		Policy policy.Policy
+		Policy policy.Policy `json:",omitzero"`
+		ID     string        `json:",omitempty"`
+		Hash   string        `json:",omitempty"`
 		Err    string
 	}
 	var got loaded
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		p, err := reg.Get(name)
-		if err != nil {
+		p, hash, err := reg.Lookup(name)
+		switch {
+		case err != nil:
 			return loaded{Err: err.Error()}
+		case lean:
+			return loaded{ID: p.ID(), Hash: hash}
+		default:
+			return loaded{Policy: *p}
 		}
-		return loaded{Policy: p}
 	}).Get(&got)
 	if err != nil {
-		return policy.Policy{}, err
+		return nil, "", err
 	}
 	if got.Err != "" {
-		return policy.Policy{}, temporal.NewNonRetryableApplicationError(got.Err, "InvalidApplication", nil)
+		return nil, "", temporal.NewNonRetryableApplicationError(got.Err, "InvalidApplication", nil)
 	}
-	return got.Policy, nil
+	if !lean {
+		return &got.Policy, "", nil
+	}
+	p, err := reg.Resolve(got.ID, got.Hash)
+	if err != nil {
+		panic(err.Error())
+	}
+	return p, got.Hash, nil
+}
+
+// sharePolicy gives a continued lean run's account its policy: the
+// registry's copy of the version it carries by ID and content hash (a
+// mismatch fails the workflow task, see loadPolicy). An account carried
+// whole by an older run shares the registry's copy when that is the same;
+// otherwise it keeps its own.
+func (w *lifecycle) sharePolicy() {
+	a := w.acct
+	if a.Policy == nil {
+		p, err := w.policies.Resolve(a.PolicyID, a.PolicyHash)
+		if err != nil {
+			panic(fmt.Sprintf("customer %s: %v", a.Customer.CustomerID, err))
+		}
+		a.Policy = p
+		return
+	}
+	if a.PolicyHash != "" {
+		return
+	}
+	if p, hash, err := w.policies.Lookup(a.Policy.ID()); err == nil && p.ID() == a.Policy.ID() && reflect.DeepEqual(*p, *a.Policy) {
+		a.Policy, a.PolicyID, a.PolicyHash = p, p.ID(), hash
+	}
+}
+
+// pinned notes, since lean, the ID and hash of the policy the account
+// moved to, so that the next run finds it again.
+func (w *lifecycle) pinned(p *policy.Policy, hash string) {
+	if w.lean && w.acct.Policy == p {
+		w.acct.PolicyID, w.acct.PolicyHash = p.ID(), hash
+	}
 }
 
 // loop advances the account whenever something falls due or changes, until
@@ -388,6 +445,12 @@ func (w *lifecycle) continueAsNew(ctx workflow.Context) error {
 		}
 	}
 	if w.lean {
+		if w.acct.PolicyHash != "" {
+			// Found again by ID and hash: not carried.
+			c := *w.acct
+			c.Policy = nil
+			in.Carried = &c
+		}
 		in.Notices = append(in.Notices, w.deferred...)
 		in.Lean = &Carried{Level: leanLevel, Attrs: w.lastAttrs}
 	}
