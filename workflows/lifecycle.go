@@ -78,6 +78,13 @@ type lifecycle struct {
 	provisioning string               // key of the provisioning action with the provider now
 	phoneBusy    bool                 // a code is being sent or checked: one at a time
 
+	// Since lean the effects and provisioning coroutines run only while
+	// they have work (started from root), and bounces are received by the
+	// main loop: an idle cached customer keeps one coroutine, not four.
+	root           workflow.Context
+	effectsOn      bool
+	provisioningOn bool
+
 	wake       workflow.Channel // pokes the main loop after a change
 	bounces    workflow.ReceiveChannel
 	timer      *wakeTimer
@@ -132,9 +139,16 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	if fresh {
 		_ = workflow.UpsertMemo(ctx, map[string]any{"name": w.acct.Customer.Name, "email": w.acct.Customer.Email})
 	}
-	workflow.Go(ctx, w.runEffects)
+	w.root = ctx
+	if !w.lean {
+		workflow.Go(ctx, w.runEffects)
+	}
 	if w.durable {
-		workflow.Go(ctx, w.runProvisioning)
+		if w.lean {
+			w.startProvisioning()
+		} else {
+			workflow.Go(ctx, w.runProvisioning)
+		}
 		for _, n := range in.Notices {
 			w.startNotice(ctx, n)
 		}
@@ -145,7 +159,9 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		}
 	}
 	w.bounces = SignalEmailUndeliverable.Channel(ctx)
-	workflow.Go(ctx, w.receiveBounces)
+	if !w.lean {
+		workflow.Go(ctx, w.receiveBounces)
+	}
 	now := workflow.Now(ctx)
 	if fresh {
 		events := w.acct.Open(now)
@@ -358,6 +374,14 @@ func (w *lifecycle) loop(ctx workflow.Context) error {
 				return nil
 			}
 			if w.shouldContinueAsNew(ctx) {
+				if w.lean && w.timer != nil && !w.timer.at.After(now) {
+					// Due, so firing on the server now: a task that ended
+					// the run as it fired would be refused (unhandled
+					// command), failing the updates it carried.
+					_ = w.timer.fut.Get(ctx, nil)
+					w.timer = nil
+					continue
+				}
 				return w.continueAsNew(ctx)
 			}
 		}
@@ -392,6 +416,13 @@ func (w *lifecycle) sleep(ctx workflow.Context) {
 		sel.AddFuture(t.fut, func(workflow.Future) { w.timer = nil })
 	}
 	sel.AddReceive(w.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	if w.lean {
+		sel.AddReceive(w.bounces, func(c workflow.ReceiveChannel, _ bool) {
+			var b account.Bounce
+			c.Receive(ctx, &b)
+			w.commit(ctx, w.acct.EmailBounced(b, workflow.Now(ctx)), "email undeliverable")
+		})
+	}
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 	sel.Select(ctx)
 }
@@ -494,6 +525,10 @@ func (w *lifecycle) commit(ctx workflow.Context, events []account.Event, summary
 		customer.FirstRunID = workflow.GetInfo(ctx).FirstRunID
 	}
 	w.pending = append(w.pending, batch{seq: w.nextSeq, summary: summary, customer: customer, events: events})
+	if w.lean && !w.effectsOn && w.fatal == nil {
+		w.effectsOn = true
+		workflow.Go(w.root, w.drainEffects)
+	}
 	w.upsertAttrs(ctx, false)
 	return w.nextSeq
 }
@@ -517,29 +552,52 @@ func (w *lifecycle) runEffects(ctx workflow.Context) {
 		if err := workflow.Await(ctx, func() bool { return len(w.pending) > 0 }); err != nil {
 			return
 		}
-		b := w.pending[0]
-		if w.durable {
-			if err := w.record(ctx, b); err != nil {
-				w.fatal = err
-				w.poke()
-				return
-			}
-			w.acct.QueueProvisioning(b.events, w.provisioning)
-			if w.lean && w.cycleEnded {
-				// The run continues as new once idle: the next run sends
-				// these (and the charges, in flight in the account).
-				w.deferNotices(b.events)
-			} else {
-				w.startNotices(ctx, b.events)
-				w.startCharges(ctx, b.events)
-			}
-		} else {
-			w.execute(ctx, b)
+		if !w.effect(ctx) {
+			return
 		}
-		w.pending = w.pending[1:]
-		w.doneSeq = b.seq
-		w.poke()
 	}
+}
+
+// drainEffects is runEffects since lean: started by commit, it ends once
+// no batch is waiting.
+func (w *lifecycle) drainEffects(ctx workflow.Context) {
+	defer func() { w.effectsOn = false }()
+	for len(w.pending) > 0 {
+		if !w.effect(ctx) {
+			return
+		}
+	}
+}
+
+// effect records and acts on the first waiting batch. It reports false
+// when PostgreSQL refused the change for good (w.fatal): the run ends.
+func (w *lifecycle) effect(ctx workflow.Context) bool {
+	b := w.pending[0]
+	if w.durable {
+		if err := w.record(ctx, b); err != nil {
+			w.fatal = err
+			w.poke()
+			return false
+		}
+		w.acct.QueueProvisioning(b.events, w.provisioning)
+		if w.lean {
+			w.startProvisioning()
+		}
+		if w.lean && w.cycleEnded {
+			// The run continues as new once idle: the next run sends
+			// these (and the charges, in flight in the account).
+			w.deferNotices(b.events)
+		} else {
+			w.startNotices(ctx, b.events)
+			w.startCharges(ctx, b.events)
+		}
+	} else {
+		w.execute(ctx, b)
+	}
+	w.pending = w.pending[1:]
+	w.doneSeq = b.seq
+	w.poke()
+	return true
 }
 
 func (w *lifecycle) execute(ctx workflow.Context, b batch) {
