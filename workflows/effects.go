@@ -102,15 +102,6 @@ func (w *lifecycle) startNotices(ctx workflow.Context, events []account.Event) {
 	}
 }
 
-// deferNotices keeps a batch's emails for the next run (see lean).
-func (w *lifecycle) deferNotices(events []account.Event) {
-	for _, ev := range events {
-		if ev.Notice != nil {
-			w.deferred = append(w.deferred, *ev.Notice)
-		}
-	}
-}
-
 func (w *lifecycle) startNotice(ctx workflow.Context, n account.Notice) {
 	w.inFlight++
 	w.sending[n.Key] = sendingNotice{notice: n, since: workflow.Now(ctx)}

@@ -74,7 +74,7 @@ func TestLeanContinuedRunsCarryWhatTheyKnow(t *testing.T) {
 			t.Errorf("run %d carried policy %v %q %q, want only %s %s", i+1, c.Policy != nil, c.PolicyID, c.PolicyHash, want.ID(), hash)
 		}
 	}
-	// Every month's invoice email went out, from the next run.
+	// Every month's invoice email went out.
 	n := 0
 	for _, tmpl := range h.templates() {
 		if tmpl == "invoice_issued" {

@@ -90,9 +90,6 @@ type lifecycle struct {
 	timer      *wakeTimer
 	cycleEnded bool // an invoice was issued: a good moment to continue as new
 	lastAttrs  Attrs
-	// Since lean: emails of batches recorded after the cycle ended, sent
-	// by the next run.
-	deferred []account.Notice
 }
 
 type batch struct {
@@ -362,14 +359,6 @@ func (w *lifecycle) loop(ctx workflow.Context) error {
 			return w.fatal
 		}
 		if w.idle(ctx) {
-			if w.acct.Status == account.StatusTerminated && len(w.deferred) > 0 {
-				// Not continuing after all: send them here.
-				for _, n := range w.deferred {
-					w.startNotice(ctx, n)
-				}
-				w.deferred = nil
-				continue
-			}
 			if w.acct.Status == account.StatusTerminated && w.settled() {
 				return nil
 			}
@@ -482,7 +471,6 @@ func (w *lifecycle) continueAsNew(ctx workflow.Context) error {
 			c.Policy = nil
 			in.Carried = &c
 		}
-		in.Notices = append(in.Notices, w.deferred...)
 		in.Lean = &Carried{Level: leanLevel, Attrs: w.lastAttrs}
 	}
 	return workflow.NewContinueAsNewError(ctx, WorkflowType, in)
@@ -583,14 +571,8 @@ func (w *lifecycle) effect(ctx workflow.Context) bool {
 		if w.lean {
 			w.startProvisioning()
 		}
-		if w.lean && w.cycleEnded {
-			// The run continues as new once idle: the next run sends
-			// these (and the charges, in flight in the account).
-			w.deferNotices(b.events)
-		} else {
-			w.startNotices(ctx, b.events)
-			w.startCharges(ctx, b.events)
-		}
+		w.startNotices(ctx, b.events)
+		w.startCharges(ctx, b.events)
 	} else {
 		w.execute(ctx, b)
 	}

@@ -73,9 +73,10 @@ var (
 // instead of writing it into history again: the decided versions (a lean run
 // knows every change up to lean, so it calls no workflow.GetVersion for
 // them, at its start or in a handler), the search attributes last upserted
-// (they carry over with the run, so only changes are upserted), and the
-// emails of the billing cycle's last batch (sent by the next run, so this
-// one abandons no wake timer). Runs without the marker replay the old way.
+// (they carry over with the run, so only changes are upserted) and the
+// policy (by ID and content hash); a run waiting only to continue as new
+// starts no wake timer, and its effect coroutines run only while they have
+// work. Runs without the marker replay the old way.
 const versionLean = "lean"
 
 // leanLevel is the level a lean run carries in Input.Lean. A later change
