@@ -14,7 +14,7 @@ import (
 func New(app Application, pol policy.Policy, riskTier string, now time.Time) *Account {
 	return &Account{
 		Customer:  app,
-		Policy:    pol,
+		Policy:    &pol,
 		RiskTier:  riskTier,
 		Status:    StatusScreening,
 		Access:    AccessNone,

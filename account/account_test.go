@@ -27,6 +27,8 @@ func mustPolicy(t *testing.T, name string) policy.Policy {
 	return p
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func testApp() Application {
 	return Application{
 		CustomerID: "acme", Name: "Acme Ltd", Email: "billing@acme.test", Phone: "+14155550100",

@@ -53,8 +53,11 @@ func (a *Account) CheckChangePolicy(c PolicyChange, to policy.Policy) error {
 // issued keep their amount and due date; their ladders are re-anchored on
 // the new policy's ladder (see reanchor); later invoices follow the new
 // policy entirely.
-func (a *Account) ChangePolicy(c PolicyChange, to policy.Policy, now time.Time) ([]Event, error) {
-	if err := a.CheckChangePolicy(c, to); err != nil {
+//
+// The account keeps to itself (the registry's shared copy): it is never
+// modified.
+func (a *Account) ChangePolicy(c PolicyChange, to *policy.Policy, now time.Time) ([]Event, error) {
+	if err := a.CheckChangePolicy(c, *to); err != nil {
 		return nil, err
 	}
 	from := a.Policy
@@ -66,7 +69,7 @@ func (a *Account) ChangePolicy(c PolicyChange, to policy.Policy, now time.Time) 
 		if inv.Kind != KindSubscription {
 			continue
 		}
-		next, at := a.reanchor(inv, from, now)
+		next, at := a.reanchor(inv, *from, now)
 		e := a.newEvent(now, EventInvoiceReanchored, c.Actor, "ladder re-anchored on "+to.ID())
 		e.Invoice = inv
 		e.Detail = map[string]string{"policy_from": from.ID(), "policy_to": to.ID(), "stage": inv.Stage, "next_stage": next}

@@ -21,7 +21,7 @@ func noticesOf(events []Event, inv *Invoice) string {
 
 func change(t *testing.T, a *Account, to string, at time.Time) []Event {
 	t.Helper()
-	events, err := a.ChangePolicy(PolicyChange{To: to, Actor: "ana", Reason: "moved to the high-risk tier"}, mustPolicy(t, to), at)
+	events, err := a.ChangePolicy(PolicyChange{To: to, Actor: "ana", Reason: "moved to the high-risk tier"}, ptr(mustPolicy(t, to)), at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestChangePolicyToLaterLadder(t *testing.T) {
 
 func TestChangePolicyRefusals(t *testing.T) {
 	a := activeAccount(t, "standard.v1")
-	strict := mustPolicy(t, "strict.v1")
+	strict := ptr(mustPolicy(t, "strict.v1"))
 	for _, c := range []struct {
 		req  PolicyChange
 		want string

@@ -77,7 +77,7 @@ func (a *Account) staffAlert(kind, summary string, detail map[string]string, now
 
 // ApplyScreening acts on the onboarding decision. The risk tier may call
 // for a stricter policy, which the workflow loads and passes in.
-func (a *Account) ApplyScreening(s Screening, pol policy.Policy, now time.Time) ([]Event, error) {
+func (a *Account) ApplyScreening(s Screening, pol *policy.Policy, now time.Time) ([]Event, error) {
 	if a.Status != StatusScreening {
 		return nil, fmt.Errorf("account is %s, not in screening", a.Status)
 	}

@@ -25,7 +25,7 @@ func screened(t *testing.T, outcome Outcome, tier string) (*Account, []Event) {
 	t.Helper()
 	a := New(testApp(), mustPolicy(t, "standard"), "", t0)
 	events, err := a.ApplyScreening(Screening{Outcome: outcome, Tier: tier, Score: 55, Summary: "score 55: velocity ip",
-		Reasons: []string{"velocity_ip: 4 earlier sign-ups (+20)"}}, mustPolicy(t, policyFor(tier)), t0)
+		Reasons: []string{"velocity_ip: 4 earlier sign-ups (+20)"}}, ptr(mustPolicy(t, policyFor(tier))), t0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,11 +142,17 @@ type PaymentRef struct {
 // Account is the whole state of one customer. It is what the workflow carries
 // across continue-as-new, so every field is exported and JSON-friendly.
 type Account struct {
-	Customer Application   `json:"customer"`
-	Policy   policy.Policy `json:"policy"`
-	RiskTier string        `json:"risk_tier"`
-	Status   Status        `json:"status"`
-	Access   Access        `json:"access"`
+	Customer Application `json:"customer"`
+	// Policy is the customer's policy version. Since the workflow's lean
+	// version it is the registry's shared copy and a continued run
+	// carries only PolicyID and PolicyHash, finding it again by them
+	// (published versions never change); older runs carry it whole.
+	Policy     *policy.Policy `json:"policy,omitempty"`
+	PolicyID   string         `json:"policy_id,omitempty"`
+	PolicyHash string         `json:"policy_hash,omitempty"`
+	RiskTier   string         `json:"risk_tier"`
+	Status     Status         `json:"status"`
+	Access     Access         `json:"access"`
 
 	StartedAt     time.Time             `json:"started_at"`
 	ActivatedAt   time.Time             `json:"activated_at,omitzero"`

@@ -76,7 +76,7 @@ func TestReusedCustomerIDIsRefused(t *testing.T) {
 	if _, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: c, Events: nil}); err != nil {
 		t.Fatalf("the owner's next write: %v", err)
 	}
-	newcomer := account.New(f.acct.Customer, f.acct.Policy, "low", t0.Add(400*24*time.Hour))
+	newcomer := account.New(f.acct.Customer, *f.acct.Policy, "low", t0.Add(400*24*time.Hour))
 	nc := CustomerSnapshot(newcomer, t0.Add(400*24*time.Hour))
 	nc.FirstRunID = "run-chain-2"
 	_, err := f.env.ExecuteActivity(f.acts.Record, RecordInput{Customer: nc, Events: newcomer.Open(nc.CreatedAt)})

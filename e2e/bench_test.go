@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,48 @@ func eventsBetween(runs []*historypb.History, from, to time.Time) int {
 		}
 	}
 	return n
+}
+
+// eventTypesBetween breaks eventsBetween down by event type, plus the
+// markers by name and the timers by summary, so a benchmark shows which
+// events are left.
+func eventTypesBetween(runs []*historypb.History, from, to time.Time) map[string]int {
+	out := map[string]int{}
+	for _, h := range runs {
+		for _, ev := range h.Events {
+			t := ev.EventTime.AsTime()
+			if t.Before(from) || !t.Before(to) {
+				continue
+			}
+			name := strings.TrimPrefix(ev.EventType.String(), "EVENT_TYPE_")
+			if m := ev.GetMarkerRecordedEventAttributes(); m != nil {
+				name += " " + m.MarkerName
+				if id, ok := m.Details["change-id"]; ok && len(id.Payloads) > 0 {
+					name += " " + string(id.Payloads[0].Data)
+				}
+			}
+			out[name]++
+		}
+	}
+	return out
+}
+
+// printBreakdown prints a per-event-type count, largest first.
+func printBreakdown(title string, counts map[string]int, per float64) {
+	names := make([]string, 0, len(counts))
+	for k := range counts {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if counts[names[i]] != counts[names[j]] {
+			return counts[names[i]] > counts[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	fmt.Printf("%s:\n", title)
+	for _, k := range names {
+		fmt.Printf("  %6.1f  %s\n", float64(counts[k])/per, k)
+	}
 }
 
 // issueTimes lists when the customer's subscription invoices were issued.
@@ -84,7 +127,9 @@ func BenchmarkHistoryEventsPerCustomerMonth(b *testing.B) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			issued := issueTimes(b, ontime)
-			done <- float64(eventsBetween(histories(t, ontime), issued[1], issued[4])) / 3
+			runs := histories(t, ontime)
+			printBreakdown("on-time month, per month", eventTypesBetween(runs, issued[1], issued[4]), 3)
+			done <- float64(eventsBetween(runs, issued[1], issued[4])) / 3
 		}()
 		go func() { // b: lets the first invoice reach suspension, then pays
 			onboardActive(t, application(ladder, "e2e"))
@@ -108,7 +153,9 @@ func BenchmarkHistoryEventsPerCustomerMonth(b *testing.B) {
 					issued = x.IssuedAt
 				}
 			}
-			done <- float64(eventsBetween(histories(t, ladder), issued, time.Now()))
+			runs, end := histories(t, ladder), time.Now()
+			printBreakdown("ladder month", eventTypesBetween(runs, issued, end), 1)
+			done <- float64(eventsBetween(runs, issued, end))
 		}()
 		a, l := <-done, <-done
 		if a > l {

@@ -21,8 +21,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/example/dunning/account"
+	"github.com/example/dunning/config"
 	"github.com/example/dunning/internal/faults"
-	"github.com/example/dunning/policy"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/workflows"
 )
 
@@ -606,7 +607,9 @@ func (ce *chaosEnv) checkWorkflows(rep *chaosReport) {
 // workflow code: crashes and restarts must not have produced histories the
 // code cannot replay.
 func (ce *chaosEnv) checkReplay(rep *chaosReport) {
-	reg, err := policy.Embedded()
+	// The workers' policies: a lean history names its policy by ID and
+	// content hash only.
+	reg, err := setup.Policies(config.Config{PolicyDir: env.policyDir})
 	if err != nil {
 		ce.t.Fatal(err)
 	}

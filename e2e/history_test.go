@@ -20,7 +20,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/example/dunning/policy"
+	"github.com/example/dunning/config"
+	"github.com/example/dunning/internal/setup"
 	"github.com/example/dunning/workflows"
 )
 
@@ -59,7 +60,9 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 // there (that is how workflows/testdata/histories is made).
 func checkReplay(t *testing.T, customerID string) {
 	t.Helper()
-	reg, err := policy.Embedded()
+	// The worker's policies (DUNNING_POLICY_DIR): a lean history names
+	// its policy by ID and content hash only.
+	reg, err := setup.Policies(config.Config{PolicyDir: env.policyDir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,7 @@ func Replay(h History, pol policy.Policy, asOf time.Time) Run {
 	r.to(h.Approval.At)
 	if h.Approval.Rejected {
 		// Not the policy's doing: the rejection is replayed as it was.
-		ev, err := acct.ApplyScreening(account.Screening{Outcome: account.OutcomeReject, Tier: h.RiskTier, Summary: "rejected as recorded"}, pol, h.Approval.At)
+		ev, err := acct.ApplyScreening(account.Screening{Outcome: account.OutcomeReject, Tier: h.RiskTier, Summary: "rejected as recorded"}, &pol, h.Approval.At)
 		if err != nil {
 			r.Refused = append(r.Refused, "rejection: "+err.Error())
 		}

@@ -145,7 +145,7 @@ const WarnPublishedDiffers WarningCode = "published_version_differs"
 // keep the snapshot they loaded. Publish it as a new version instead.
 func PublishedWarnings(fileName string, p Policy, published *Registry) []Warning {
 	cur, ok := published.byID[p.ID()]
-	if !ok || reflect.DeepEqual(cur, p) {
+	if !ok || reflect.DeepEqual(*cur, p) {
 		return nil
 	}
 	next := p.Version + 1

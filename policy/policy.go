@@ -6,7 +6,9 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -450,16 +452,26 @@ func Parse(fileName string, data []byte) (Policy, error) {
 	return p, nil
 }
 
-// Registry holds every known version of every policy.
+// Registry holds every known version of every policy. A published version
+// never changes (published.sum and its test): a running customer carries only its
+// policy's ID and content hash and finds the policy here again, shared with
+// every other customer on it.
 type Registry struct {
-	byID   map[string]Policy // "standard.v1"
-	latest map[string]Policy // "standard" -> highest version
+	byID   map[string]*Policy // "standard.v1"
+	latest map[string]*Policy // "standard" -> highest version
+	hashes map[string]string  // ID -> ContentHash of its file
 }
 
 // LoadFS reads every *.json file at the root of fsys.
 func LoadFS(fsys fs.FS) (*Registry, error) {
-	r := &Registry{byID: map[string]Policy{}, latest: map[string]Policy{}}
+	r := &Registry{byID: map[string]*Policy{}, latest: map[string]*Policy{}, hashes: map[string]string{}}
 	return r, r.add(fsys)
+}
+
+// ContentHash is the hash of a policy file's bytes that customers carry.
+func ContentHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func (r *Registry) add(fsys fs.FS) error {
@@ -476,27 +488,59 @@ func (r *Registry) add(fsys fs.FS) error {
 		if err != nil {
 			return err
 		}
-		r.byID[p.ID()] = p
+		hash := ContentHash(data)
+		if old, ok := r.hashes[p.ID()]; ok && old != hash {
+			// Customers on it replay with the published content.
+			return fmt.Errorf("policy file %s: %s is already published with other content; a change goes into a new version", n, p.ID())
+		}
+		r.byID[p.ID()] = &p
+		r.hashes[p.ID()] = hash
 		if cur, ok := r.latest[p.Name]; !ok || p.Version > cur.Version {
-			r.latest[p.Name] = p
+			r.latest[p.Name] = &p
 		}
 	}
 	return nil
 }
 
-// AddFS adds the policies in fsys, replacing any of the same name and version.
+// AddFS adds the policies in fsys. A file may add a policy or a version,
+// or repeat a known version byte for byte; it may not change one.
 func (r *Registry) AddFS(fsys fs.FS) error { return r.add(fsys) }
 
 // Get returns a policy by name ("standard", the latest version) or by
 // versioned ID ("standard.v1").
 func (r *Registry) Get(name string) (Policy, error) {
-	if p, ok := r.byID[name]; ok {
-		return p, nil
+	p, _, err := r.Lookup(name)
+	if err != nil {
+		return Policy{}, err
 	}
-	if p, ok := r.latest[name]; ok {
-		return p, nil
+	return *p, nil
+}
+
+// Lookup is Get returning the registry's shared copy (never to be
+// modified) and its content hash.
+func (r *Registry) Lookup(name string) (*Policy, string, error) {
+	p, ok := r.byID[name]
+	if !ok {
+		p, ok = r.latest[name]
 	}
-	return Policy{}, fmt.Errorf("unknown policy %q (known: %s)", name, strings.Join(r.Names(), ", "))
+	if !ok {
+		return nil, "", fmt.Errorf("unknown policy %q (known: %s)", name, strings.Join(r.Names(), ", "))
+	}
+	return p, r.hashes[p.ID()], nil
+}
+
+// Resolve finds the exact version a customer carries. A missing version or
+// other content is an error: the worker lacks the files the customer was
+// decided with, and must not go on with different ones.
+func (r *Registry) Resolve(id, hash string) (*Policy, error) {
+	p, ok := r.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("policy %s is not on this worker: deploy its file (known: %s)", id, strings.Join(r.Names(), ", "))
+	}
+	if got := r.hashes[id]; got != hash {
+		return nil, fmt.Errorf("policy %s on this worker has content hash %s, the customer's is %s: a published version was changed; restore its file and put the change in a new version", id, got, hash)
+	}
+	return p, nil
 }
 
 // Names lists the policy names, sorted.

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"bytes"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -248,4 +250,31 @@ func mustGet(t *testing.T, reg *Registry, name string) Policy {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestAddFSRefusesAChangedPublishedVersion(t *testing.T) {
+	reg, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := EmbeddedFS()
+	data, err := fs.ReadFile(sub, "standard.v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := LoadFS(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same bytes again are fine (an operator's copy of a shipped file).
+	if err := merged.AddFS(fstest.MapFS{"standard.v1.json": {Data: data}}); err != nil {
+		t.Errorf("an identical copy: %v", err)
+	}
+	changed := bytes.Replace(data, []byte(`"name"`), []byte(` "name"`), 1)
+	if err := merged.AddFS(fstest.MapFS{"standard.v1.json": {Data: changed}}); err == nil || !strings.Contains(err.Error(), "already published") {
+		t.Errorf("a changed standard.v1: %v", err)
+	}
+	if _, err := reg.Get("standard.v1"); err != nil {
+		t.Error(err)
+	}
 }

@@ -26,7 +26,7 @@ const localLookupInvoice = "LookupInvoice"
 // collecting reports whether this customer may save and charge cards.
 func (w *lifecycle) collecting(ctx workflow.Context) bool {
 	if !w.acct.Collecting && w.durable &&
-		workflow.GetVersion(ctx, versionCardCollection, workflow.DefaultVersion, 1) == 1 {
+		(w.lean || workflow.GetVersion(ctx, versionCardCollection, workflow.DefaultVersion, 1) == 1) {
 		w.acct.Collecting = true
 	}
 	return w.acct.Collecting

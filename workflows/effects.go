@@ -125,11 +125,33 @@ func (w *lifecycle) youngNotices(ctx workflow.Context) int {
 // alert, GetStatus, the ProvisioningState search attribute) and tried again
 // on the policy's schedule; it is never dropped. A later decision
 // supersedes an earlier one still waiting (see account.QueueProvisioning).
-func (w *lifecycle) runProvisioning(ctx workflow.Context) {
+func (w *lifecycle) runProvisioning(ctx workflow.Context) { w.provisionQueue(ctx, false) }
+
+// startProvisioning is runProvisioning since lean: a coroutine only while
+// an action is queued, started when one is.
+func (w *lifecycle) startProvisioning() {
+	if _, _, queued := w.acct.NextProvisioning(); w.provisioningOn || !queued {
+		return
+	}
+	w.provisioningOn = true
+	workflow.Go(w.root, func(ctx workflow.Context) {
+		defer func() { w.provisioningOn = false }()
+		w.provisionQueue(ctx, true)
+	})
+}
+
+// provisionQueue works through the queue; onDemand, it returns once the
+// queue is empty instead of waiting for the next action.
+func (w *lifecycle) provisionQueue(ctx workflow.Context, onDemand bool) {
 	for {
 		var next account.ProvisionAction
 		var notBefore time.Time
-		if err := workflow.Await(ctx, func() bool {
+		if onDemand {
+			var queued bool
+			if next, notBefore, queued = w.acct.NextProvisioning(); !queued {
+				return
+			}
+		} else if err := workflow.Await(ctx, func() bool {
 			var ok bool
 			next, notBefore, ok = w.acct.NextProvisioning()
 			return ok

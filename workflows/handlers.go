@@ -38,7 +38,7 @@ func (w *lifecycle) registerHandlers(ctx workflow.Context) error {
 			}
 			// A gateway payment on a terminated account is recorded since
 			// paid-after-termination; before, the account refused it.
-			if w.acct.Status == account.StatusTerminated && p.FromGateway() &&
+			if w.acct.Status == account.StatusTerminated && p.FromGateway() && !w.lean &&
 				workflow.GetVersion(ctx, versionPaidAfterTermination, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 				return account.PaymentResult{}, errors.New("account is terminated: record payments on collections accounts with the collections agency")
 			}
@@ -125,11 +125,15 @@ func (w *lifecycle) registerChangePolicy(ctx workflow.Context) error {
 		func(ctx workflow.Context, c account.PolicyChange, _ time.Time) ([]account.Event, error) {
 			// Through a side effect, as at the start: a later change to the
 			// policy files never changes what this customer replays.
-			to, err := loadPolicy(ctx, w.policies, c.To)
+			to, hash, err := loadPolicy(ctx, w.policies, c.To, w.lean)
 			if err != nil {
 				return nil, err
 			}
-			return w.acct.ChangePolicy(c, to, workflow.Now(ctx))
+			events, err := w.acct.ChangePolicy(c, to, workflow.Now(ctx))
+			if err == nil {
+				w.pinned(to, hash)
+			}
+			return events, err
 		},
 	)
 }
@@ -233,7 +237,7 @@ func (w *lifecycle) registerRiskHandlers(ctx workflow.Context) error {
 // hash is keyed with a secret only activities know, so the comparison is a
 // local activity; older runs compared in the workflow.
 func (w *lifecycle) codeChecker(ctx workflow.Context) account.CodeChecker {
-	if workflow.GetVersion(ctx, "code-secret", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !w.lean && workflow.GetVersion(ctx, "code-secret", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return risk.CheckCode
 	}
 	return func(hash, salt, code string) bool {

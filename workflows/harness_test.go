@@ -70,6 +70,8 @@ type harness struct {
 	env        *testsuite.TestWorkflowEnvironment // the run's environment
 	codesSent  int                                // SMS codes sent
 	maxCarried int                                // largest continue-as-new input, in bytes
+	carried    []Input                            // every continue-as-new input, in order
+	onEnv      func(*testsuite.TestWorkflowEnvironment)
 }
 
 // phoneCode is the code the mocked SMS carries.
@@ -157,6 +159,9 @@ func (h *harness) run(in Input, until time.Time) {
 		env.RegisterWorkflowWithOptions(h.wf.CustomerLifecycle, workflow.RegisterOptions{Name: WorkflowType})
 		env.RegisterActivity(&activities.Activities{})
 		h.mockActivities(env)
+		if h.onEnv != nil {
+			h.onEnv(env)
+		}
 		runStart := h.now
 		for _, s := range h.script {
 			if s.done || s.at.Before(runStart) {
@@ -185,6 +190,7 @@ func (h *harness) run(in Input, until time.Time) {
 			h.t.Fatal(err)
 		}
 		h.maxCarried = max(h.maxCarried, can.Input.Size())
+		h.carried = append(h.carried, next)
 		in = next
 		if h.runs > 200 {
 			h.t.Fatal("too many runs")

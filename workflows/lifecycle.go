@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,15 @@ type Input struct {
 	// Notices that were still being sent (a mail provider outage) when
 	// the previous run continued as new; this run sends them.
 	Notices []account.Notice `json:"notices,omitempty"`
+	// Lean is what a run since version lean knew when it continued as
+	// new; nil on a new customer and from older runs.
+	Lean *Carried `json:"lean,omitempty"`
+}
+
+// Carried is what a lean run hands the next one besides the account.
+type Carried struct {
+	Level int   `json:"level"` // versions decided: see leanLevel
+	Attrs Attrs `json:"attrs"` // the search attributes as last upserted
 }
 
 // Workflows holds what workflow code needs besides its input. Both are read
@@ -51,7 +61,10 @@ type lifecycle struct {
 	// the records, and answers updates only once their change is durable
 	// (version durable-effects). Older runs replay the old way.
 	durable bool
-	fatal   error // a change PostgreSQL will never take: the run ends
+	// lean: since version lean (every older change at its newest): no
+	// GetVersion, upsert or timer that carries no news.
+	lean  bool
+	fatal error // a change PostgreSQL will never take: the run ends
 
 	// Batches of events waiting to be recorded and acted on, in order.
 	pending  []batch
@@ -65,11 +78,18 @@ type lifecycle struct {
 	provisioning string               // key of the provisioning action with the provider now
 	phoneBusy    bool                 // a code is being sent or checked: one at a time
 
+	// Since lean the effects and provisioning coroutines run only while
+	// they have work (started from root), and bounces are received by the
+	// main loop: an idle cached customer keeps one coroutine, not four.
+	root           workflow.Context
+	effectsOn      bool
+	provisioningOn bool
+
 	wake       workflow.Channel // pokes the main loop after a change
 	bounces    workflow.ReceiveChannel
 	timer      *wakeTimer
 	cycleEnded bool // an invoice was issued: a good moment to continue as new
-	lastAttrs  attrs
+	lastAttrs  Attrs
 }
 
 type batch struct {
@@ -88,16 +108,23 @@ type wakeTimer struct {
 // CustomerLifecycle owns one customer from application to termination.
 func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, policies: wf.Policies, sending: map[string]sendingNotice{}, charging: map[string]time.Time{}}
-	w.durable = workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
+	// A continued lean run knows its versions; any other asks for lean
+	// first, so that a new customer records one marker, not one per change.
+	w.lean = in.Lean != nil && in.Lean.Level >= leanLevel ||
+		workflow.GetVersion(ctx, versionLean, workflow.DefaultVersion, 1) == 1
+	w.durable = w.lean || workflow.GetVersion(ctx, versionDurableEffects, workflow.DefaultVersion, 1) == 1
 	fresh := in.Carried == nil
 	if fresh {
-		acct, err := wf.open(ctx, in.Application)
+		acct, err := wf.open(ctx, in.Application, w.lean)
 		if err != nil {
 			return err
 		}
 		w.acct = acct
 	} else {
 		w.acct = in.Carried
+		if w.lean {
+			w.sharePolicy()
+		}
 	}
 	w.acct.Durable = w.durable
 	if fresh {
@@ -109,9 +136,16 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	if fresh {
 		_ = workflow.UpsertMemo(ctx, map[string]any{"name": w.acct.Customer.Name, "email": w.acct.Customer.Email})
 	}
-	workflow.Go(ctx, w.runEffects)
+	w.root = ctx
+	if !w.lean {
+		workflow.Go(ctx, w.runEffects)
+	}
 	if w.durable {
-		workflow.Go(ctx, w.runProvisioning)
+		if w.lean {
+			w.startProvisioning()
+		} else {
+			workflow.Go(ctx, w.runProvisioning)
+		}
 		for _, n := range in.Notices {
 			w.startNotice(ctx, n)
 		}
@@ -122,13 +156,15 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		}
 	}
 	w.bounces = SignalEmailUndeliverable.Channel(ctx)
-	workflow.Go(ctx, w.receiveBounces)
+	if !w.lean {
+		workflow.Go(ctx, w.receiveBounces)
+	}
 	now := workflow.Now(ctx)
 	if fresh {
 		events := w.acct.Open(now)
 		// Version 1 screens applications; histories from before it
 		// approved every application with prepayment.
-		if workflow.GetVersion(ctx, "screening", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		if !w.lean && workflow.GetVersion(ctx, "screening", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 			approved, err := w.acct.Approve(true, account.SystemActor, "approved with prepayment", now)
 			if err != nil {
 				return err
@@ -137,6 +173,12 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		} else if err := wf.screen(ctx, w, events); err != nil {
 			return err
 		}
+	} else if w.lean && in.Lean != nil {
+		// The search attributes carried over with the run (the
+		// continue-as-new command copies them): upsert only changes.
+		w.lastAttrs = in.Lean.Attrs
+		w.lastAttrs.set = true
+		w.upsertAttrs(ctx, false)
 	} else {
 		w.upsertAttrs(ctx, true)
 	}
@@ -162,12 +204,12 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 		workflow.GetLogger(ctx).Info("screening result not applied", "status", w.acct.Status)
 		return nil
 	}
-	pol := w.acct.Policy
+	pol, hash := w.acct.Policy, w.acct.PolicyHash
 	if res.Policy != pol.Name {
-		p, err := loadPolicy(ctx, wf.Policies, res.Policy)
+		p, h, err := loadPolicy(ctx, wf.Policies, res.Policy, w.lean)
 		switch {
 		case err == nil:
-			pol = p
+			pol, hash = p, h
 		case w.durable:
 			// A tier's policy missing on this worker must not end the
 			// customer: keep the one it applied with.
@@ -180,6 +222,7 @@ func (wf *Workflows) screen(ctx workflow.Context, w *lifecycle, opened []account
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "Screening", nil)
 	}
+	w.pinned(pol, hash)
 	w.commit(ctx, events, "screening: "+string(res.Screening.Outcome))
 	if w.acct.Status != account.StatusTerminated {
 		unlock := w.lockPhone(ctx)
@@ -204,10 +247,8 @@ func (w *lifecycle) sendPhoneCode(ctx workflow.Context) {
 	w.commit(ctx, w.acct.PhoneCodeSent(res.Hash, res.Salt, workflow.Now(ctx)), "phone code sent")
 }
 
-// open validates the application and loads its policy. The policy is read
-// through a side effect, so that a later change to the policy files never
-// changes what a running customer replays.
-func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*account.Account, error) {
+// open validates the application and loads its policy (see loadPolicy).
+func (wf *Workflows) open(ctx workflow.Context, app account.Application, lean bool) (*account.Account, error) {
 	app.Normalize()
 	if err := app.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidApplication", nil)
@@ -216,35 +257,89 @@ func (wf *Workflows) open(ctx workflow.Context, app account.Application) (*accou
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("workflow ID %q must be %q for customer_id %q", id, WorkflowID(app.CustomerID), app.CustomerID), "InvalidApplication", nil)
 	}
-	pol, err := loadPolicy(ctx, wf.Policies, app.Policy)
+	pol, hash, err := loadPolicy(ctx, wf.Policies, app.Policy, lean)
 	if err != nil {
 		return nil, err
 	}
-	return account.New(app, pol, "", workflow.Now(ctx)), nil
+	acct := account.New(app, *pol, "", workflow.Now(ctx))
+	acct.Policy = pol // the shared copy, since lean
+	if lean {
+		acct.PolicyID, acct.PolicyHash = pol.ID(), hash
+	}
+	return acct, nil
 }
 
-// loadPolicy reads a policy through a side effect: the policy files may
-// change, what a customer replays may not.
-func loadPolicy(ctx workflow.Context, reg *policy.Registry, name string) (policy.Policy, error) {
+// loadPolicy reads a policy by name through a side effect: the policy files
+// may change (a name means its latest version), what a customer replays
+// may not. Since lean the side effect records only the version's ID and
+// content hash, and the policy is the registry's shared copy, found again
+// by them on replay; a worker without that exact version fails the
+// workflow task (loud, retried once the right files are deployed) rather
+// than replay with other settings. Older runs recorded the whole policy.
+func loadPolicy(ctx workflow.Context, reg *policy.Registry, name string, lean bool) (*policy.Policy, string, error) {
 	type loaded struct {
-		Policy policy.Policy
+		Policy policy.Policy `json:",omitzero"`
+		ID     string        `json:",omitempty"`
+		Hash   string        `json:",omitempty"`
 		Err    string
 	}
 	var got loaded
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		p, err := reg.Get(name)
-		if err != nil {
+		p, hash, err := reg.Lookup(name)
+		switch {
+		case err != nil:
 			return loaded{Err: err.Error()}
+		case lean:
+			return loaded{ID: p.ID(), Hash: hash}
+		default:
+			return loaded{Policy: *p}
 		}
-		return loaded{Policy: p}
 	}).Get(&got)
 	if err != nil {
-		return policy.Policy{}, err
+		return nil, "", err
 	}
 	if got.Err != "" {
-		return policy.Policy{}, temporal.NewNonRetryableApplicationError(got.Err, "InvalidApplication", nil)
+		return nil, "", temporal.NewNonRetryableApplicationError(got.Err, "InvalidApplication", nil)
 	}
-	return got.Policy, nil
+	if !lean {
+		return &got.Policy, "", nil
+	}
+	p, err := reg.Resolve(got.ID, got.Hash)
+	if err != nil {
+		panic(err.Error())
+	}
+	return p, got.Hash, nil
+}
+
+// sharePolicy gives a continued lean run's account its policy: the
+// registry's copy of the version it carries by ID and content hash (a
+// mismatch fails the workflow task, see loadPolicy). An account carried
+// whole by an older run shares the registry's copy when that is the same;
+// otherwise it keeps its own.
+func (w *lifecycle) sharePolicy() {
+	a := w.acct
+	if a.Policy == nil {
+		p, err := w.policies.Resolve(a.PolicyID, a.PolicyHash)
+		if err != nil {
+			panic(fmt.Sprintf("customer %s: %v", a.Customer.CustomerID, err))
+		}
+		a.Policy = p
+		return
+	}
+	if a.PolicyHash != "" {
+		return
+	}
+	if p, hash, err := w.policies.Lookup(a.Policy.ID()); err == nil && p.ID() == a.Policy.ID() && reflect.DeepEqual(*p, *a.Policy) {
+		a.Policy, a.PolicyID, a.PolicyHash = p, p.ID(), hash
+	}
+}
+
+// pinned notes, since lean, the ID and hash of the policy the account
+// moved to, so that the next run finds it again.
+func (w *lifecycle) pinned(p *policy.Policy, hash string) {
+	if w.lean && w.acct.Policy == p {
+		w.acct.PolicyID, w.acct.PolicyHash = p.ID(), hash
+	}
 }
 
 // loop advances the account whenever something falls due or changes, until
@@ -268,6 +363,14 @@ func (w *lifecycle) loop(ctx workflow.Context) error {
 				return nil
 			}
 			if w.shouldContinueAsNew(ctx) {
+				if w.lean && w.timer != nil && !w.timer.at.After(now) {
+					// Due, so firing on the server now: a task that ended
+					// the run as it fired would be refused (unhandled
+					// command), failing the updates it carried.
+					_ = w.timer.fut.Get(ctx, nil)
+					w.timer = nil
+					continue
+				}
 				return w.continueAsNew(ctx)
 			}
 		}
@@ -285,11 +388,14 @@ func (w *lifecycle) sleep(ctx workflow.Context) {
 	if w.acct.Status == account.StatusTerminated {
 		ok = false
 	}
-	if w.timer != nil && (!ok || !at.Equal(w.timer.at)) {
+	// Continuing: a timer already running is kept (cancelling it would be
+	// one more event) and none is started.
+	continuing := w.continuing()
+	if w.timer != nil && (!ok || !at.Equal(w.timer.at)) && !continuing {
 		w.timer.cancel()
 		w.timer = nil
 	}
-	if ok && w.timer == nil {
+	if ok && w.timer == nil && !continuing {
 		tctx, cancel := workflow.WithCancel(ctx)
 		fut := workflow.NewTimerWithOptions(tctx, at.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: label})
 		w.timer = &wakeTimer{at: at, fut: fut, cancel: cancel}
@@ -299,11 +405,27 @@ func (w *lifecycle) sleep(ctx workflow.Context) {
 		sel.AddFuture(t.fut, func(workflow.Future) { w.timer = nil })
 	}
 	sel.AddReceive(w.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	if w.lean {
+		sel.AddReceive(w.bounces, func(c workflow.ReceiveChannel, _ bool) {
+			var b account.Bounce
+			c.Receive(ctx, &b)
+			w.commit(ctx, w.acct.EmailBounced(b, workflow.Now(ctx)), "email undeliverable")
+		})
+	}
 	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 	sel.Select(ctx)
 }
 
 func (w *lifecycle) poke() { w.wake.SendAsync(true) }
+
+// continuing reports whether, since lean, the run is only waiting to become
+// idle to continue as new, with nothing in flight that might hold it up
+// (an email, a charge, a provisioning call): what is left (records,
+// handlers, bounces) pokes the loop when done, so no wake timer is started
+// only to be abandoned. The next run starts the timer.
+func (w *lifecycle) continuing() bool {
+	return w.lean && w.cycleEnded && w.inFlight == 0 && len(w.charging) == 0 && w.provisioning == ""
+}
 
 // idle reports whether nothing is being recorded, sent or handled. Since
 // durable-effects an email stuck behind a mail outage does not count: it is
@@ -341,6 +463,15 @@ func (w *lifecycle) continueAsNew(ctx workflow.Context) error {
 		for _, key := range slices.Sorted(maps.Keys(w.sending)) {
 			in.Notices = append(in.Notices, w.sending[key].notice)
 		}
+	}
+	if w.lean {
+		if w.acct.PolicyHash != "" {
+			// Found again by ID and hash: not carried.
+			c := *w.acct
+			c.Policy = nil
+			in.Carried = &c
+		}
+		in.Lean = &Carried{Level: leanLevel, Attrs: w.lastAttrs}
 	}
 	return workflow.NewContinueAsNewError(ctx, WorkflowType, in)
 }
@@ -382,6 +513,10 @@ func (w *lifecycle) commit(ctx workflow.Context, events []account.Event, summary
 		customer.FirstRunID = workflow.GetInfo(ctx).FirstRunID
 	}
 	w.pending = append(w.pending, batch{seq: w.nextSeq, summary: summary, customer: customer, events: events})
+	if w.lean && !w.effectsOn && w.fatal == nil {
+		w.effectsOn = true
+		workflow.Go(w.root, w.drainEffects)
+	}
 	w.upsertAttrs(ctx, false)
 	return w.nextSeq
 }
@@ -405,23 +540,46 @@ func (w *lifecycle) runEffects(ctx workflow.Context) {
 		if err := workflow.Await(ctx, func() bool { return len(w.pending) > 0 }); err != nil {
 			return
 		}
-		b := w.pending[0]
-		if w.durable {
-			if err := w.record(ctx, b); err != nil {
-				w.fatal = err
-				w.poke()
-				return
-			}
-			w.acct.QueueProvisioning(b.events, w.provisioning)
-			w.startNotices(ctx, b.events)
-			w.startCharges(ctx, b.events)
-		} else {
-			w.execute(ctx, b)
+		if !w.effect(ctx) {
+			return
 		}
-		w.pending = w.pending[1:]
-		w.doneSeq = b.seq
-		w.poke()
 	}
+}
+
+// drainEffects is runEffects since lean: started by commit, it ends once
+// no batch is waiting.
+func (w *lifecycle) drainEffects(ctx workflow.Context) {
+	defer func() { w.effectsOn = false }()
+	for len(w.pending) > 0 {
+		if !w.effect(ctx) {
+			return
+		}
+	}
+}
+
+// effect records and acts on the first waiting batch. It reports false
+// when PostgreSQL refused the change for good (w.fatal): the run ends.
+func (w *lifecycle) effect(ctx workflow.Context) bool {
+	b := w.pending[0]
+	if w.durable {
+		if err := w.record(ctx, b); err != nil {
+			w.fatal = err
+			w.poke()
+			return false
+		}
+		w.acct.QueueProvisioning(b.events, w.provisioning)
+		if w.lean {
+			w.startProvisioning()
+		}
+		w.startNotices(ctx, b.events)
+		w.startCharges(ctx, b.events)
+	} else {
+		w.execute(ctx, b)
+	}
+	w.pending = w.pending[1:]
+	w.doneSeq = b.seq
+	w.poke()
+	return true
 }
 
 func (w *lifecycle) execute(ctx workflow.Context, b batch) {
@@ -513,12 +671,17 @@ func noticeSummary(n account.Notice, to string) string {
 	return s + " to " + to
 }
 
-// attrs are the search attributes as last upserted.
-type attrs struct {
-	status, stage, tier, provisioning string
-	exemptions                        string // comma-joined, sorted
-	overdue, days                     int64
-	set                               bool
+// Attrs are the search attributes as last upserted (carried across
+// continue-as-new since lean).
+type Attrs struct {
+	Status       string `json:"status,omitempty"`
+	Stage        string `json:"stage,omitempty"`
+	Tier         string `json:"tier,omitempty"`
+	Provisioning string `json:"provisioning,omitempty"`
+	Exemptions   string `json:"exemptions,omitempty"` // comma-joined, sorted
+	Overdue      int64  `json:"overdue,omitempty"`
+	Days         int64  `json:"days,omitempty"`
+	set          bool
 }
 
 // upsertAttrs sends the search attributes that changed since the last
@@ -526,48 +689,48 @@ type attrs struct {
 func (w *lifecycle) upsertAttrs(ctx workflow.Context, force bool) {
 	now := workflow.Now(ctx)
 	a := w.acct
-	cur := attrs{status: string(a.Status), stage: a.DunningStage(), tier: a.RiskTier,
-		overdue: a.OverdueMinor(now), days: int64(a.DaysPastDue(now)), set: true}
+	cur := Attrs{Status: string(a.Status), Stage: a.DunningStage(), Tier: a.RiskTier,
+		Overdue: a.OverdueMinor(now), Days: int64(a.DaysPastDue(now)), set: true}
 	last := w.lastAttrs
 	if force || !last.set {
-		last = attrs{}
+		last = Attrs{}
 	}
 	var ups []temporal.SearchAttributeUpdate
 	if !last.set {
 		ups = append(ups, AttrCustomerID.ValueSet(a.Customer.CustomerID))
 	}
-	if cur.status != last.status {
-		ups = append(ups, AttrAccountStatus.ValueSet(cur.status))
+	if cur.Status != last.Status {
+		ups = append(ups, AttrAccountStatus.ValueSet(cur.Status))
 	}
-	if cur.stage != last.stage {
-		ups = append(ups, AttrDunningStage.ValueSet(cur.stage))
+	if cur.Stage != last.Stage {
+		ups = append(ups, AttrDunningStage.ValueSet(cur.Stage))
 	}
-	if cur.tier != last.tier && cur.tier != "" {
-		ups = append(ups, AttrRiskTier.ValueSet(cur.tier))
+	if cur.Tier != last.Tier && cur.Tier != "" {
+		ups = append(ups, AttrRiskTier.ValueSet(cur.Tier))
 	}
-	if cur.overdue != last.overdue || !last.set {
-		ups = append(ups, AttrAmountOverdue.ValueSet(cur.overdue))
+	if cur.Overdue != last.Overdue || !last.set {
+		ups = append(ups, AttrAmountOverdue.ValueSet(cur.Overdue))
 	}
 	// Only customers that ever had an exemption upsert it, so runs from
 	// before exemptions replay the same commands.
 	names := a.ExemptionNames()
-	if cur.exemptions = strings.Join(names, ","); cur.exemptions != last.exemptions {
+	if cur.Exemptions = strings.Join(names, ","); cur.Exemptions != last.Exemptions {
 		if len(names) == 0 {
 			ups = append(ups, AttrExemptions.ValueUnset())
 		} else {
 			ups = append(ups, AttrExemptions.ValueSet(names))
 		}
 	}
-	if cur.days != last.days || !last.set {
-		ups = append(ups, AttrDaysPastDue.ValueSet(cur.days))
+	if cur.Days != last.Days || !last.set {
+		ups = append(ups, AttrDaysPastDue.ValueSet(cur.Days))
 	}
 	if w.durable {
-		cur.provisioning = ProvisioningOK
+		cur.Provisioning = ProvisioningOK
 		if a.Provisioning.State() == account.ProvisioningFailing {
-			cur.provisioning = ProvisioningFailing
+			cur.Provisioning = ProvisioningFailing
 		}
-		if cur.provisioning != last.provisioning {
-			ups = append(ups, AttrProvisioningState.ValueSet(cur.provisioning))
+		if cur.Provisioning != last.Provisioning {
+			ups = append(ups, AttrProvisioningState.ValueSet(cur.Provisioning))
 		}
 	}
 	w.lastAttrs = cur

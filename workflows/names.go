@@ -69,6 +69,21 @@ var (
 	SignalEmailUndeliverable = contract.Signal[account.Bounce]{Name: "EmailUndeliverable"}
 )
 
+// versionLean marks runs that carry what they know across continue-as-new
+// instead of writing it into history again: the decided versions (a lean run
+// knows every change up to lean, so it calls no workflow.GetVersion for
+// them, at its start or in a handler), the search attributes last upserted
+// (they carry over with the run, so only changes are upserted) and the
+// policy (by ID and content hash); a run waiting only to continue as new
+// starts no wake timer, and its effect coroutines run only while they have
+// work. Runs without the marker replay the old way.
+const versionLean = "lean"
+
+// leanLevel is the level a lean run carries in Input.Lean. A later change
+// that a run can decide once and carry bumps it: runs at a level at or
+// above the change's skip its GetVersion.
+const leanLevel = 1
+
 // WorkflowID is the workflow ID of a customer's lifecycle.
 func WorkflowID(customerID string) string { return "customer-" + customerID }
 

@@ -22,7 +22,7 @@ var errPredatesSubscriptions = errors.New("this customer's workflow predates sub
 // subscribed turns subscriptions on where the run may have them.
 func (w *lifecycle) subscribed(ctx workflow.Context) bool {
 	if !w.acct.Subscribed && w.durable &&
-		workflow.GetVersion(ctx, versionSubscriptions, workflow.DefaultVersion, 1) == 1 {
+		(w.lean || workflow.GetVersion(ctx, versionSubscriptions, workflow.DefaultVersion, 1) == 1) {
 		w.acct.EnableSubscriptions()
 	}
 	return w.acct.Subscribed
