@@ -7,7 +7,7 @@ GO ?= go
 TEST_TIMEOUT ?= 25m
 CHAOS_TIMEOUT ?= 20m
 
-.PHONY: demo test chaos build unit lint bench fuzz clean
+.PHONY: demo test chaos build unit lint bench scale fuzz clean
 
 build:
 	$(GO) build -o bin/ ./worker ./starter ./demo
@@ -55,6 +55,15 @@ fuzz:
 bench:
 	@scripts/ensure-postgres.sh
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# The scale run (not part of test or CI, and it wants the machine to
+# itself): N customers onboarded and paid on the bench's quiet policy, the
+# worker's memory, the task queue's backlog and the billing burst's drain.
+# make scale N=5000 for a quick one; see docs/benchmarks.md.
+N ?= 100000
+scale:
+	@scripts/ensure-postgres.sh
+	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) run ./bench scale -n $(N)
 
 GOLANGCI_LINT_VERSION := v2.15.0
 

@@ -53,7 +53,9 @@ func Skeleton(ctx workflow.Context, in SkeletonInput) error {
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second},
 	})
-	notice := func(template string) SkeletonNotice { return SkeletonNotice{CustomerID: in.CustomerID, Template: template} }
+	notice := func(template string) SkeletonNotice {
+		return SkeletonNotice{CustomerID: in.CustomerID, Template: template}
+	}
 	// record blocks, so it takes the context of the coroutine it runs in
 	// (the main one or the update handler's).
 	record := func(ctx workflow.Context) error {

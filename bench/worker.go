@@ -62,6 +62,7 @@ func workerMain() error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	errs := make(chan error, 1)
+	running := false // the product's Run, which must end before its client closes
 	switch Kind(os.Getenv("BENCH_KIND")) {
 	case KindProduct:
 		wk, err := service.New(ctx, cfg, logger, service.Options{})
@@ -69,6 +70,7 @@ func workerMain() error {
 			return err
 		}
 		defer wk.Close()
+		running = true
 		go func() { errs <- wk.Run(ctx) }()
 	case KindSkeleton:
 		c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(logger)})
@@ -102,6 +104,9 @@ func workerMain() error {
 	fmt.Printf("ready %s\n", ln.Addr())
 	select {
 	case <-ctx.Done():
+		if running {
+			return <-errs
+		}
 		return nil
 	case err := <-errs:
 		return err
