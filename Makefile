@@ -35,7 +35,8 @@ chaos:
 # Fast tests only: no Temporal dev server, still PostgreSQL.
 unit:
 	@scripts/ensure-postgres.sh
-	STRIPE_MOCK=$$(scripts/ensure-stripe-mock.sh) $(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	STRIPE_MOCK=$$(scripts/ensure-stripe-mock.sh) $(GO) test -count=1 $$($(GO) list ./... | grep -v -e /e2e -e /bench)
+	$(GO) test -count=1 -short ./bench # its smoke test starts a dev server
 	cd deploy && $(GO) test -count=1 ./...
 
 # A short run of every fuzz target (seed corpora in <package>/testdata/fuzz).
