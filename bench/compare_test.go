@@ -43,7 +43,7 @@ func TestCompareSmoke(t *testing.T) {
 	defer e.close()
 	var rs []PhaseResult
 	for _, k := range []Kind{KindSkeleton, KindProduct} {
-		r, err := e.phase(ctx, k, sz.customers, sz.cache, sz.conc, io.Discard)
+		r, err := e.phase(ctx, k, sz, io.Discard)
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}

@@ -54,12 +54,14 @@ func main() {
 type sizes struct {
 	customers, cache, conc int
 	cycle                  time.Duration
+	profile                string // directory for the workers' profiles; empty: none
 }
 
 func (s *sizes) register(fs *flag.FlagSet, customers int, cycle time.Duration) {
 	fs.IntVar(&s.customers, "customers", customers, "customers to onboard; all of them pay and form the billing burst")
 	fs.IntVar(&s.cache, "cache", 0, "sticky workflow cache size (0: customers + 1000, so that all stay cached)")
 	fs.IntVar(&s.conc, "concurrency", 16, "client calls in flight at once when starting and paying customers")
+	fs.StringVar(&s.profile, "profile", "", "directory to save each worker's CPU profile (first 10 s of onboarding) and heap profile (all customers cached) in")
 	fs.DurationVar(&s.cycle, "cycle", cycle, "billing interval of the quiet policy: must outlast paying every prepayment, so that the invoices fall due after the last payment")
 }
 
@@ -69,6 +71,11 @@ func (s *sizes) check() error {
 	}
 	if s.cache == 0 {
 		s.cache = s.customers + 1000
+	}
+	if s.profile != "" {
+		if err := os.MkdirAll(s.profile, 0o755); err != nil {
+			return fmt.Errorf("-profile: %w", err)
+		}
 	}
 	if s.cache < s.customers {
 		return fmt.Errorf("-cache %d is smaller than -customers %d: memory per cached customer needs them all cached", s.cache, s.customers)
@@ -100,7 +107,7 @@ func compareMain(args []string) error {
 	defer e.close()
 	var phases []PhaseResult
 	for _, k := range []Kind{KindSkeleton, KindProduct} {
-		r, err := e.phase(ctx, k, sz.customers, sz.cache, sz.conc, log)
+		r, err := e.phase(ctx, k, sz, log)
 		if err != nil {
 			return fmt.Errorf("%s: %w", k, err)
 		}
@@ -203,7 +210,7 @@ func scaleMain(args []string) error {
 	}
 	defer e.close()
 	began := time.Now()
-	r, err := e.phase(ctx, KindProduct, sz.customers, sz.cache, sz.conc, log)
+	r, err := e.phase(ctx, KindProduct, sz, log)
 	if err != nil {
 		return err
 	}

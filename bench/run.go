@@ -274,10 +274,11 @@ func PerThousand(base, loaded uint64, n int) float64 {
 // wait until each one's prepayment request is done (onboarded), pay every
 // prepayment, wait until each one's first invoice is done (the burst),
 // then read the worker's memory with every customer still cached.
-func (e *benchEnv) phase(ctx context.Context, kind Kind, n, cache, conc int, log io.Writer) (PhaseResult, error) {
+func (e *benchEnv) phase(ctx context.Context, kind Kind, sz sizes, log io.Writer) (PhaseResult, error) {
+	n, conc := sz.customers, sz.conc
 	r := PhaseResult{Kind: kind, N: n}
 	queue := "bench-" + string(kind)
-	ch, err := startChild(ctx, e, kind, queue, cache)
+	ch, err := startChild(ctx, e, kind, queue, sz.cache)
 	if err != nil {
 		return r, err
 	}
@@ -301,6 +302,17 @@ func (e *benchEnv) phase(ctx context.Context, kind Kind, n, cache, conc int, log
 		return r, err
 	}
 	fmt.Fprintf(log, "%s: onboarding %d customers\n", kind, n)
+	var profiling sync.WaitGroup
+	defer profiling.Wait()
+	if sz.profile != "" {
+		profiling.Add(1)
+		go func() { // the first seconds of onboarding
+			defer profiling.Done()
+			if err := ch.profile(ctx, "profile?seconds=10", filepath.Join(sz.profile, string(kind)+"-onboarding-cpu.pprof")); err != nil {
+				fmt.Fprintf(log, "%s: CPU profile: %v\n", kind, err)
+			}
+		}()
+	}
 	t0 := time.Now()
 	if err := forEach(ctx, n, conc, func(ctx context.Context, i int) error {
 		run, err := e.start(ctx, kind, queue, ids[i], "bench", i)
@@ -376,6 +388,11 @@ func (e *benchEnv) phase(ctx context.Context, kind Kind, n, cache, conc int, log
 	time.Sleep(2 * time.Second) // the continued-as-new runs' first tasks
 	if r.Loaded, err = ch.mem(ctx); err != nil {
 		return r, err
+	}
+	if sz.profile != "" {
+		if err := ch.profile(ctx, "heap", filepath.Join(sz.profile, string(kind)+"-cached-heap.pprof")); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -91,14 +92,19 @@ func workerMain() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /mem", func(w http.ResponseWriter, _ *http.Request) {
 		m, err := readMem()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		_ = json.NewEncoder(w).Encode(m)
-	})}
+	})
+	// Profiles of the worker alone, for -profile (loopback only).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: mux}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	fmt.Printf("ready %s\n", ln.Addr())
@@ -215,6 +221,32 @@ func (ch *child) mem(ctx context.Context) (Mem, error) {
 		return m, fmt.Errorf("worker /mem: %s", res.Status)
 	}
 	return m, json.NewDecoder(res.Body).Decode(&m)
+}
+
+// profile saves the worker's profile (heap, or profile?seconds=N for CPU)
+// to path.
+func (ch *child) profile(ctx context.Context, which, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ch.addr+"/debug/pprof/"+which, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("worker profile %s: %s", which, res.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // stop asks the worker to finish and waits for it.
