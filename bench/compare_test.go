@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // dev server and database (about 40 s; the months scenario, 70 s more, is
 // left out). It checks what the bench found, not how fast: every customer
 // onboarded and invoiced, every invoice done after it fell due, memory
-// read from both workers, and the report carrying every row.
+// read from both workers with every customer cached, and the report carrying every row.
 func TestCompareSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal dev server and two workers")
@@ -57,6 +57,11 @@ func TestCompareSmoke(t *testing.T) {
 		}
 		if r.Onboard <= 0 || r.Base.RSSBytes == 0 || r.Loaded.HeapBytes == 0 {
 			t.Errorf("%s: onboard %s, memory %+v %+v", k, r.Onboard, r.Base, r.Loaded)
+		}
+		// Memory per cached customer means every customer cached: each
+		// cached workflow keeps at least its main coroutine, a goroutine.
+		if got := r.Loaded.Goroutines - r.Base.Goroutines; got < sz.customers {
+			t.Errorf("%s: %d more goroutines for %d customers: not all cached when memory was read", k, got, sz.customers)
 		}
 		if r.Overlap {
 			t.Errorf("%s: an invoice fell due before the last payment", k)

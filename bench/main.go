@@ -134,6 +134,8 @@ func compareRows(p, s PhaseResult) []Row {
 		{"burst drain after last due", "ms", ms(p.Drain), ms(s.Drain)},
 		{"heap per 1,000 cached", "MB", mb(PerThousand(p.Base.HeapBytes, p.Loaded.HeapBytes, p.N)), mb(PerThousand(s.Base.HeapBytes, s.Loaded.HeapBytes, s.N))},
 		{"RSS per 1,000 cached", "MB", mb(PerThousand(p.Base.RSSBytes, p.Loaded.RSSBytes, p.N)), mb(PerThousand(s.Base.RSSBytes, s.Loaded.RSSBytes, s.N))},
+		{"stacks per 1,000 cached", "MB", mb(PerThousand(p.Base.StackBytes, p.Loaded.StackBytes, p.N)), mb(PerThousand(s.Base.StackBytes, s.Loaded.StackBytes, s.N))},
+		{"goroutines per cached customer", "goroutines", perN(int64(p.Loaded.Goroutines-p.Base.Goroutines), p.N), perN(int64(s.Loaded.Goroutines-s.Base.Goroutines), s.N)},
 		{"PG connections per onboarding", "new sessions", perN(p.SessOnboard, p.N), math.NaN()},
 		{"PG connections per burst invoice", "new sessions", perN(p.SessBurst, p.N), math.NaN()},
 	}
@@ -192,8 +194,8 @@ func scaleMain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if sz.cycle == 0 { // paying runs at some 50 a second on a 2-core machine
-		sz.cycle = max(60*time.Second, time.Duration(sz.customers)*30*time.Millisecond).Round(time.Second)
+	if sz.cycle == 0 { // paying runs at some 25-50 a second on a 2-core machine
+		sz.cycle = min(max(60*time.Second, time.Duration(sz.customers)*40*time.Millisecond), 50*time.Minute).Round(time.Second)
 	}
 	if err := sz.check(); err != nil {
 		return err
@@ -226,6 +228,8 @@ func scaleReport(sz sizes, r PhaseResult, took time.Duration) string {
 	fmt.Fprintf(&b, "  worker memory   idle heap %.1f MB, RSS %.1f MB; with all cached heap %.1f MB, RSS %.1f MB (%.1f / %.1f MB per 1,000)\n",
 		mb(r.Base.HeapBytes), mb(r.Base.RSSBytes), mb(r.Loaded.HeapBytes), mb(r.Loaded.RSSBytes),
 		PerThousand(r.Base.HeapBytes, r.Loaded.HeapBytes, r.N)/(1<<20), PerThousand(r.Base.RSSBytes, r.Loaded.RSSBytes, r.N)/(1<<20))
+	fmt.Fprintf(&b, "  cached          %.1f MB of goroutine stacks per 1,000, %.2f goroutines per customer\n",
+		PerThousand(r.Base.StackBytes, r.Loaded.StackBytes, r.N)/(1<<20), float64(r.Loaded.Goroutines-r.Base.Goroutines)/float64(r.N))
 	fmt.Fprintf(&b, "  backlog         max %s\n", backlogNote(r))
 	fmt.Fprintf(&b, "  burst           %d invoices due over %s%s; drained %s after the last fell due; lag p50 %s, p99 %s\n",
 		len(r.Lags), r.DueSpread.Round(time.Millisecond), overlapNote(r), r.Drain.Round(time.Millisecond),

@@ -39,8 +39,10 @@ const (
 // Mem is a worker process's memory: the Go heap in use after a full GC
 // and the resident set from /proc.
 type Mem struct {
-	HeapBytes uint64 `json:"heap_bytes"`
-	RSSBytes  uint64 `json:"rss_bytes"`
+	HeapBytes  uint64 `json:"heap_bytes"`
+	RSSBytes   uint64 `json:"rss_bytes"`
+	StackBytes uint64 `json:"stack_bytes"` // goroutine stacks: a cached workflow's coroutines live here, not in the heap
+	Goroutines int    `json:"goroutines"`
 }
 
 // workerMain is the worker role: the bench re-executes itself with
@@ -125,7 +127,7 @@ func readMem() (Mem, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rss, err := rssBytes()
-	return Mem{HeapBytes: ms.HeapAlloc, RSSBytes: rss}, err
+	return Mem{HeapBytes: ms.HeapAlloc, RSSBytes: rss, StackBytes: ms.StackInuse, Goroutines: runtime.NumGoroutine()}, err
 }
 
 func rssBytes() (uint64, error) {
