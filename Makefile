@@ -7,7 +7,7 @@ GO ?= go
 TEST_TIMEOUT ?= 25m
 CHAOS_TIMEOUT ?= 20m
 
-.PHONY: demo test chaos build unit lint bench fuzz clean
+.PHONY: demo test chaos build unit lint bench scale fuzz clean
 
 build:
 	$(GO) build -o bin/ ./worker ./starter ./demo
@@ -35,7 +35,8 @@ chaos:
 # Fast tests only: no Temporal dev server, still PostgreSQL.
 unit:
 	@scripts/ensure-postgres.sh
-	STRIPE_MOCK=$$(scripts/ensure-stripe-mock.sh) $(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	STRIPE_MOCK=$$(scripts/ensure-stripe-mock.sh) $(GO) test -count=1 $$($(GO) list ./... | grep -v -e /e2e -e /bench)
+	$(GO) test -count=1 -short ./bench # its smoke test starts a dev server
 	cd deploy && $(GO) test -count=1 ./...
 
 # A short run of every fuzz target (seed corpora in <package>/testdata/fuzz).
@@ -55,6 +56,15 @@ fuzz:
 bench:
 	@scripts/ensure-postgres.sh
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# The scale run (not part of test or CI, and it wants the machine to
+# itself): N customers onboarded and paid on the bench's quiet policy, the
+# worker's memory, the task queue's backlog and the billing burst's drain.
+# make scale N=5000 for a quick one; see docs/benchmarks.md.
+N ?= 100000
+scale:
+	@scripts/ensure-postgres.sh
+	@TEMPORAL_CLI=$$(scripts/ensure-temporal.sh) $(GO) run ./bench scale -n $(N)
 
 GOLANGCI_LINT_VERSION := v2.15.0
 
