@@ -139,3 +139,36 @@ func TestLeanAdoptsAnOlderRunsPolicy(t *testing.T) {
 		t.Errorf("carried %v %q %q %+v", c.Policy != nil, c.PolicyID, c.PolicyHash, h2.carried[0].Lean)
 	}
 }
+
+// An update waiting when a continued lean run starts runs as soon as its
+// handler is registered (the SDK yields there), before the rest of the
+// start: it must find the run ready to record it. The bench found such a
+// payment panicking the task (the effects' context was not set yet).
+func TestLeanUpdateInTheFirstTaskOfAContinuedRun(t *testing.T) {
+	h, _, _ := leanCustomer(t)
+	in := h.carried[0]
+	h2 := newHarness(t)
+	h2.now = in.Carried.StartedAt.Add(40 * 24 * time.Hour)
+	h2.pay(h2.now, "at-start", 10000)
+	h2.run(in, h2.now.Add(2*day))
+	if h2.err != nil && !errors.Is(h2.err, workflow.ErrCanceled) {
+		var panicErr *temporal.PanicError
+		if errors.As(h2.err, &panicErr) {
+			t.Fatalf("the run panicked: %v", panicErr)
+		}
+	}
+	if err, ok := h2.rejections["at-start"]; ok {
+		t.Fatalf("payment at the run's start refused: %v", err)
+	}
+	found := false
+	for _, r := range h2.records {
+		for _, ev := range r.Events {
+			if ev.Type == account.EventPaymentRecorded && ev.Payment != nil && ev.Payment.PaymentID == "at-start" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the payment sent at the run's start was not recorded: %d batches", len(h2.records))
+	}
+}

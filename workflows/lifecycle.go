@@ -108,6 +108,10 @@ type wakeTimer struct {
 // CustomerLifecycle owns one customer from application to termination.
 func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	w := &lifecycle{wake: workflow.NewBufferedChannel(ctx, 1), risk: wf.Risk, policies: wf.Policies, sending: map[string]sendingNotice{}, charging: map[string]time.Time{}}
+	// Set before anything can yield: an update delivered in the run's
+	// first task may commit (and so start the effects) before the rest
+	// of the start has run.
+	w.root = ctx
 	// A continued lean run knows its versions; any other asks for lean
 	// first, so that a new customer records one marker, not one per change.
 	w.lean = in.Lean != nil && in.Lean.Level >= leanLevel ||
@@ -127,6 +131,13 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 		}
 	}
 	w.acct.Durable = w.durable
+	if !fresh && w.lean && in.Lean != nil {
+		// The search attributes carried over with the run (the
+		// continue-as-new command copies them): known before the
+		// handlers are registered, which lets queued updates run.
+		w.lastAttrs = in.Lean.Attrs
+		w.lastAttrs.set = true
+	}
 	if fresh {
 		w.subscribed(ctx)
 	}
@@ -136,7 +147,6 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 	if fresh {
 		_ = workflow.UpsertMemo(ctx, map[string]any{"name": w.acct.Customer.Name, "email": w.acct.Customer.Email})
 	}
-	w.root = ctx
 	if !w.lean {
 		workflow.Go(ctx, w.runEffects)
 	}
@@ -174,11 +184,7 @@ func (wf *Workflows) CustomerLifecycle(ctx workflow.Context, in Input) error {
 			return err
 		}
 	} else if w.lean && in.Lean != nil {
-		// The search attributes carried over with the run (the
-		// continue-as-new command copies them): upsert only changes.
-		w.lastAttrs = in.Lean.Attrs
-		w.lastAttrs.set = true
-		w.upsertAttrs(ctx, false)
+		w.upsertAttrs(ctx, false) // only what changed since the last run
 	} else {
 		w.upsertAttrs(ctx, true)
 	}
