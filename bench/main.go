@@ -146,6 +146,9 @@ func monthRows(ms []MonthResult) []Row {
 	for _, m := range ms {
 		rows = append(rows, Row{m.Scenario + " vs justified minimum", "events", m.Events(), m.Minimum()})
 	}
+	for _, m := range ms {
+		rows = append(rows, Row{m.Scenario + ", billable actions", "actions", m.ActionsPerMonth(), math.NaN()})
+	}
 	return rows
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // Breakdown is what a stretch of history really did, counted in the units
-// of the justified minimum: timers that fired (waits), activities
+// of the justified minimum: timers that fired or were cancelled (waits), activities
 // scheduled, local-activity records, workflow tasks that had a reason to
 // run (wake-ups) and updates accepted.
 type Breakdown struct {
@@ -25,7 +25,7 @@ type Breakdown struct {
 }
 
 // Events per unit of the justified minimum (issue 14): a wait is a timer
-// started and fired, an activity is scheduled, started and completed, a
+// started and fired (or cancelled), an activity is scheduled, started and completed, a
 // record is one local-activity marker, a wake-up is a workflow task
 // scheduled, started and completed, an update is accepted and completed.
 const (
@@ -59,6 +59,10 @@ func Classify(events []*historypb.HistoryEvent) (total int, b Breakdown) {
 		case enumspb.EVENT_TYPE_TIMER_FIRED:
 			b.Waits++
 			causes++
+		case enumspb.EVENT_TYPE_TIMER_CANCELED:
+			// A wait cut short (a reminder the payment made moot): the
+			// product needed it, and letting it fire would cost more.
+			b.Waits++
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			b.Activities++
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED, enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
