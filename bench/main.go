@@ -91,20 +91,11 @@ func compareMain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := sz.check(); err != nil {
-		return err
-	}
-	if _, err := quietPolicy(sz.cycle); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	log := &lockedWriter{w: os.Stderr}
-	e, err := setupEnv(ctx, sz.cycle)
+	ctx, log, e, done, err := begin(sz)
 	if err != nil {
 		return err
 	}
-	defer e.close()
+	defer done()
 	var phases []PhaseResult
 	for _, k := range []Kind{KindSkeleton, KindProduct} {
 		r, err := e.phase(ctx, k, sz, log)
@@ -200,20 +191,11 @@ func scaleMain(args []string) error {
 	if sz.cycle == 0 { // paying runs at some 25-50 a second on a 2-core machine
 		sz.cycle = min(max(60*time.Second, time.Duration(sz.customers)*40*time.Millisecond), 50*time.Minute).Round(time.Second)
 	}
-	if err := sz.check(); err != nil {
-		return err
-	}
-	if _, err := quietPolicy(sz.cycle); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	log := &lockedWriter{w: os.Stderr}
-	e, err := setupEnv(ctx, sz.cycle)
+	ctx, log, e, done, err := begin(sz)
 	if err != nil {
 		return err
 	}
-	defer e.close()
+	defer done()
 	began := time.Now()
 	r, err := e.phase(ctx, KindProduct, sz, log)
 	if err != nil {
@@ -250,6 +232,25 @@ func scaleReport(sz sizes, r PhaseResult, took time.Duration) string {
 	return b.String()
 }
 
+// begin checks the sizes and starts what every command needs: the
+// dev server and database (setupEnv), a context Ctrl-C cancels and the
+// log; done releases them.
+func begin(sz sizes) (context.Context, *lockedWriter, *benchEnv, func(), error) {
+	if err := sz.check(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if _, err := quietPolicy(sz.cycle); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	e, err := setupEnv(ctx, sz.cycle)
+	if err != nil {
+		stop()
+		return nil, nil, nil, nil, err
+	}
+	return ctx, &lockedWriter{w: os.Stderr}, e, func() { e.close(); stop() }, nil
+}
+
 // lockedWriter serialises writes from the phases' goroutines and the
 // workers' output copiers.
 type lockedWriter struct {
@@ -261,10 +262,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return fmt.Sprint(l.w)
 }

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/example/dunning/config"
+	"github.com/example/dunning/internal/syncbuf"
 	"github.com/example/dunning/service"
 )
 
@@ -157,7 +158,7 @@ func parseRSS(status string) (uint64, error) {
 type child struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *lockedWriter
+	logs *syncbuf.Buffer
 }
 
 // startChild re-executes the bench binary as a worker of the kind on the
@@ -178,7 +179,7 @@ func startChild(ctx context.Context, e *benchEnv, kind Kind, queue string, cache
 	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
-	logs := &lockedWriter{w: &strings.Builder{}}
+	logs := &syncbuf.Buffer{}
 	cmd.Stderr = io.MultiWriter(logs, prefixed(os.Stderr, string(kind)+" worker: "))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
