@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -40,7 +41,10 @@ func TestDemoRunsAndShowsCustomers(t *testing.T) {
 	cmd := exec.Command(filepath.Join(env.binDir, "demo"),
 		"-temporal-port", strconv.Itoa(tport), "-ui-port", strconv.Itoa(uport),
 		"-database", "dunning_demo_e2e", "-duration", "40s", "-run-dir", t.TempDir())
-	cmd.Env = workerEnv(map[string]string{"DATABASE_URL": "", "SENDGRID_API_KEY": "", "TEMPORAL_ADDRESS": ""})
+	// The CLI the suite uses, as `make demo` passes the one
+	// scripts/ensure-temporal.sh found: without it a clean clone's demo
+	// builds its own, which under CI's load outlasted the wait below.
+	cmd.Env = workerEnv(map[string]string{"DATABASE_URL": "", "SENDGRID_API_KEY": "", "TEMPORAL_ADDRESS": "", "TEMPORAL_CLI": os.Getenv("TEMPORAL_CLI")})
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
